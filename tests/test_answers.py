@@ -1,0 +1,121 @@
+"""The answers model and its YAML loader: valid files, and one fixture per way a file can be wrong."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wizard import answers_file
+from wizard.answers import Answers, SecretRef, answers_warnings, parse_log_levels
+from wizard.diagnostics import InvalidAnswers
+
+DATA = Path(__file__).parent / "data" / "answers"
+BAD = sorted((DATA / "bad").glob("*.yaml"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _expectation(path: Path) -> tuple[str, int | None]:
+    text = path.read_text()
+    expect = re.search(r"^# expect: (.*)$", text, re.M)
+    line = re.search(r"^# line: (\d+)$", text, re.M)
+    assert expect, f"{path.name} lacks an '# expect:' header"
+    return expect.group(1), int(line.group(1)) if line else None
+
+
+def test_complete_example_loads() -> None:
+    answers = answers_file.load(DATA / "good" / "complete.yaml")
+    assert answers.server.address == "vpn.example.com"
+    assert answers.server.alt_names == ["203.0.113.10"]
+    assert answers.clients[0].p12_password == SecretRef(env="P12_PASS")
+    assert answers.variants.enabled() == ["ikev2-cert"]
+    assert answers.log_levels == {"cfg": 2, "dmn": 2, "ike": 2, "net": 2}
+
+
+def test_minimal_file_gets_the_article_defaults() -> None:
+    answers = answers_file.parse("version: 1\nserver: {address: VPN.Example.com.}\n")
+    assert answers.server.address == "vpn.example.com"
+    assert answers.ca.dn == "C=CH, O=strongSwan, CN=strongSwan Root CA"
+    assert answers.ca.key.value == "rsa-4096" and answers.host.key.value == "rsa-2048"
+    assert answers.pool.addresses == "10.10.10.0/24"
+    assert answers.dpd.action == "clear" and answers.dpd.delay == "300s"
+    assert answers.rekey is False
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_file_names_the_field_and_line(path: Path) -> None:
+    expect, line = _expectation(path)
+    with pytest.raises(InvalidAnswers) as info:
+        answers_file.load(path)
+    shown = [str(p) for p in info.value.problems]
+    assert any(expect in s for s in shown), shown
+    if line is not None:
+        assert any(s.startswith(f"{path}:{line}: ") and expect in s for s in shown), shown
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    text = "version: 1\nserver: {address: 'a b'}\npool: {addresses: nope}\nclients: [{name: a/b}]\n"
+    with pytest.raises(InvalidAnswers) as info:
+        answers_file.parse(text, "f.yaml")
+    fields = {p.field for p in info.value.problems}
+    assert {"server.address", "pool.addresses", "clients[0].name"} <= fields
+
+
+def test_bad_file_via_cli_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    proc = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(DATA / "bad" / "bad_dn.yaml"),
+                           "--root", str(root)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    assert "ca.dn" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+    assert not root.exists()
+
+
+def test_ipv4_and_ipv6_addresses_are_normalised() -> None:
+    answers = answers_file.parse("version: 1\nserver: {address: '2001:DB8::1', alt_names: [198.51.100.7]}\n")
+    assert answers.server.address == "2001:db8::1"
+
+
+def test_log_levels_parse_and_reject() -> None:
+    assert parse_log_levels("cfg 2, dmn 2,ike 3 , net -1") == {"cfg": 2, "dmn": 2, "ike": 3, "net": -1}
+    for bad in ("cfg", "cfg 5", "xyz 1", "cfg two"):
+        with pytest.raises(ValueError):
+            parse_log_levels(bad)
+
+
+def test_warnings_for_risky_but_valid_choices() -> None:
+    answers = Answers.model_validate({
+        "server": {"address": "vpn.example.com"}, "host": {"key": "ecdsa-p256", "lifetime_days": 1000},
+        "clients": [{"name": "a@example.com", "p12_password": "hunter2"}], "proposals": "seed",
+        "logging": "ike 4"})
+    fields = {f for f, _ in answers_warnings(answers)}
+    assert {"host.key", "host.lifetime_days", "clients[0].p12_password", "proposals", "logging"} <= fields
+
+
+def test_saved_answers_round_trip_and_never_hold_a_literal_secret() -> None:
+    answers = answers_file.load(DATA / "good" / "complete.yaml")
+    text = answers_file.dumps(answers)
+    assert answers_file.parse(text) == answers
+    literal = answers.model_copy(update={"clients": [answers.clients[0].model_copy(
+        update={"p12_password": "s3cret-password"})]})
+    with pytest.raises(InvalidAnswers) as info:
+        answers_file.dumps(literal)
+    assert "s3cret-password" not in str(info.value)
+
+
+def test_committed_schema_matches_the_model() -> None:
+    committed = json.loads((REPO / "wizard" / "answers.schema.json").read_text())
+    assert committed == answers_file.json_schema(), (
+        "wizard/answers.schema.json is stale: run `swan-wizard schema -o wizard/answers.schema.json`")
+
+
+def test_schema_validates_the_complete_example() -> None:
+    import jsonschema
+    import yaml
+
+    data = yaml.safe_load((DATA / "good" / "complete.yaml").read_text())
+    jsonschema.validate(data, answers_file.json_schema())

@@ -1,0 +1,344 @@
+"""The answers model: every choice the wizard collects, the contract of the answers YAML file.
+
+The TUI edits it section by section, ``swan-wizard apply`` loads it from YAML; both then hand the
+same frozen ``Answers`` to the planner. The JSON Schema (``swan-wizard schema``) is generated from
+these classes. Loading and error reporting live in ``wizard.answers_file``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from wizard.keytypes import KeyType
+from wizard.proposals import check_proposal
+
+SCHEMA_VERSION = 1
+
+LOG_SUBSYSTEMS = ("dmn", "mgr", "ike", "chd", "job", "cfg", "knl", "net", "asn", "enc", "tls", "esp",
+                  "lib", "tnc", "imc", "imv", "pts", "default")
+_DURATION = re.compile(r"^[0-9]+[smhd]?$")
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SecretRef(Section):
+    """Where a password comes from. Saved answers hold only references, never the secret itself."""
+
+    env: str | None = Field(None, description="name of an environment variable holding the secret")
+    file: str | None = Field(None, description="file holding the secret (first line); relative to the answers file")
+    generate: bool | None = Field(None, description="generate a random secret and store it 0600")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        chosen = [k for k in ("env", "file", "generate") if getattr(self, k) not in (None, False)]
+        if len(chosen) != 1:
+            raise ValueError("give exactly one of env, file or generate: true")
+        if self.env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.env):
+            raise ValueError(f"'{self.env}' is not an environment variable name")
+        return self
+
+
+# A literal string is accepted (with a warning) so a quick test file works; the UI never saves one.
+def _secret_kind(value: Any) -> str:
+    return "literal" if isinstance(value, str) else "reference"
+
+
+Secret = Annotated[
+    Annotated[SecretRef, Tag("reference")]
+    | Annotated[str, Field(min_length=1, description="literal secret (discouraged)"), Tag("literal")],
+    Discriminator(_secret_kind),
+]
+GENERATE = SecretRef(generate=True)
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_hostname_or_ip(value: str) -> str:
+    value = value.strip()
+    if is_ip(value):
+        return str(ipaddress.ip_address(value))
+    name = value.rstrip(".")
+    if not name or len(name) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in name.split(".")):
+        raise ValueError(f"'{value}' is neither a DNS name nor an IP address")
+    if name.replace(".", "").isdigit():
+        raise ValueError(f"'{value}' looks like an IPv4 address but is not a valid one")
+    return name.lower()
+
+
+class Server(Section):
+    address: str = Field(description="what clients dial (DNS name or IP): host certificate CN and SAN, server identity")
+    alt_names: list[str] = Field(default_factory=list, description="further names or IPs clients may dial")
+
+    _check_address = field_validator("address")(lambda v: check_hostname_or_ip(v))
+
+    @field_validator("alt_names")
+    @classmethod
+    def _check_alt_names(cls, values: list[str]) -> list[str]:
+        return [check_hostname_or_ip(v) for v in values]
+
+
+class CA(Section):
+    dn: str = Field("C=CH, O=strongSwan, CN=strongSwan Root CA", description="distinguished name of the CA")
+    key: KeyType = KeyType.RSA_4096
+    lifetime_days: int = Field(3650, ge=1, le=36500)
+    passphrase: Secret | None = Field(None, description="encrypt the CA key at rest with this passphrase")
+
+    @field_validator("dn")
+    @classmethod
+    def _check_dn(cls, value: str) -> str:
+        from wizard import pki  # lazy: keeps `import wizard.answers` light for the UI's first frame
+
+        try:
+            return pki.format_dn(pki.parse_dn(value))
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class Host(Section):
+    key: KeyType = KeyType.RSA_2048
+    lifetime_days: int = Field(730, ge=1, le=36500)
+
+
+class Client(Section):
+    name: str = Field(description="client identity: an e-mail address (rfc822 SAN) or a plain name (DNS SAN)")
+    key: KeyType = KeyType.RSA_2048
+    lifetime_days: int = Field(730, ge=1, le=36500)
+    p12_password: Secret = Field(default_factory=lambda: GENERATE)
+    p12_encryption: Literal["legacy", "aes256"] = Field(
+        "legacy", description="legacy (PBE-SHA1-3DES: imports on Windows, macOS/iOS, Android) or aes256")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value:
+            raise ValueError(f"'{value}' contains a path separator; a client name becomes a directory name")
+        if value in (".", ".."):
+            raise ValueError(f"'{value}' is not a usable client name")
+        if not _CLIENT_NAME.match(value):
+            raise ValueError(
+                f"'{value}' may only hold letters, digits and @ . _ + - (and start with a letter or digit)")
+        return value
+
+
+class Ikev2Cert(Section):
+    """IKEv2 road warrior with client certificates (the article's conn IPSec-IKEv2)."""
+
+    local_ts: list[str] = Field(
+        default_factory=lambda: ["0.0.0.0/0"],
+        description="networks reached through the tunnel: 0.0.0.0/0 for a full tunnel, else a split tunnel")
+
+    @field_validator("local_ts")
+    @classmethod
+    def _check_ts(cls, values: list[str]) -> list[str]:
+        if not values:
+            raise ValueError("give at least one network (0.0.0.0/0 for a full tunnel)")
+        out = []
+        for v in values:
+            try:
+                out.append(str(ipaddress.ip_network(v, strict=True)))
+            except ValueError as exc:
+                raise ValueError(f"'{v}' is not a network: {exc}") from None
+        return out
+
+
+class Variants(Section):
+    ikev2_cert: Ikev2Cert | None = Field(None, alias="ikev2-cert")
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Variants:
+        if not any(getattr(self, name) is not None for name in type(self).model_fields):
+            raise ValueError("enable at least one VPN variant, e.g. 'ikev2-cert: {}'")
+        return self
+
+    def enabled(self) -> list[str]:
+        return [f.alias or name for name, f in type(self).model_fields.items() if getattr(self, name) is not None]
+
+
+class Dhcp(Section):
+    server: str = Field("255.255.255.255", description="DHCP server or broadcast address")
+    force_server_address: bool = Field(False, description="needed when the DHCP server runs on this host")
+    identity_lease: bool = False
+    interface: str | None = None
+
+    @field_validator("server")
+    @classmethod
+    def _check_server(cls, value: str) -> str:
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            raise ValueError(f"'{value}' is not an IPv4 address (the dhcp plugin is DHCPv4 only)") from None
+
+
+class Pool(Section):
+    addresses: str = Field("10.10.10.0/24", description="virtual IP pool (a network) or 'dhcp'")
+    dns: list[str] = Field(default_factory=lambda: ["8.8.8.8", "8.8.4.4"])
+    dhcp: Dhcp | None = Field(None, description="dhcp plugin settings, with addresses: dhcp")
+
+    @field_validator("addresses")
+    @classmethod
+    def _check_addresses(cls, value: str) -> str:
+        if value == "dhcp":
+            return value
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"'{value}' is not a network or 'dhcp': {exc}") from None
+        if net.num_addresses < 4:
+            raise ValueError(f"'{value}' is too small for a pool")
+        return str(net)
+
+    @field_validator("dns")
+    @classmethod
+    def _check_dns(cls, values: list[str]) -> list[str]:
+        out = []
+        for v in values:
+            if not is_ip(str(v)):
+                raise ValueError(f"'{v}' is not an IP address (DNS servers are pushed as addresses)")
+            out.append(str(ipaddress.ip_address(str(v))))
+        return out
+
+    @model_validator(mode="after")
+    def _dhcp_only_with_dhcp(self) -> Pool:
+        if self.dhcp is not None and self.addresses != "dhcp":
+            raise ValueError("dhcp settings only apply with addresses: dhcp")
+        return self
+
+
+class CustomProposals(Section):
+    ike: list[str] = Field(min_length=1)
+    esp: list[str] = Field(min_length=1)
+
+    @field_validator("ike", "esp")
+    @classmethod
+    def _check(cls, values: list[str], info: Any) -> list[str]:
+        errors = [e for v in values for e in check_proposal(v, info.field_name).errors]
+        if errors:
+            raise ValueError("; ".join(errors))
+        return [v.strip().lower() for v in values]
+
+
+def _proposals_kind(value: Any) -> str:
+    return "custom" if isinstance(value, dict | CustomProposals) else "preset"
+
+
+class Dpd(Section):
+    action: Literal["clear", "hold", "restart", "none"] = "clear"
+    delay: str = "300s"
+
+    @field_validator("delay")
+    @classmethod
+    def _check_delay(cls, value: str | int) -> str:
+        value = str(value)
+        if not _DURATION.match(value):
+            raise ValueError(f"'{value}' is not a duration like 300s, 5m or 1h")
+        return value
+
+
+def parse_log_levels(text: str) -> dict[str, int]:
+    """Parse the article's charondebug string ("cfg 2, dmn 2") into subsystem levels."""
+    levels: dict[str, int] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        bits = part.split()
+        if len(bits) != 2:
+            raise ValueError(f"'{part}' should be a subsystem and a level, like 'ike 2'")
+        name, level = bits[0].lower(), bits[1]
+        if name not in LOG_SUBSYSTEMS:
+            raise ValueError(f"unknown log subsystem '{name}' (known: {', '.join(LOG_SUBSYSTEMS)})")
+        if not re.match(r"^-?[0-9]$", level) or not -1 <= int(level) <= 4:
+            raise ValueError(f"log level for '{name}' must be -1..4, got '{level}'")
+        levels[name] = int(level)
+    return levels
+
+
+class Networking(Section):
+    forwarding: bool = Field(True, description="write the article's forwarding and redirect sysctls")
+
+
+class Answers(Section):
+    """Every answer the wizard collects; `swan-wizard apply` replays it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              json_schema_extra={"title": "Swan Wizard answers"})
+
+    version: Literal[1] = SCHEMA_VERSION
+    layout: Literal["swanctl", "ipsec"] = Field(
+        "swanctl", description="swanctl (modern) or ipsec (legacy ipsec.conf + ipsec.secrets, as in the article)")
+    server: Server
+    ca: CA = Field(default_factory=CA)
+    host: Host = Field(default_factory=Host)
+    clients: list[Client] = Field(default_factory=list)
+    variants: Variants = Field(default_factory=lambda: Variants(ikev2_cert=Ikev2Cert()))
+    pool: Pool = Field(default_factory=Pool)
+    proposals: Annotated[
+        Annotated[Literal["modern", "seed"], Tag("preset")] | Annotated[CustomProposals, Tag("custom")],
+        Discriminator(_proposals_kind),
+    ] = Field("modern", description="modern, seed (the article's exact lists) or {ike: [...], esp: [...]}")
+    dpd: Dpd = Field(default_factory=Dpd)
+    rekey: bool = Field(False, description="renegotiate SAs before they expire (the article: rekey=no)")
+    uniqueids: bool = Field(True, description="one SA per identity: a new connection replaces the old one")
+    logging: str = Field("cfg 2, dmn 2, ike 2, net 2", description="charon log levels per subsystem (charondebug)")
+    networking: Networking = Field(default_factory=Networking)
+
+    @field_validator("logging")
+    @classmethod
+    def _check_logging(cls, value: str) -> str:
+        parse_log_levels(value)
+        return value
+
+    @field_validator("clients")
+    @classmethod
+    def _unique_clients(cls, clients: list[Client]) -> list[Client]:
+        seen: dict[str, int] = {}
+        for i, c in enumerate(clients):
+            if c.name.lower() in seen:
+                raise ValueError(f"clients[{i}] '{c.name}' repeats clients[{seen[c.name.lower()]}] "
+                                 "(names are compared ignoring case)")
+            seen[c.name.lower()] = i
+        return clients
+
+    @property
+    def log_levels(self) -> dict[str, int]:
+        return parse_log_levels(self.logging)
+
+
+def answers_warnings(answers: Answers) -> list[tuple[str, str]]:
+    """(field, message) for choices that work but that a careful admin should know about."""
+    out: list[tuple[str, str]] = []
+    if not answers.host.key.is_rsa:
+        out.append(("host.key", f"{answers.host.key.value}: iOS/macOS clients have had trouble with non-RSA "
+                                "server certificates; rsa-2048 or rsa-3072 is the safe choice"))
+    if answers.host.lifetime_days > 825:
+        out.append(("host.lifetime_days", "Apple clients refuse server certificates valid for more than 825 days"))
+    secrets = [("ca.passphrase", answers.ca.passphrase)]
+    secrets += [(f"clients[{i}].p12_password", c.p12_password) for i, c in enumerate(answers.clients)]
+    for field, secret in secrets:
+        if isinstance(secret, str):
+            out.append((field, "a literal password in an answers file; use {env: NAME} or {file: PATH}"))
+    if answers.proposals == "seed":
+        out.append(("proposals", "the article's lists offer modp1024 and modp1536 (weak); 'modern' avoids them"))
+    elif isinstance(answers.proposals, CustomProposals):
+        for kind in ("ike", "esp"):
+            for p in getattr(answers.proposals, kind):
+                out += [(f"proposals.{kind}", w) for w in check_proposal(p, kind).warnings]
+    if any(level >= 4 for level in answers.log_levels.values()):
+        out.append(("logging", "level 4 writes private keys and secrets into charon's log"))
+    if answers.variants.ikev2_cert is not None and not answers.clients:
+        out.append(("clients", "ikev2-cert is enabled but no client certificate will be issued"))
+    return out

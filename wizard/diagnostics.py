@@ -1,0 +1,76 @@
+"""The one owner of exit codes and of what Swan Wizard prints to stderr.
+
+Every front end (the CLI, headless replay, the TUI when it exits) reports problems through here,
+so a script driving ``swan-wizard`` can rely on the codes below.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TextIO
+
+
+class Exit(IntEnum):
+    OK = 0
+    FAILED = 1  # a step failed while applying, or a check found a problem
+    INVALID = 2  # the answers file (or a command-line argument) is wrong; nothing was written
+    CONFLICT = 3  # existing key material does not match the answers; nothing was overwritten
+    LOCKED = 4  # another run holds the lock
+    USAGE = 64  # EX_USAGE: the command line itself is malformed
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, named by where it is: ``file:line: field: message``."""
+
+    message: str
+    field: str = ""
+    source: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.source
+        if where and self.line is not None:
+            where = f"{where}:{self.line}"
+        parts = [p for p in (where, self.field) if p]
+        return ": ".join([*parts, self.message])
+
+
+class WizardError(Exception):
+    """An expected failure with problems to show and an exit code; never a traceback for the user."""
+
+    exit_code: Exit = Exit.FAILED
+
+    def __init__(self, problems: list[Problem] | str, exit_code: Exit | None = None) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        self.problems = problems
+        if exit_code is not None:
+            self.exit_code = exit_code
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class InvalidAnswers(WizardError):
+    exit_code = Exit.INVALID
+
+
+class MaterialConflict(WizardError):
+    exit_code = Exit.CONFLICT
+
+
+class Locked(WizardError):
+    exit_code = Exit.LOCKED
+
+
+def report(error: WizardError, stream: TextIO | None = None) -> Exit:
+    """Print one line per problem to stderr and return the exit code to use."""
+    stream = stream or sys.stderr
+    for problem in error.problems:
+        print(f"swan-wizard: error: {problem}", file=stream)
+    return error.exit_code
+
+
+def warn(message: str, stream: TextIO | None = None) -> None:
+    print(f"swan-wizard: warning: {message}", file=stream or sys.stderr)

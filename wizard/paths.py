@@ -1,0 +1,83 @@
+"""Every path Swan Wizard reads or writes, relative to a root directory.
+
+The engine names files by their absolute path on a live system (``/etc/swanctl/...``); ``Root``
+maps such a path into the directory given with ``--root`` (``/`` on a live system), like DESTDIR.
+Nothing else in the code base builds a filesystem path from a literal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+# strongSwan, swanctl flavour (Debian: strongswan-swanctl + charon-systemd)
+SWANCTL_DIR = PurePosixPath("/etc/swanctl")
+SWANCTL_CONF_D = SWANCTL_DIR / "conf.d"
+SWANCTL_X509CA = SWANCTL_DIR / "x509ca"
+SWANCTL_X509 = SWANCTL_DIR / "x509"
+SWANCTL_X509CRL = SWANCTL_DIR / "x509crl"
+SWANCTL_PRIVATE = SWANCTL_DIR / "private"
+SWANCTL_CONF = SWANCTL_CONF_D / "swan-wizard.conf"
+
+STRONGSWAN_CONF = PurePosixPath("/etc/strongswan.conf")
+STRONGSWAN_D = PurePosixPath("/etc/strongswan.d")
+STRONGSWAN_SETTINGS = STRONGSWAN_D / "swan-wizard.conf"
+
+# strongSwan, legacy flavour (strongswan-starter: ipsec.conf + ipsec.secrets, stroke)
+IPSEC_CONF = PurePosixPath("/etc/ipsec.conf")
+IPSEC_SECRETS = PurePosixPath("/etc/ipsec.secrets")
+IPSEC_D = PurePosixPath("/etc/ipsec.d")
+IPSEC_CACERTS = IPSEC_D / "cacerts"
+IPSEC_CERTS = IPSEC_D / "certs"
+IPSEC_PRIVATE = IPSEC_D / "private"
+IPSEC_CRLS = IPSEC_D / "crls"
+# Debian's AppArmor profile for the legacy charon has no write rule for /var/log.
+APPARMOR_CHARON_LOCAL = PurePosixPath("/etc/apparmor.d/local/usr.lib.ipsec.charon")
+
+SYSCTL_CONF = PurePosixPath("/etc/sysctl.d/60-swan-wizard.conf")
+
+# Swan Wizard's own files. The CA key lives here, outside every directory charon reads.
+WIZARD_ETC = PurePosixPath("/etc/swan-wizard")
+CA_DIR = WIZARD_ETC / "ca"
+CA_KEY = CA_DIR / "ca.key"
+CA_CERT = CA_DIR / "ca.pem"
+CLIENTS_DIR = WIZARD_ETC / "clients"
+
+WIZARD_STATE = PurePosixPath("/var/lib/swan-wizard")
+BACKUPS_DIR = WIZARD_STATE / "backups"
+LOCK_FILE = WIZARD_STATE / "apply.lock"
+JOURNAL_FILE = WIZARD_STATE / "apply-journal.json"
+
+CHARON_LOG = PurePosixPath("/var/log/swan-wizard/charon.log")
+VICI_SOCKET = PurePosixPath("/run/charon.vici")
+
+# File names inside strongSwan's directories (shared by both layouts).
+CA_CERT_NAME = "swan-wizard-ca.pem"
+HOST_CERT_NAME = "vpn-host.pem"
+HOST_KEY_NAME = "vpn-host.key"
+
+
+def client_dir(name: str) -> PurePosixPath:
+    return CLIENTS_DIR / name
+
+
+@dataclass(frozen=True)
+class Root:
+    """A directory that stands for ``/``: the live system, a test tree or an image being built."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, root: str | Path | None) -> Root:
+        return cls(Path(root or "/").resolve())
+
+    @property
+    def is_live(self) -> bool:
+        return self.path == Path("/")
+
+    def __call__(self, logical: PurePosixPath | str) -> Path:
+        """The real location of a logical absolute path under this root."""
+        logical = PurePosixPath(logical)
+        if not logical.is_absolute():
+            raise ValueError(f"not an absolute path: {logical}")
+        return self.path.joinpath(*logical.parts[1:])

@@ -1,0 +1,104 @@
+"""Safe YAML loading that remembers which line each value came from.
+
+Answers files are small mappings of scalars and lists. Anchors and aliases are refused outright:
+they are never needed here and are how a "billion laughs" document explodes on load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+MAX_BYTES = 1024 * 1024
+
+Path_ = tuple[str | int, ...]
+
+
+class YamlProblem(ValueError):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass
+class LoadedYaml:
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of the closest value the parser saw at or above ``path``."""
+        path = tuple(path)
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+
+class _NoAliasComposer(yaml.SafeLoader):
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise YamlProblem("YAML aliases (*name) are not allowed in an answers file",
+                              event.start_mark.line + 1)
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise YamlProblem("YAML anchors (&name) are not allowed in an answers file",
+                              event.start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in seen:
+                # PyYAML would silently keep the last value; an answer given twice is a mistake.
+                raise YamlProblem(f"key '{key}' appears twice in the same mapping", key_node.start_mark.line + 1)
+            seen.add(key)
+            _walk(value_node, (*path, key), lines)
+            # Point at the key's line: it is where the field starts, and where a misspelled key stands.
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines)
+
+
+def load(text: str | bytes) -> LoadedYaml:
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
+        text = text.decode("utf-8")
+    elif len(text.encode()) > MAX_BYTES:
+        raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
+    try:
+        loader = _NoAliasComposer(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        if node is None:
+            raise YamlProblem("the document is empty; expected a mapping with 'version: 1' at the top")
+        lines: dict[Path_, int] = {}
+        _walk(node, (), lines)
+        constructor = yaml.SafeLoader("")
+        data = constructor.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = f"not valid YAML: {exc.problem or exc}"
+        context = exc.context_mark
+        if exc.context and context is not None and mark is not None and context.line != mark.line:
+            message += f" ({exc.context} started on line {context.line + 1})"
+        raise YamlProblem(message, mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise YamlProblem(f"the document is a {type(data).__name__}, expected a mapping of answers",
+                          node.start_mark.line + 1)
+    return LoadedYaml(data, lines)
