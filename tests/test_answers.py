@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wizard import answers_file
-from wizard.answers import Answers, SecretRef, answers_warnings, parse_log_levels
+from wizard.answers import Answers, updated, SecretRef, answers_warnings, parse_log_levels
 from wizard.diagnostics import InvalidAnswers
 
 DATA = Path(__file__).parent / "data" / "answers"
@@ -100,8 +100,7 @@ def test_saved_answers_round_trip_and_never_hold_a_literal_secret() -> None:
     answers = answers_file.load(DATA / "good" / "complete.yaml")
     text = answers_file.dumps(answers)
     assert answers_file.parse(text) == answers
-    literal = answers.model_copy(update={"clients": [answers.clients[0].model_copy(
-        update={"p12_password": "s3cret-password"})]})
+    literal = updated(answers, clients=[updated(answers.clients[0], p12_password="s3cret-password")])
     with pytest.raises(InvalidAnswers) as info:
         answers_file.dumps(literal)
     assert "s3cret-password" not in str(info.value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -342,3 +342,14 @@ def answers_warnings(answers: Answers) -> list[tuple[str, str]]:
     if answers.variants.ikev2_cert is not None and not answers.clients:
         out.append(("clients", "ikev2-cert is enabled but no client certificate will be issued"))
     return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def updated(model: M, **changes: Any) -> M:
+    """A validated copy of ``model`` with ``changes`` (pydantic's model_copy does not validate)."""
+    data = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+    data.update({k: v.model_dump(by_alias=True, exclude_none=True, mode="json") if isinstance(v, BaseModel)
+                 else v for k, v in changes.items()})
+    return type(model).model_validate(data)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from wizard import answers_file
+from wizard.answers import Answers
+from wizard.paths import Root
+from wizard.plan import Plan
+from wizard.planner import build_plan
+from wizard.secrets import SecretSource
+
+# Fast key types keep the engine tests quick; RSA sizes are covered by the PKI tests.
+FAST_ANSWERS = """
+version: 1
+server: {address: vpn.example.com, alt_names: [203.0.113.10]}
+ca: {key: ecdsa-p256}
+host: {key: ecdsa-p256}
+clients:
+  - {name: alice@example.com, key: ecdsa-p256}
+  - {name: bob, key: ed25519, p12_password: {env: BOB_P12}}
+"""
+
+
+@pytest.fixture
+def make_answers() -> Callable[..., Answers]:
+    def make(text: str = FAST_ANSWERS) -> Answers:
+        return answers_file.parse(textwrap.dedent(text))
+
+    return make
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> SecretSource:
+    return SecretSource(base_dir=tmp_path, environ={"BOB_P12": "bob-p12-password"})
+
+
+@pytest.fixture
+def plan_for(source: SecretSource) -> Callable[[Answers, Root], Plan]:
+    def make(answers: Answers, root: Root) -> Plan:
+        return build_plan(answers, root, source)
+
+    return make

@@ -1,0 +1,136 @@
+"""The ``swan-wizard`` command: the TUI without arguments, headless replay and tools with them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from wizard import __version__, answers_file
+from wizard.apply import apply
+from wizard.diagnostics import Exit, WizardError, report, warn
+from wizard.paths import Root
+from wizard.plan import describe, file_changes
+from wizard.planner import build_plan
+from wizard.secrets import SecretSource
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    if stage == "keys" and total:
+        end = "\n" if done == total else "\r"
+        print(f"generating keys: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def _plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    answers = answers_file.load(args.answers)
+    root = Root.of(args.root)
+    facts = None
+    if root.is_live:
+        from wizard.service import gather_facts
+
+        facts = gather_facts()
+    else:
+        from wizard.service import ServiceFacts
+
+        # A staged root is not running anything: show what a first start on such a system would run.
+        facts = ServiceFacts(systemd=True, charon_running=False, starter_running=False, charon_path="")
+    source = SecretSource(base_dir=Path(args.answers).resolve().parent)
+    plan = build_plan(answers, root, source, facts=facts, progress=_progress)
+    return answers, root, plan
+
+
+def cmd_plan(args: argparse.Namespace) -> Exit:
+    _, root, plan = _plan(args)
+    sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
+    return Exit.OK
+
+
+def cmd_apply(args: argparse.Namespace) -> Exit:
+    if args.dry_run:
+        return cmd_plan(args)
+    _, root, plan = _plan(args)
+    for field_name, message in plan.warnings:
+        warn(f"{field_name}: {message}")
+    result = apply(plan, root, run_commands=not args.no_start, report=print)
+    if result.nothing_changed:
+        print("Nothing to change: the system already matches the answers.")
+    else:
+        print(f"Applied {len(result.changed)} changes under {root.path}; backup {result.backup_id}")
+    if not root.is_live:
+        print("No service was started (--root is not the live system).")
+    for line in plan.handouts:
+        print(line)
+    return Exit.OK
+
+
+def cmd_validate(args: argparse.Namespace) -> Exit:
+    answers = answers_file.load(args.answers)
+    from wizard.answers import answers_warnings
+
+    for field_name, message in answers_warnings(answers):
+        warn(f"{field_name}: {message}")
+    print(f"{args.answers}: valid ({', '.join(answers.variants.enabled())}; {answers.layout} layout)")
+    return Exit.OK
+
+
+def cmd_schema(args: argparse.Namespace) -> Exit:
+    text = answers_file.json_schema_text()
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return Exit.OK
+
+
+def cmd_tui(args: argparse.Namespace) -> Exit:
+    try:
+        from screens.app import run as run_tui
+    except ImportError as exc:
+        print(f"swan-wizard: the terminal UI is not available ({exc}); "
+              "use `swan-wizard apply answers.yaml`", file=sys.stderr)
+        return Exit.FAILED
+    return run_tui(root=args.root)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="swan-wizard",
+                                description="Set up a strongSwan IPsec VPN server. Without a command, "
+                                            "the terminal wizard opens.")
+    p.add_argument("--version", action="version", version=f"swan-wizard {__version__}")
+    p.add_argument("--root", metavar="DIR", help="write under DIR instead of / (nothing outside it is touched)")
+    sub = p.add_subparsers(dest="command")
+
+    def answers_cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("answers", help="answers file (YAML)")
+        sp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS,
+                        help="write under DIR instead of / and start no service")
+        return sp
+
+    ap = answers_cmd("apply", "replay an answers file: write every file and start strongSwan")
+    ap.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    ap.add_argument("--no-start", action="store_true", help="write files but run no command")
+    ap.set_defaults(func=cmd_apply)
+    answers_cmd("plan", "print the plan: files with mode and diff, and commands").set_defaults(func=cmd_plan)
+    answers_cmd("validate", "check an answers file").set_defaults(func=cmd_validate)
+    sp = sub.add_parser("schema", help="print the JSON Schema of the answers file")
+    sp.add_argument("--output", "-o", metavar="FILE")
+    sp.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not hasattr(args, "func"):
+        args.func = cmd_tui
+    try:
+        return int(args.func(args))
+    except WizardError as exc:
+        return int(report(exc))
+    except KeyboardInterrupt:
+        print("swan-wizard: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

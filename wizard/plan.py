@@ -1,0 +1,148 @@
+"""The plan: every file to write or remove (content and mode) and every command to run, as data.
+
+Computing a plan has no side effects on the target; ``wizard.apply`` carries it out. Dry runs, the
+review screen and headless replay all show the same plan.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+from wizard.paths import Root
+
+
+@dataclass(frozen=True)
+class FileAction:
+    path: PurePosixPath
+    content: bytes | None  # None: remove the file
+    mode: int = 0o644
+    secret: bool = False  # content never shown in a diff or a log
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class DirAction:
+    path: PurePosixPath
+    mode: int
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: tuple[str, ...]
+    why: str
+
+    def __str__(self) -> str:
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Plan:
+    files: tuple[FileAction, ...]
+    dirs: tuple[DirAction, ...] = ()
+    commands: tuple[Command, ...] = ()
+    notes: tuple[str, ...] = ()
+    warnings: tuple[tuple[str, str], ...] = ()
+    # Anything a front end may show once after apply (e.g. where a generated password was stored).
+    handouts: tuple[str, ...] = field(default=())
+
+
+class Change(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    MODE = "mode"  # same content, other permissions
+    REMOVE = "remove"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    action: FileAction
+    change: Change
+    old: bytes | None
+    old_mode: int | None
+
+
+def file_changes(plan: Plan, root: Root) -> list[FileChange]:
+    out = []
+    for action in plan.files:
+        real = root(action.path)
+        exists = real.is_file()
+        old = real.read_bytes() if exists else None
+        old_mode = real.stat().st_mode & 0o7777 if exists else None
+        if action.content is None:
+            change = Change.REMOVE if exists else Change.UNCHANGED
+        elif not exists:
+            change = Change.CREATE
+        elif old != action.content:
+            change = Change.UPDATE
+        elif old_mode != action.mode:
+            change = Change.MODE
+        else:
+            change = Change.UNCHANGED
+        out.append(FileChange(action, change, old, old_mode))
+    return out
+
+
+def pending(changes: Iterable[FileChange]) -> list[FileChange]:
+    return [c for c in changes if c.change is not Change.UNCHANGED]
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\0" not in data
+
+
+def describe_change(change: FileChange) -> list[str]:
+    """Plan lines for one file: a header with mode, then a unified diff unless the content is secret."""
+    action = change.action
+    mode = f"{action.mode:04o}"
+    if change.change is Change.REMOVE:
+        return [f"remove  {action.path}" + (f"  ({action.why})" if action.why else "")]
+    head = {Change.CREATE: "create", Change.UPDATE: "update", Change.MODE: "chmod ",
+            Change.UNCHANGED: "keep  "}[change.change]
+    line = f"{head}  {action.path}  mode {mode}"
+    if change.change is Change.MODE and change.old_mode is not None:
+        line += f" (was {change.old_mode:04o})"
+    if action.why:
+        line += f"  ({action.why})"
+    lines = [line]
+    if change.change not in (Change.CREATE, Change.UPDATE):
+        return lines
+    assert action.content is not None
+    if action.secret:
+        lines.append(f"    (secret content not shown, {len(action.content)} bytes)")
+    elif not _is_text(action.content) or (change.old is not None and not _is_text(change.old)):
+        lines.append(f"    (binary content, {len(action.content)} bytes)")
+    else:
+        old_text = (change.old or b"").decode().splitlines(keepends=True)
+        new_text = action.content.decode().splitlines(keepends=True)
+        diff = difflib.unified_diff(old_text, new_text,
+                                    "/dev/null" if change.old is None else f"a{action.path}",
+                                    f"b{action.path}")
+        lines += ["    " + d.rstrip("\n") for d in diff]
+    return lines
+
+
+def describe(plan: Plan, changes: list[FileChange], live: bool) -> str:
+    todo = pending(changes)
+    out: list[str] = []
+    for field_name, message in plan.warnings:
+        out.append(f"warning: {field_name}: {message}")
+    out += [f"note: {n}" for n in plan.notes]
+    if not todo:
+        out.append(f"Nothing to change: all {len(changes)} files already match the answers.")
+    else:
+        out.append(f"Files ({len(todo)} to change, {len(changes) - len(todo)} unchanged):")
+        for change in todo:
+            out += describe_change(change)
+    if plan.commands:
+        out.append("Commands" + ("" if live else " (not run: --root is not the live system)") + ":")
+        out += [f"  $ {c}    # {c.why}" for c in plan.commands]
+    return "\n".join(out) + "\n"
