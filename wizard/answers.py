@@ -134,6 +134,44 @@ class Client(Section):
         return value
 
 
+def check_networks(values: list[str]) -> list[str]:
+    if not values:
+        raise ValueError("give at least one network (0.0.0.0/0 for a full tunnel)")
+    out = []
+    for v in values:
+        try:
+            out.append(str(ipaddress.ip_network(v, strict=True)))
+        except ValueError as exc:
+            raise ValueError(f"'{v}' is not a network: {exc}") from None
+    return out
+
+
+_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}$")
+
+
+class User(Section):
+    """A username/password login (EAP-MSCHAPv2, XAUTH or L2TP's CHAP)."""
+
+    name: str
+    password: Secret = Field(default_factory=lambda: GENERATE)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _USER_NAME.match(value):
+            raise ValueError(f"'{value}' may only hold letters, digits and @ . _ + - (and start with a letter or digit)")
+        return value
+
+
+def _unique_users(users: list[User]) -> list[User]:
+    seen: dict[str, int] = {}
+    for i, u in enumerate(users):
+        if u.name in seen:
+            raise ValueError(f"users[{i}] '{u.name}' repeats users[{seen[u.name]}]")
+        seen[u.name] = i
+    return users
+
+
 class Ikev2Cert(Section):
     """IKEv2 road warrior with client certificates (the article's conn IPSec-IKEv2)."""
 
@@ -141,27 +179,135 @@ class Ikev2Cert(Section):
         default_factory=lambda: ["0.0.0.0/0"],
         description="networks reached through the tunnel: 0.0.0.0/0 for a full tunnel, else a split tunnel")
 
-    @field_validator("local_ts")
+    _check_ts = field_validator("local_ts")(lambda v: check_networks(v))
+
+
+class Ikev2Eap(Section):
+    """IKEv2, server certificate, users with EAP-MSCHAPv2 (the article's conn IPSec-IKEv2-EAP)."""
+
+    local_ts: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    users: list[User] = Field(default_factory=list)
+
+    _check_ts = field_validator("local_ts")(lambda v: check_networks(v))
+    _check_users = field_validator("users")(lambda v: _unique_users(v))
+
+
+class Ikev1Xauth(Section):
+    """IKEv1 "Cisco IPsec": client certificate + XAUTH (the article's CiscoIPSec), or PSK + XAUTH."""
+
+    auth: Literal["cert", "psk"] = Field(
+        "cert", description="cert: client certificate then XAUTH; psk: group pre-shared key then XAUTH "
+                            "(iOS/macOS 'Cisco IPSec', Android 'IPSec Xauth PSK')")
+    psk: Secret | None = Field(None, description="the group pre-shared key with auth: psk (default: generated)")
+    users: list[User] = Field(default_factory=list)
+    local_ts: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+
+    _check_ts = field_validator("local_ts")(lambda v: check_networks(v))
+    _check_users = field_validator("users")(lambda v: _unique_users(v))
+
+    @model_validator(mode="after")
+    def _psk_only_with_psk(self) -> Ikev1Xauth:
+        if self.psk is not None and self.auth != "psk":
+            raise ValueError("psk only applies with auth: psk")
+        return self
+
+
+class TransportPeer(Section):
+    name: str = Field(description="short name: becomes the connection name transport-<name>")
+    address: str = Field(description="the peer's IP address or DNS name")
+    id: str | None = Field(None, description="the peer's IKE identity (default: its address); with cert auth "
+                                             "it must be in the peer's certificate")
+    auth: Literal["cert", "psk"] = "cert"
+    psk: Secret | None = None
+    start: Literal["trap", "start", "none"] = Field(
+        "trap", description="trap: negotiate on the first packet (auto=route); start: at once; none: wait for the peer")
+
+    @field_validator("name")
     @classmethod
-    def _check_ts(cls, values: list[str]) -> list[str]:
-        if not values:
-            raise ValueError("give at least one network (0.0.0.0/0 for a full tunnel)")
-        out = []
-        for v in values:
-            try:
-                out.append(str(ipaddress.ip_network(v, strict=True)))
-            except ValueError as exc:
-                raise ValueError(f"'{v}' is not a network: {exc}") from None
-        return out
+    def _check_name(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$", value):
+            raise ValueError(f"'{value}' may only hold letters, digits, - and _")
+        return value
+
+    _check_address = field_validator("address")(lambda v: check_hostname_or_ip(v))
+
+    @model_validator(mode="after")
+    def _psk_only_with_psk(self) -> TransportPeer:
+        if self.psk is not None and self.auth != "psk":
+            raise ValueError("psk only applies with auth: psk")
+        return self
+
+
+class Transport(Section):
+    """Host-to-host IPsec in transport mode between this server and named peers."""
+
+    peers: list[TransportPeer] = Field(min_length=1)
+
+    @field_validator("peers")
+    @classmethod
+    def _unique_peers(cls, peers: list[TransportPeer]) -> list[TransportPeer]:
+        names = [p.name for p in peers]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            raise ValueError(f"peer '{dup}' is listed twice")
+        return peers
+
+
+class L2tp(Section):
+    """L2TP/IPsec: IKEv1 transport mode for UDP 1701, xl2tpd and pppd with CHAP users."""
+
+    auth: Literal["psk", "cert"] = "psk"
+    psk: Secret | None = Field(None, description="pre-shared key with auth: psk (default: generated)")
+    users: list[User] = Field(default_factory=list)
+    ip_range: str = Field("192.168.42.10-192.168.42.250", description="addresses xl2tpd hands out")
+    local_ip: str = Field("192.168.42.1", description="the server's address inside the PPP links")
+
+    _check_users = field_validator("users")(lambda v: _unique_users(v))
+
+    @field_validator("ip_range")
+    @classmethod
+    def _check_range(cls, value: str) -> str:
+        try:
+            first, last = (ipaddress.IPv4Address(p.strip()) for p in value.split("-"))
+        except ValueError:
+            raise ValueError(f"'{value}' is not an IPv4 range like 192.168.42.10-192.168.42.250") from None
+        if first > last:
+            raise ValueError(f"'{value}' runs backwards")
+        return f"{first}-{last}"
+
+    @field_validator("local_ip")
+    @classmethod
+    def _check_local(cls, value: str) -> str:
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            raise ValueError(f"'{value}' is not an IPv4 address") from None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> L2tp:
+        if self.psk is not None and self.auth != "psk":
+            raise ValueError("psk only applies with auth: psk")
+        first, last = (ipaddress.IPv4Address(p) for p in self.ip_range.split("-"))
+        if first <= ipaddress.IPv4Address(self.local_ip) <= last:
+            raise ValueError(f"local_ip {self.local_ip} lies inside ip_range {self.ip_range}")
+        return self
 
 
 class Variants(Section):
     ikev2_cert: Ikev2Cert | None = Field(None, alias="ikev2-cert")
+    ikev2_eap: Ikev2Eap | None = Field(None, alias="ikev2-eap")
+    ikev1_xauth: Ikev1Xauth | None = Field(None, alias="ikev1-xauth")
+    transport: Transport | None = None
+    l2tp: L2tp | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Variants:
         if not any(getattr(self, name) is not None for name in type(self).model_fields):
             raise ValueError("enable at least one VPN variant, e.g. 'ikev2-cert: {}'")
+        if self.ikev1_xauth and self.ikev1_xauth.auth == "psk" and self.l2tp and self.l2tp.auth == "psk":
+            raise ValueError("ikev1-xauth with auth: psk and l2tp with auth: psk cannot both be on: IKEv1 main mode "
+                             "picks the pre-shared key before it knows which connection the client wants; "
+                             "set auth: cert for one of them")
         return self
 
     def enabled(self) -> list[str]:

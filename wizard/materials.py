@@ -49,6 +49,7 @@ class Materials:
     host: KeyPair
     clients: tuple[ClientBundle, ...]
     notes: tuple[str, ...] = field(default=())
+    peers: tuple[tuple[str, KeyPair], ...] = ()  # transport-mode peers that authenticate with certificates
 
 
 def host_key_locations(layout: str) -> list[PurePosixPath]:
@@ -62,6 +63,11 @@ def host_cert_locations(layout: str) -> list[PurePosixPath]:
     swanctl = paths.SWANCTL_X509 / paths.HOST_CERT_NAME
     ipsec = paths.IPSEC_CERTS / paths.HOST_CERT_NAME
     return [swanctl, ipsec] if layout == "swanctl" else [ipsec, swanctl]
+
+
+def peer_files(name: str) -> dict[str, PurePosixPath]:
+    base = paths.PEERS_DIR / name
+    return {"key": base / "key.pem", "cert": base / "cert.pem", "ca": base / "ca.pem"}
 
 
 def client_files(name: str) -> dict[str, PurePosixPath]:
@@ -160,6 +166,13 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
         else:
             client_keys[client.name] = pool.want(client.key)
 
+    cert_peers = [p for p in answers.variants.transport.peers if p.auth == "cert"] if answers.variants.transport else []
+    peer_keys: dict[str, pki.PrivateKey | int] = {}
+    for peer in cert_peers:
+        found = _read(root, [peer_files(peer.name)["key"]])
+        peer_keys[peer.name] = (_load_key(found[1], peer_files(peer.name)["key"]) if found
+                                else pool.want(answers.host.key))
+
     if conflicts:
         raise MaterialConflict(conflicts)
 
@@ -195,7 +208,26 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
         bundles.append(_client_bundle(client, i, root, ca, key, isinstance(entry, int), source, now))
     if progress:
         progress("certificates", 1, 1)
-    return Materials(ca, host, tuple(bundles), tuple(notes))
+    peers = []
+    for peer in cert_peers:
+        entry = peer_keys[peer.name]
+        key = new_keys[entry] if isinstance(entry, int) else entry
+        peers.append((peer.name, _peer_pair(peer.name, peer.id or peer.address, root, ca, key,
+                                            isinstance(entry, int), answers.host.lifetime_days, now)))
+    return Materials(ca, host, tuple(bundles), tuple(notes), tuple(peers))
+
+
+def _peer_pair(name: str, identity: str, root: Root, ca: KeyPair, key: pki.PrivateKey, new_key: bool,
+               lifetime_days: int, now: datetime) -> KeyPair:
+    """A transport-mode peer's certificate: like the host's, naming the peer's identity."""
+    files = peer_files(name)
+    key_pem = pki.key_to_pem(key) if new_key else root(files["key"]).read_bytes()
+    if not new_key and root(files["cert"]).is_file():
+        cert = _load_cert(root(files["cert"]).read_bytes(), files["cert"])
+        if cert is not None and not pki.host_cert_problems(cert, ca.cert, key, identity, [], now=now):
+            return KeyPair(key, cert, key_pem, root(files["cert"]).read_bytes())
+    cert = pki.issue_host(ca.key, ca.cert, key.public_key(), identity, [], lifetime_days, now=now)
+    return KeyPair(key, cert, key_pem, pki.cert_to_pem(cert), (f"new certificate for transport peer {name}",))
 
 
 def _host_pair(answers: Answers, root: Root, ca: KeyPair, key: pki.PrivateKey, new_key: bool,

@@ -42,6 +42,13 @@ CA_DIR = WIZARD_ETC / "ca"
 CA_KEY = CA_DIR / "ca.key"
 CA_CERT = CA_DIR / "ca.pem"
 CLIENTS_DIR = WIZARD_ETC / "clients"
+PEERS_DIR = WIZARD_ETC / "peers"
+SECRETS_DIR = WIZARD_ETC / "secrets"
+
+# L2TP/IPsec (xl2tpd + pppd)
+XL2TPD_CONF = PurePosixPath("/etc/xl2tpd/xl2tpd.conf")
+PPP_OPTIONS_XL2TPD = PurePosixPath("/etc/ppp/options.xl2tpd")
+PPP_CHAP_SECRETS = PurePosixPath("/etc/ppp/chap-secrets")
 
 WIZARD_STATE = PurePosixPath("/var/lib/swan-wizard")
 BACKUPS_DIR = WIZARD_STATE / "backups"

@@ -99,6 +99,16 @@ def _is_text(data: bytes) -> bool:
     return b"\0" not in data
 
 
+def _diffable(data: bytes | None) -> list[str]:
+    """Lines to diff: a certificate's fields rather than its base64, so the diff says what changed."""
+    if data is None:
+        return []
+    from wizard.certinfo import pem_summary  # lazy: only plans that show certificates need cryptography
+
+    lines = pem_summary(data)
+    return [line + "\n" for line in lines] if lines is not None else data.decode().splitlines(keepends=True)
+
+
 def describe_change(change: FileChange) -> list[str]:
     """Plan lines for one file: a header with mode, then a unified diff unless the content is secret."""
     action = change.action
@@ -121,8 +131,7 @@ def describe_change(change: FileChange) -> list[str]:
     elif not _is_text(action.content) or (change.old is not None and not _is_text(change.old)):
         lines.append(f"    (binary content, {len(action.content)} bytes)")
     else:
-        old_text = (change.old or b"").decode().splitlines(keepends=True)
-        new_text = action.content.decode().splitlines(keepends=True)
+        old_text, new_text = _diffable(change.old), _diffable(action.content)
         diff = difflib.unified_diff(old_text, new_text,
                                     "/dev/null" if change.old is None else f"a{action.path}",
                                     f"b{action.path}")

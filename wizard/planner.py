@@ -6,9 +6,11 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from wizard import paths, render_ipsec, render_strongswan, render_swanctl
+from wizard import connections, credentials, paths, render_ipsec, render_l2tp, render_strongswan, render_swanctl
 from wizard.answers import Answers, answers_warnings
-from wizard.materials import Materials, client_files
+from wizard.connections import SecretSpec
+from wizard.credentials import Credential
+from wizard.materials import Materials, client_files, peer_files
 from wizard.materials import build as build_materials
 from wizard.paths import Root
 from wizard.plan import DirAction, FileAction, Plan
@@ -17,12 +19,13 @@ from wizard.service import ServiceFacts, commands
 
 Progress = Callable[[str, int, int], None]
 
-PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.WIZARD_STATE, paths.SWANCTL_PRIVATE,
-                paths.IPSEC_PRIVATE)
+PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.WIZARD_STATE,
+                paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
 
 
-def _layout_files(answers: Answers, m: Materials) -> list[FileAction]:
+def _layout_files(answers: Answers, m: Materials, secrets: tuple[SecretSpec, ...]) -> list[FileAction]:
     if answers.layout == "swanctl":
+        conf = render_swanctl.swanctl_conf(answers, secrets).encode()
         return [
             FileAction(paths.SWANCTL_X509CA / paths.CA_CERT_NAME, m.ca.cert_pem, 0o644,
                        why="CA certificate: trust anchor for client certificates"),
@@ -30,8 +33,8 @@ def _layout_files(answers: Answers, m: Materials) -> list[FileAction]:
                        why="host certificate"),
             FileAction(paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME, m.host.key_pem, 0o600, secret=True,
                        why="host private key"),
-            FileAction(paths.SWANCTL_CONF, render_swanctl.swanctl_conf(answers).encode(), 0o644,
-                       why="connections and pools"),
+            FileAction(paths.SWANCTL_CONF, conf, 0o600 if secrets else 0o644, secret=bool(secrets),
+                       why="connections, pools" + (" and user secrets" if secrets else "")),
         ]
     return [
         FileAction(paths.IPSEC_CACERTS / paths.CA_CERT_NAME, m.ca.cert_pem, 0o644, why="CA certificate"),
@@ -40,8 +43,8 @@ def _layout_files(answers: Answers, m: Materials) -> list[FileAction]:
                    why="host private key"),
         FileAction(paths.IPSEC_CONF, render_ipsec.ipsec_conf(answers).encode(), 0o644,
                    why="connections (legacy layout)"),
-        FileAction(paths.IPSEC_SECRETS, render_ipsec.ipsec_secrets(answers, m.host.key).encode(), 0o600,
-                   secret=True, why="which private key the host uses"),
+        FileAction(paths.IPSEC_SECRETS, render_ipsec.ipsec_secrets(answers, m.host.key, secrets).encode(), 0o600,
+                   secret=True, why="the host key, users and pre-shared keys"),
     ]
 
 
@@ -70,31 +73,72 @@ def _client_files(m: Materials) -> list[FileAction]:
     return out
 
 
+def _credential_files(creds: dict[str, Credential]) -> list[FileAction]:
+    return [FileAction(credentials.secret_file(c.key), c.value + b"\n", 0o600, secret=True,
+                       why=f"generated secret for {c.field}") for c in creds.values() if c.generated]
+
+
+def _peer_files(m: Materials) -> list[FileAction]:
+    out = []
+    for name, pair in m.peers:
+        files = peer_files(name)
+        out += [FileAction(files["key"], pair.key_pem, 0o600, secret=True, why=f"transport peer {name}: key"),
+                FileAction(files["cert"], pair.cert_pem, 0o600, why=f"transport peer {name}: certificate"),
+                FileAction(files["ca"], m.ca.cert_pem, 0o600, why=f"transport peer {name}: CA certificate")]
+    return out
+
+
+def _l2tp_files(answers: Answers, root: Root, creds: dict[str, Credential]) -> list[FileAction]:
+    chap = root(paths.PPP_CHAP_SECRETS)
+    existing = chap.read_text() if chap.is_file() else None
+    if answers.variants.l2tp is None:
+        if existing is None or render_l2tp.BLOCK_BEGIN not in existing:
+            return []
+        # Take out only our block: other PPP users in chap-secrets stay.
+        return [FileAction(paths.PPP_CHAP_SECRETS, render_l2tp.with_managed_block(existing, None).encode(), 0o600,
+                           secret=True, why="L2TP users removed")]
+    chap_text = render_l2tp.with_managed_block(existing, render_l2tp.chap_block(answers, creds))
+    return [
+        FileAction(paths.XL2TPD_CONF, render_l2tp.xl2tpd_conf(answers).encode(), 0o644, why="L2TP server"),
+        FileAction(paths.PPP_OPTIONS_XL2TPD, render_l2tp.ppp_options(answers).encode(), 0o644,
+                   why="pppd options for L2TP links"),
+        FileAction(paths.PPP_CHAP_SECRETS, chap_text.encode(), 0o600, secret=True,
+                   why="L2TP users (in a managed block; other entries are kept)"),
+    ]
+
+
 def build_plan(answers: Answers, root: Root, source: SecretSource, facts: ServiceFacts | None = None,
                progress: Progress | None = None, now: datetime | None = None) -> Plan:
     m = build_materials(answers, root, source, progress=progress, now=now)
+    creds = credentials.resolve(answers, root, source)
+    secrets = connections.secrets(answers, creds)
     files = [
         FileAction(paths.CA_KEY, m.ca.key_pem, 0o600, secret=True,
                    why="CA private key: kept outside strongSwan's directories; charon never needs it"),
         FileAction(paths.CA_CERT, m.ca.cert_pem, 0o644, why="CA certificate"),
-        *_layout_files(answers, m),
+        *_layout_files(answers, m, secrets),
         FileAction(paths.STRONGSWAN_SETTINGS, render_strongswan.strongswan_settings(answers).encode(), 0o644,
                    why="charon logging and plugin settings"),
     ]
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
-    files += _client_files(m)
+    files += _client_files(m) + _peer_files(m) + _credential_files(creds) + _l2tp_files(answers, root, creds)
     wanted = {f.path for f in files}
     files += [FileAction(p, None, why="no longer part of the answers") for p in OWNED if p not in wanted
               and root(p).is_file()]
-    private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients)]
+    private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients),
+               *(paths.PEERS_DIR / name for name, _ in m.peers)]
     written = [f.path for f in files if f.content is not None]
     dirs = [DirAction(d, 0o700) for d in private if any(d in p.parents for p in written)]
     dirs.append(DirAction(PurePosixPath(paths.CHARON_LOG).parent, 0o750))
     notes = [n for pair in (m.ca, m.host, *(b.pair for b in m.clients)) for n in pair.notes] + list(m.notes)
+    # Say once, on the run that creates it, where each generated secret is (never the secret itself).
     handouts = [f"PKCS#12 password for {b.name} is in {client_files(b.name)['password']}"
-                for b in m.clients if b.password_generated]
-    cmds = commands(answers.layout, facts, answers.networking.forwarding) if facts else ()
+                for b in m.clients if b.password_generated and not root(client_files(b.name)["password"]).exists()]
+    handouts += [f"generated secret for {c.field} is in {credentials.secret_file(c.key)}"
+                 for c in creds.values() if c.generated and not root(credentials.secret_file(c.key)).exists()]
+    cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None) \
+        if facts else ()
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), tuple(answers_warnings(answers)),
                 tuple(handouts))

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from wizard import pki
-from wizard.answers import Answers, is_ip
+from wizard.answers import Answers
 from wizard.confsyntax import Value, ipsec_secret, render_ipsec_conf
-from wizard.connections import ConnSpec, connections, pools
+from wizard.connections import ConnSpec, SecretSpec, connections, ike_identity, pools
 from wizard.keytypes import KeyType
 from wizard.paths import HOST_KEY_NAME
 from wizard.render_strongswan import HEADER
 
-
-def _ike_id(identity: str) -> str:
-    # "@" stops the starter from resolving a DNS name and makes it an FQDN identity, as swanctl's id does.
-    return identity if is_ip(identity) else f"@{identity}"
+_AUTO = {"none": "add", "trap": "route", "start": "start"}
+_SECRET_KIND = {"ntlm": "NTLM", "xauth": "XAUTH", "ike": "PSK"}
 
 
 def _source_ip(spec: ConnSpec, answers: Answers) -> str | None:
@@ -21,6 +19,11 @@ def _source_ip(spec: ConnSpec, answers: Answers) -> str | None:
         return "%dhcp"
     pool = next((p for p in pools(answers) if p.name == spec.pool), None)
     return pool.addrs if pool else None
+
+
+def _subnet(selectors: tuple[str, ...]) -> str:
+    # swanctl's dynamic[udp/1701] is ipsec.conf's %dynamic[udp/1701]
+    return ",".join(f"%{ts}" if ts.startswith("dynamic") else ts for ts in selectors)
 
 
 def conn_options(spec: ConnSpec, answers: Answers) -> dict[str, Value]:
@@ -31,18 +34,27 @@ def conn_options(spec: ConnSpec, answers: Answers) -> dict[str, Value]:
         "esp": ",".join(spec.esp_proposals) + "!",
     }
     if spec.dpd_delay:
-        opts["dpdaction"] = spec.dpd_action
+        opts["dpdaction"] = {"trap": "hold"}.get(spec.dpd_action, spec.dpd_action)
         opts["dpddelay"] = spec.dpd_delay
     else:
         opts["dpdaction"] = "none"
     opts["rekey"] = "yes" if spec.rekey else "no"
+    if not spec.mobike:
+        opts["mobike"] = "no"
     opts["fragmentation"] = "yes"
     opts["left"] = "%any"
-    opts["leftid"] = _ike_id(spec.local_id)
-    opts["leftcert"] = spec.local_cert
-    opts["leftsendcert"] = "always"
-    opts["leftsubnet"] = ",".join(spec.local_ts)
-    opts["right"] = "%any"
+    opts["leftauth"] = spec.local_auth
+    opts["leftid"] = ike_identity(spec.local_id)
+    if spec.local_cert:
+        opts["leftcert"] = spec.local_cert
+        opts["leftsendcert"] = "always"
+    if spec.local_ts:
+        opts["leftsubnet"] = _subnet(spec.local_ts)
+    opts["right"] = spec.remote_addrs or "%any"
+    if spec.remote_id:
+        opts["rightid"] = ike_identity(spec.remote_id)
+    if spec.remote_ts:
+        opts["rightsubnet"] = _subnet(spec.remote_ts)
     opts["rightauth"] = spec.remote_auth
     if spec.remote_auth2:
         opts["rightauth2"] = spec.remote_auth2
@@ -52,14 +64,15 @@ def conn_options(spec: ConnSpec, answers: Answers) -> dict[str, Value]:
         opts["rightsendcert"] = "never"
     if spec.eap_id_any:
         opts["eap_identity"] = "%any"
-    if spec.dns:
-        opts["rightdns"] = ",".join(spec.dns)
-    source = _source_ip(spec, answers)
-    if source:
-        opts["rightsourceip"] = source
+    if spec.pool:
+        if spec.dns:
+            opts["rightdns"] = ",".join(spec.dns)
+        source = _source_ip(spec, answers)
+        if source:
+            opts["rightsourceip"] = source
     if spec.mode != "tunnel":
         opts["type"] = spec.mode
-    opts["auto"] = "add"
+    opts["auto"] = _AUTO[spec.start_action]
     return opts
 
 
@@ -82,9 +95,20 @@ def _key_kind(key_type: KeyType) -> str:
     return "PKCS8"  # Ed25519: ipsec.secrets names no dedicated type, PKCS8 loads any key
 
 
-def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None) -> str:
+def _secret_line(secret: SecretSpec) -> str:
+    # IKE identities get ipsec.conf's spelling; EAP/XAUTH owners are plain user names, as in the article.
+    selectors = " ".join(ike_identity(o) if secret.kind == "ike" else o for o in secret.owners)
+    if secret.kind == "ntlm" or secret.value[:2] in (b"0x", b"0s"):
+        return ipsec_secret(selectors, _SECRET_KIND[secret.kind], "0x" + secret.value.hex(), quote=False)
+    return ipsec_secret(selectors, _SECRET_KIND[secret.kind], secret.value.decode())
+
+
+def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None, secrets: tuple[SecretSpec, ...] = ()) -> str:
     kind = _key_kind(pki.key_type_of(host_key) if host_key is not None else answers.host.key)
     lines = ["# /etc/ipsec.secrets - strongSwan IPsec secrets file\n", HEADER,
              "\n# The VPN host's private key (relative to /etc/ipsec.d/private)\n",
              ipsec_secret("", kind, HOST_KEY_NAME, quote=False)]
+    if secrets:
+        lines.append("\n# Users and pre-shared keys (EAP-MSCHAPv2 users as NT hashes)\n")
+        lines += [_secret_line(s) for s in secrets]
     return "".join(lines)

@@ -41,7 +41,7 @@ def gather_facts() -> ServiceFacts:
     )
 
 
-def commands(layout: str, facts: ServiceFacts, forwarding: bool) -> tuple[Command, ...]:
+def commands(layout: str, facts: ServiceFacts, forwarding: bool, l2tp: bool = False) -> tuple[Command, ...]:
     out: list[Command] = []
     if forwarding:
         out.append(Command(("sysctl", "-p", str(paths.SYSCTL_CONF)), "apply the forwarding sysctls now"))
@@ -74,6 +74,13 @@ def commands(layout: str, facts: ServiceFacts, forwarding: bool) -> tuple[Comman
                     Command(("ipsec", "rereadall"), "re-read ipsec.secrets and certificates")]
         else:
             out.append(Command(("ipsec", "start"), "no systemd: start starter and charon"))
+    if l2tp:
+        if facts.systemd:
+            out += [Command(("systemctl", "enable", "xl2tpd.service"), "start the L2TP server at boot"),
+                    Command(("systemctl", "restart", "xl2tpd.service"), "(re)start xl2tpd with the new settings")]
+        else:
+            out.append(Command(("pkill", "-x", "xl2tpd"), "stop a running xl2tpd (ignored when none runs)"))
+            out.append(Command(("xl2tpd",), "no systemd: start xl2tpd"))
     return tuple(out)
 
 

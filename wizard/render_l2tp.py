@@ -1,0 +1,61 @@
+"""L2TP/IPsec's own files: xl2tpd.conf, pppd's options for it, and the CHAP users."""
+
+from __future__ import annotations
+
+from wizard import paths
+from wizard.answers import Answers
+from wizard.credentials import Credential
+from wizard.render_strongswan import HEADER
+
+BLOCK_BEGIN = "# BEGIN swan-wizard (managed block: edits inside are replaced on the next apply)"
+BLOCK_END = "# END swan-wizard"
+L2TP_NAME = "l2tpd"  # the server name pppd and chap-secrets agree on
+
+
+def xl2tpd_conf(answers: Answers) -> str:
+    l2tp = answers.variants.l2tp
+    assert l2tp is not None
+    return (HEADER + "[global]\nport = 1701\n\n[lns default]\n"
+            f"ip range = {l2tp.ip_range}\n"
+            f"local ip = {l2tp.local_ip}\n"
+            "require chap = yes\nrefuse pap = yes\nrequire authentication = yes\n"
+            f"name = {L2TP_NAME}\n"
+            f"pppoptfile = {paths.PPP_OPTIONS_XL2TPD}\n"
+            "length bit = yes\n")
+
+
+def ppp_options(answers: Answers) -> str:
+    lines = [HEADER.rstrip("\n"), "+mschap-v2", "ipcp-accept-local", "ipcp-accept-remote", "noccp", "auth",
+             # 1280 leaves room for L2TP, UDP and ESP overhead on a 1500-byte path.
+             "mtu 1280", "mru 1280", "proxyarp", "lcp-echo-failure 4", "lcp-echo-interval 30",
+             "connect-delay 5000"]
+    lines += [f"ms-dns {dns}" for dns in answers.pool.dns if ":" not in dns]
+    return "\n".join(lines) + "\n"
+
+
+def _chap_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def chap_block(answers: Answers, creds: dict[str, Credential]) -> str:
+    l2tp = answers.variants.l2tp
+    assert l2tp is not None
+    lines = [BLOCK_BEGIN]
+    lines += [f"{_chap_quote(u.name)} {L2TP_NAME} {_chap_quote(creds[f'l2tp-{u.name}'].text)} *" for u in l2tp.users]
+    lines.append(BLOCK_END)
+    return "\n".join(lines) + "\n"
+
+
+def with_managed_block(existing: str | None, block: str | None) -> str:
+    """``existing`` with Swan Wizard's block replaced (or appended); everything else is kept as it was."""
+    text = existing or ""
+    start, end = text.find(BLOCK_BEGIN), text.find(BLOCK_END)
+    if start != -1 and end != -1 and end > start:
+        after = text[end + len(BLOCK_END):]
+        after = after[1:] if after.startswith("\n") else after
+        text = text[:start] + after
+    if block is None:
+        return text
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + block
