@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wizard import answers_file
-from wizard.answers import Answers, updated, SecretRef, answers_warnings, parse_log_levels
+from wizard.answers import Answers, SecretRef, answers_warnings, parse_log_levels, updated
 from wizard.diagnostics import InvalidAnswers
 
 DATA = Path(__file__).parent / "data" / "answers"

@@ -159,7 +159,8 @@ class User(Section):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not _USER_NAME.match(value):
-            raise ValueError(f"'{value}' may only hold letters, digits and @ . _ + - (and start with a letter or digit)")
+            raise ValueError(f"'{value}' may only hold letters, digits and @ . _ + - "
+                             "(and start with a letter or digit)")
         return value
 
 

@@ -170,8 +170,8 @@ def secrets(answers: Answers, creds: dict[str, Credential]) -> tuple[SecretSpec,
     if v.transport is not None:
         for peer in v.transport.peers:
             if peer.auth == "psk":
-                out.append(SecretSpec("ike", f"transport-{peer.name}", (answers.server.address, peer.id or peer.address),
-                                      creds[f"transport-{peer.name}"].value))
+                owners = (answers.server.address, peer.id or peer.address)
+                out.append(SecretSpec("ike", f"transport-{peer.name}", owners, creds[f"transport-{peer.name}"].value))
     if v.l2tp is not None and v.l2tp.auth == "psk":
         out.append(SecretSpec("ike", "l2tp-psk", (), creds["l2tp-psk"].value))
     return tuple(out)

@@ -103,7 +103,8 @@ def _secret_line(secret: SecretSpec) -> str:
     return ipsec_secret(selectors, _SECRET_KIND[secret.kind], secret.value.decode())
 
 
-def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None, secrets: tuple[SecretSpec, ...] = ()) -> str:
+def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None,
+                  secrets: tuple[SecretSpec, ...] = ()) -> str:
     kind = _key_kind(pki.key_type_of(host_key) if host_key is not None else answers.host.key)
     lines = ["# /etc/ipsec.secrets - strongSwan IPsec secrets file\n", HEADER,
              "\n# The VPN host's private key (relative to /etc/ipsec.d/private)\n",
