@@ -416,6 +416,18 @@ def parse_log_levels(text: str) -> dict[str, int]:
 
 class Networking(Section):
     forwarding: bool = Field(True, description="write the article's forwarding and redirect sysctls")
+    firewall: Literal["auto", "nftables", "iptables", "firewalld", "ufw", "none"] = Field(
+        "auto", description="which firewall gets Swan Wizard's rules (auto: the one that is active)")
+    nat: bool = Field(True, description="masquerade the pool's traffic out of the WAN interface")
+    wan_interface: str = Field("auto", description="the interface towards the internet (auto: the default route's)")
+    mss_clamp: bool = Field(True, description="clamp TCP MSS of tunnelled traffic (connected-but-sites-hang fix)")
+
+    @field_validator("wan_interface")
+    @classmethod
+    def _check_interface(cls, value: str) -> str:
+        if value != "auto" and not re.match(r"^[A-Za-z0-9_.:@-]{1,15}$", value):
+            raise ValueError(f"'{value}' is not an interface name (at most 15 letters, digits, . _ - : @)")
+        return value
 
 
 class Answers(Section):
