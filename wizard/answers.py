@@ -22,7 +22,8 @@ LOG_SUBSYSTEMS = ("dmn", "mgr", "ike", "chd", "job", "cfg", "knl", "net", "asn",
                   "lib", "tnc", "imc", "imv", "pts", "default")
 _DURATION = re.compile(r"^[0-9]+[smhd]?$")
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}$")
+# 64 characters: the name becomes the certificate's CN, which X.509 caps at 64 (RFC 5280 ub-common-name).
+_CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}$")
 
 
 class Section(BaseModel):
@@ -83,7 +84,14 @@ class Server(Section):
     address: str = Field(description="what clients dial (DNS name or IP): host certificate CN and SAN, server identity")
     alt_names: list[str] = Field(default_factory=list, description="further names or IPs clients may dial")
 
-    _check_address = field_validator("address")(lambda v: check_hostname_or_ip(v))
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        value = check_hostname_or_ip(value)
+        if len(value) > 64:
+            raise ValueError(f"'{value}' is longer than 64 characters, the limit of a certificate's CN; "
+                             "use a shorter name here and put this one in alt_names")
+        return value
 
     @field_validator("alt_names")
     @classmethod
@@ -130,7 +138,7 @@ class Client(Section):
             raise ValueError(f"'{value}' is not a usable client name")
         if not _CLIENT_NAME.match(value):
             raise ValueError(
-                f"'{value}' may only hold letters, digits and @ . _ + - (and start with a letter or digit)")
+                f"'{value}' may only hold letters, digits and @ . _ + - (at most 64, starting with a letter or digit)")
         return value
 
 
@@ -230,7 +238,14 @@ class TransportPeer(Section):
             raise ValueError(f"'{value}' may only hold letters, digits, - and _")
         return value
 
-    _check_address = field_validator("address")(lambda v: check_hostname_or_ip(v))
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        value = check_hostname_or_ip(value)
+        if len(value) > 64:
+            raise ValueError(f"'{value}' is longer than 64 characters, the limit of a certificate's CN; "
+                             "use a shorter name here and put this one in alt_names")
+        return value
 
     @model_validator(mode="after")
     def _psk_only_with_psk(self) -> TransportPeer:
