@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
@@ -128,6 +129,7 @@ class Client(Section):
     p12_password: Secret = Field(default_factory=lambda: GENERATE)
     p12_encryption: Literal["legacy", "aes256"] = Field(
         "legacy", description="legacy (PBE-SHA1-3DES: imports on Windows, macOS/iOS, Android) or aes256")
+    on_demand: bool = Field(False, description="Apple profiles connect on demand (VPN On Demand: always connect)")
 
     @field_validator("name")
     @classmethod
@@ -140,6 +142,22 @@ class Client(Section):
             raise ValueError(
                 f"'{value}' may only hold letters, digits and @ . _ + - (at most 64, starting with a letter or digit)")
         return value
+
+
+class Revoked(Section):
+    """A revoked client certificate (``swan-wizard client revoke``)."""
+
+    name: str = Field(description="the client the certificate was issued to")
+    serial: str = Field(description="the certificate's serial number in hexadecimal")
+    revoked_at: datetime = Field(description="when it was revoked (UTC)")
+
+    @field_validator("serial")
+    @classmethod
+    def _check_serial(cls, value: str | int) -> str:
+        text = str(value).strip().lower().replace(":", "").removeprefix("0x")
+        if not re.fullmatch(r"[0-9a-f]{1,40}", text):
+            raise ValueError(f"'{value}' is not a hexadecimal certificate serial number")
+        return format(int(text, 16), "x")
 
 
 def check_networks(values: list[str]) -> list[str]:
@@ -436,6 +454,9 @@ class Networking(Section):
     nat: bool = Field(True, description="masquerade the pool's traffic out of the WAN interface")
     wan_interface: str = Field("auto", description="the interface towards the internet (auto: the default route's)")
     mss_clamp: bool = Field(True, description="clamp TCP MSS of tunnelled traffic (connected-but-sites-hang fix)")
+    esp: Literal["auto", "kernel", "userspace"] = Field(
+        "auto", description="who carries ESP: the kernel, or charon's kernel-libipsec plugin in userspace "
+                            "(auto: userspace only where the kernel has no ESP)")
 
     @field_validator("wan_interface")
     @classmethod
@@ -458,6 +479,8 @@ class Answers(Section):
     ca: CA = Field(default_factory=CA)
     host: Host = Field(default_factory=Host)
     clients: list[Client] = Field(default_factory=list)
+    revoked: list[Revoked] = Field(
+        default_factory=list, description="revoked client certificates: kept so every apply publishes them in the CRL")
     variants: Variants = Field(default_factory=lambda: Variants(ikev2_cert=Ikev2Cert()))
     pool: Pool = Field(default_factory=Pool)
     proposals: Annotated[

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from wizard import __version__, answers_file
+from wizard.answers import is_ip
 from wizard.apply import apply
 from wizard.diagnostics import Exit, WizardError, report, warn
 from wizard.paths import Root
@@ -24,19 +27,22 @@ def _progress(stage: str, done: int, total: int) -> None:
 def _plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     answers = answers_file.load(args.answers)
     root = Root.of(args.root)
-    facts = None
-    if root.is_live:
-        from wizard.service import gather_facts
-
-        facts = gather_facts()
-    else:
-        from wizard.service import ServiceFacts
-
-        # A staged root is not running anything: show what a first start on such a system would run.
-        facts = ServiceFacts(systemd=True, charon_running=False, starter_running=False, charon_path="")
+    facts, net = _system_facts(root, answers)
     source = SecretSource(base_dir=Path(args.answers).resolve().parent)
-    plan = build_plan(answers, root, source, facts=facts, progress=_progress)
+    plan = build_plan(answers, root, source, facts=facts, progress=_progress, net=net)
     return answers, root, plan
+
+
+def _system_facts(root: Root, answers):  # type: ignore[no-untyped-def]
+    """Facts of the live system; a staged root gets a fresh system's (what a first start would run)."""
+    from wizard.service import ServiceFacts, gather_facts
+
+    if not root.is_live:
+        return ServiceFacts(systemd=True, charon_running=False, starter_running=False, charon_path=""), None
+    from wizard import netfacts
+
+    names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
+    return gather_facts(), netfacts.gather(names)
 
 
 def cmd_plan(args: argparse.Namespace) -> Exit:
@@ -60,6 +66,36 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
         print("No service was started (--root is not the live system).")
     for line in plan.handouts:
         print(line)
+    return Exit.OK
+
+
+def cmd_check(args: argparse.Namespace) -> Exit:
+    """The network checks of the answers against this host; exit 1 when any finds an error."""
+    from wizard import netchecks, netfacts
+
+    answers = answers_file.load(args.answers)
+    names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
+    findings = netchecks.run_all(answers, netfacts.gather(names))
+    if args.json:
+        print(json.dumps([asdict(f) for f in findings], indent=2))
+    else:
+        for finding in findings:
+            print(finding)
+    return Exit.FAILED if any(f.severity == "error" for f in findings) else Exit.OK
+
+
+def cmd_uninstall(args: argparse.Namespace) -> Exit:
+    """Take out what Swan Wizard added: the firewall rules (--firewall), or those and its configuration."""
+    from wizard import uninstall
+
+    root = Root.of(args.root)
+    plan = uninstall.plan(root, firewall_only=args.firewall)
+    sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
+    if args.dry_run:
+        return Exit.OK
+    result = apply(plan, root, run_commands=True, report=print)
+    print("Nothing to remove." if result.nothing_changed and not result.commands_run
+          else f"Removed; backup {result.backup_id}")
     return Exit.OK
 
 
@@ -113,6 +149,14 @@ def parser() -> argparse.ArgumentParser:
     ap.set_defaults(func=cmd_apply)
     answers_cmd("plan", "print the plan: files with mode and diff, and commands").set_defaults(func=cmd_plan)
     answers_cmd("validate", "check an answers file").set_defaults(func=cmd_validate)
+    cp = answers_cmd("check", "run the network checks: interfaces, ports, sysctls, kernel, pool, firewall, IPv6")
+    cp.add_argument("--json", action="store_true", help="findings as JSON")
+    cp.set_defaults(func=cmd_check)
+    up = sub.add_parser("uninstall", help="remove what Swan Wizard added (keeps the CA, clients and backups)")
+    up.add_argument("--firewall", action="store_true", help="only the firewall rules")
+    up.add_argument("--dry-run", action="store_true", help="print what would be removed")
+    up.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS)
+    up.set_defaults(func=cmd_uninstall)
     sp = sub.add_parser("schema", help="print the JSON Schema of the answers file")
     sp.add_argument("--output", "-o", metavar="FILE")
     sp.set_defaults(func=cmd_schema)

@@ -7,7 +7,7 @@ when the answers changed what they must say (a new server name, a renamed DN) or
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -41,6 +41,7 @@ class ClientBundle:
     p12: bytes
     p12_password: bytes
     password_generated: bool
+    revoked: bool = False  # its certificate's serial is in answers.revoked (kept as is, never re-issued silently)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,10 @@ class _KeyPool:
 
 
 def build(answers: Answers, root: Root, source: SecretSource, progress: Progress | None = None,
-          now: datetime | None = None) -> Materials:
+          now: datetime | None = None, renew: Collection[str] = (),
+          new_passwords: Collection[str] = ()) -> Materials:
+    """``renew``: clients that get a new certificate for their existing key even though theirs still fits;
+    ``new_passwords``: clients whose generated PKCS#12 password is replaced (``swan-wizard client ...``)."""
     now = now or datetime.now(UTC)
     conflicts: list[Problem] = []
     ca_passphrase = source.resolve(answers.ca.passphrase, "ca.passphrase")
@@ -202,10 +206,13 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
 
     # 5. Clients.
     bundles = []
+    revoked = frozenset(int(r.serial, 16) for r in answers.revoked)
     for i, client in enumerate(answers.clients):
         entry = client_keys[client.name]
         key = new_keys[entry] if isinstance(entry, int) else entry
-        bundles.append(_client_bundle(client, i, root, ca, key, isinstance(entry, int), source, now))
+        bundles.append(_client_bundle(client, i, root, ca, key, isinstance(entry, int), source, now,
+                                      renew=client.name in renew, new_password=client.name in new_passwords,
+                                      revoked=revoked))
     if progress:
         progress("certificates", 1, 1)
     peers = []
@@ -254,14 +261,22 @@ def _host_pair(answers: Answers, root: Root, ca: KeyPair, key: pki.PrivateKey, n
 
 
 def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: pki.PrivateKey, new_key: bool,
-                   source: SecretSource, now: datetime) -> ClientBundle:
+                   source: SecretSource, now: datetime, renew: bool = False, new_password: bool = False,
+                   revoked: frozenset[int] = frozenset()) -> ClientBundle:
     files = client_files(client.name)
     key_pem = root(files["key"]).read_bytes() if not new_key else pki.key_to_pem(key)
     cert = None
+    is_revoked = False
     notes: list[str] = []
     if not new_key and root(files["cert"]).is_file():
         cert = _load_cert(root(files["cert"]).read_bytes(), files["cert"])
-        if cert is not None:
+        if cert is not None and renew:
+            notes.append(f"client certificate for {client.name} renewed with the same key")
+            cert = None
+        elif cert is not None and cert.serial_number in revoked:
+            # Kept as it is, even expired: only `client renew` gives a revoked client a valid certificate.
+            is_revoked = True
+        elif cert is not None:
             problems = pki.client_cert_problems(cert, ca.cert, key, client.name, now=now)
             if problems:
                 notes.append(f"client certificate for {client.name} re-issued: {'; '.join(problems)}")
@@ -277,14 +292,14 @@ def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: pki
     generated = password is None
     if generated:
         stored = root(files["password"])
-        password = stored.read_text().strip().encode() if stored.is_file() else b""
+        password = stored.read_text().strip().encode() if stored.is_file() and not new_password else b""
         if not password:
             password = generate_password().encode()
     assert password is not None
     p12 = _reuse_p12(root, files["p12"], password, pair, ca.cert)
     if p12 is None:
         p12 = pki.pkcs12_bundle(client.name, key, cert, ca.cert, password, client.p12_encryption)
-    return ClientBundle(client.name, pair, p12, password, generated)
+    return ClientBundle(client.name, pair, p12, password, generated, is_revoked)
 
 
 def _reuse_p12(root: Root, logical: PurePosixPath, password: bytes, pair: KeyPair,

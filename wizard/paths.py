@@ -36,6 +36,17 @@ APPARMOR_CHARON_LOCAL = PurePosixPath("/etc/apparmor.d/local/usr.lib.ipsec.charo
 
 SYSCTL_CONF = PurePosixPath("/etc/sysctl.d/60-swan-wizard.conf")
 
+# Firewall: Swan Wizard's own rules, beside the admin's (never a flush of anyone else's).
+FIREWALL_DIR = PurePosixPath("/etc/swan-wizard/firewall")
+NFT_RULES = FIREWALL_DIR / "swan-wizard.nft"
+NFTABLES_CONF = PurePosixPath("/etc/nftables.conf")
+IPTABLES_SCRIPT = FIREWALL_DIR / "iptables.sh"
+IPTABLES_RESTORE = FIREWALL_DIR / "iptables.rules"
+FIREWALL_UNIT = PurePosixPath("/etc/systemd/system/swan-wizard-firewall.service")
+FIREWALLD_SERVICE = PurePosixPath("/etc/firewalld/services/swan-wizard.xml")
+UFW_BEFORE_RULES = PurePosixPath("/etc/ufw/before.rules")
+FIREWALL_STATE = PurePosixPath("/var/lib/swan-wizard/firewall.json")
+
 # Swan Wizard's own files. The CA key lives here, outside every directory charon reads.
 WIZARD_ETC = PurePosixPath("/etc/swan-wizard")
 CA_DIR = WIZARD_ETC / "ca"
@@ -54,6 +65,13 @@ WIZARD_STATE = PurePosixPath("/var/lib/swan-wizard")
 BACKUPS_DIR = WIZARD_STATE / "backups"
 LOCK_FILE = WIZARD_STATE / "apply.lock"
 JOURNAL_FILE = WIZARD_STATE / "apply-journal.json"
+# Held by `swan-wizard client`/`server` across load, change and save of the answers file plus the apply.
+CLIENTS_LOCK = WIZARD_STATE / "clients.lock"
+
+# The CRL of revoked client certificates, where each layout's charon loads CRLs from.
+CRL_NAME = "swan-wizard.crl"
+SWANCTL_CRL = SWANCTL_X509CRL / CRL_NAME
+IPSEC_CRL = IPSEC_CRLS / CRL_NAME
 
 CHARON_LOG = PurePosixPath("/var/log/swan-wizard/charon.log")
 VICI_SOCKET = PurePosixPath("/run/charon.vici")

@@ -34,6 +34,7 @@ class DirAction:
 class Command:
     argv: tuple[str, ...]
     why: str
+    may_fail: bool = False  # e.g. deleting a table that is already gone
 
     def __str__(self) -> str:
         return " ".join(self.argv)

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from wizard import connections, credentials, paths, render_ipsec, render_l2tp, render_strongswan, render_swanctl
+from wizard import (
+    connections,
+    credentials,
+    firewall,
+    netchecks,
+    paths,
+    render_ipsec,
+    render_l2tp,
+    render_strongswan,
+    render_swanctl,
+)
 from wizard.answers import Answers, answers_warnings
 from wizard.connections import SecretSpec
 from wizard.credentials import Credential
 from wizard.materials import Materials, client_files, peer_files
 from wizard.materials import build as build_materials
+from wizard.netfacts import NetFacts
 from wizard.paths import Root
 from wizard.plan import DirAction, FileAction, Plan
 from wizard.secrets import SecretSource
@@ -47,6 +60,9 @@ def _layout_files(answers: Answers, m: Materials, secrets: tuple[SecretSpec, ...
                    secret=True, why="the host key, users and pre-shared keys"),
     ]
 
+
+# Files that belong to the distribution or the admin, where Swan Wizard edits only its managed block.
+SHARED_FILES = (paths.NFTABLES_CONF, paths.UFW_BEFORE_RULES, paths.PPP_CHAP_SECRETS)
 
 # Files only Swan Wizard writes: removed when the answers no longer want them (e.g. a layout switch).
 OWNED = (
@@ -107,8 +123,39 @@ def _l2tp_files(answers: Answers, root: Root, creds: dict[str, Credential]) -> l
     ]
 
 
+def _read_text(root: Root, logical: PurePosixPath) -> str | None:
+    real = root(logical)
+    return real.read_text() if real.is_file() else None
+
+
+def _firewall(answers: Answers, root: Root, net: NetFacts | None, systemd: bool) -> firewall.FirewallPlan:
+    """This run's firewall plan, plus the removal of what an earlier run added with another backend."""
+    existing = {p: _read_text(root, p) for p in (paths.NFTABLES_CONF, paths.UFW_BEFORE_RULES)}
+    new = firewall.plan(answers, net, existing, systemd)
+    state_text = _read_text(root, paths.FIREWALL_STATE)
+    old_backend = json.loads(state_text).get("backend") if state_text else None
+    if old_backend in (None, new.backend):
+        return new
+    old = firewall.removal(json.loads(state_text or "{}"), existing)
+    wanted = {f.path for f in new.files}
+    files = [f for f in old.files if f.path not in wanted] + list(new.files)
+    return firewall.FirewallPlan(new.backend, tuple(files), old.commands + new.commands, new.notes, new.state)
+
+
+def _keep_existing_modes(files: list[FileAction], root: Root) -> list[FileAction]:
+    """Files shared with the distribution or the admin keep the mode they have."""
+    out = []
+    for f in files:
+        real = root(f.path)
+        if f.path in SHARED_FILES and f.content is not None and real.is_file():
+            f = replace(f, mode=real.stat().st_mode & 0o7777)
+        out.append(f)
+    return out
+
+
 def build_plan(answers: Answers, root: Root, source: SecretSource, facts: ServiceFacts | None = None,
-               progress: Progress | None = None, now: datetime | None = None) -> Plan:
+               progress: Progress | None = None, now: datetime | None = None, net: NetFacts | None = None) -> Plan:
+    """The plan for ``answers`` on ``root``. ``facts``/``net`` describe the live system (None: a staged root)."""
     m = build_materials(answers, root, source, progress=progress, now=now)
     creds = credentials.resolve(answers, root, source)
     secrets = connections.secrets(answers, creds)
@@ -117,13 +164,16 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
                    why="CA private key: kept outside strongSwan's directories; charon never needs it"),
         FileAction(paths.CA_CERT, m.ca.cert_pem, 0o644, why="CA certificate"),
         *_layout_files(answers, m, secrets),
-        FileAction(paths.STRONGSWAN_SETTINGS, render_strongswan.strongswan_settings(answers).encode(), 0o644,
-                   why="charon logging and plugin settings"),
+        FileAction(paths.STRONGSWAN_SETTINGS,
+                   render_strongswan.strongswan_settings(answers, netchecks.esp_backend(answers, net)).encode(),
+                   0o644, why="charon logging and plugin settings"),
     ]
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
     files += _client_files(m) + _peer_files(m) + _credential_files(creds) + _l2tp_files(answers, root, creds)
+    fw = _firewall(answers, root, net, facts.systemd if facts else True)
+    files = _keep_existing_modes(files + list(fw.files), root)
     wanted = {f.path for f in files}
     files += [FileAction(p, None, why="no longer part of the answers") for p in OWNED if p not in wanted
               and root(p).is_file()]
@@ -133,12 +183,13 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     dirs = [DirAction(d, 0o700) for d in private if any(d in p.parents for p in written)]
     dirs.append(DirAction(PurePosixPath(paths.CHARON_LOG).parent, 0o750))
     notes = [n for pair in (m.ca, m.host, *(b.pair for b in m.clients)) for n in pair.notes] + list(m.notes)
+    notes += list(fw.notes)
     # Say once, on the run that creates it, where each generated secret is (never the secret itself).
     handouts = [f"PKCS#12 password for {b.name} is in {client_files(b.name)['password']}"
                 for b in m.clients if b.password_generated and not root(client_files(b.name)["password"]).exists()]
     handouts += [f"generated secret for {c.field} is in {credentials.secret_file(c.key)}"
                  for c in creds.values() if c.generated and not root(credentials.secret_file(c.key)).exists()]
-    cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None) \
-        if facts else ()
+    cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None,
+                    firewall=fw.commands) if facts else ()
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), tuple(answers_warnings(answers)),
                 tuple(handouts))

@@ -18,7 +18,7 @@ def log_levels(answers: Answers) -> dict[str, int]:
     return {"default": default, **levels}
 
 
-def settings_tree(answers: Answers) -> dict[str, Any]:
+def settings_tree(answers: Answers, esp: str = "kernel") -> dict[str, Any]:
     levels = log_levels(answers)
     charon: dict[str, Any] = {
         "filelog": {
@@ -37,6 +37,9 @@ def settings_tree(answers: Answers) -> dict[str, Any]:
         "syslog": {"identifier": "charon", "daemon": dict(levels)},
     }
     plugins: dict[str, Any] = {}
+    if esp == "userspace":
+        # No ESP in the kernel: charon carries ESP itself over a TUN device (tunnel mode only).
+        plugins["kernel-libipsec"] = {"load": True}
     if answers.pool.addresses == "dhcp":
         dhcp = answers.pool.dhcp
         plugins["dhcp"] = {"load": True}
@@ -52,8 +55,8 @@ def settings_tree(answers: Answers) -> dict[str, Any]:
     return {"charon": charon, "charon-systemd": {"journal": dict(levels)}}
 
 
-def strongswan_settings(answers: Answers) -> str:
-    return HEADER + render_settings(settings_tree(answers))
+def strongswan_settings(answers: Answers, esp: str = "kernel") -> str:
+    return HEADER + render_settings(settings_tree(answers, esp))
 
 
 def sysctl_conf(answers: Answers) -> str | None:

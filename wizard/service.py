@@ -41,10 +41,12 @@ def gather_facts() -> ServiceFacts:
     )
 
 
-def commands(layout: str, facts: ServiceFacts, forwarding: bool, l2tp: bool = False) -> tuple[Command, ...]:
+def commands(layout: str, facts: ServiceFacts, forwarding: bool, l2tp: bool = False,
+             firewall: tuple[Command, ...] = ()) -> tuple[Command, ...]:
     out: list[Command] = []
     if forwarding:
         out.append(Command(("sysctl", "-p", str(paths.SYSCTL_CONF)), "apply the forwarding sysctls now"))
+    out += firewall
     if layout == "swanctl":
         if facts.systemd:
             out += [
@@ -93,10 +95,12 @@ def run(command: Command, timeout: float = 60.0) -> str:
     if command.argv[0] == DETACH:
         return _start_daemon(command.argv[1:], timeout)
     if shutil.which(command.argv[0]) is None:
+        if command.may_fail:
+            return f"{command.argv[0]}: not installed (skipped)"
         raise CommandFailed(f"{command.argv[0]}: not installed")
     proc = subprocess.run(command.argv, capture_output=True, text=True, timeout=timeout, check=False)
     output = (proc.stdout + proc.stderr).strip()
-    if proc.returncode != 0:
+    if proc.returncode != 0 and not command.may_fail:
         raise CommandFailed(f"{command} exited {proc.returncode}: {output[-2000:]}")
     return output
 

@@ -1,0 +1,124 @@
+"""Every network check, fed fabricated facts: each failure it reports, and the all-clear."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from wizard import answers_file, netchecks
+from wizard.netfacts import FirewallBackend, Interface, NetFacts, PortUser, parse_proc_route
+
+GOOD = NetFacts(
+    interfaces=(Interface("eth0", ("203.0.113.10/24",), True), Interface("lo", ("127.0.0.1/8",), True)),
+    default_interface="eth0", default_gateway="203.0.113.1",
+    sysctls={"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.accept_redirects": "0",
+             "net.ipv4.conf.all.send_redirects": "0"},
+    xfrm=True, esp=True, libipsec=True, tun=True,
+    firewalls=(FirewallBackend("nftables", True, True), FirewallBackend("iptables", True, False),
+               FirewallBackend("firewalld", False, False), FirewallBackend("ufw", False, False)),
+    resolved={"vpn.example.com": ("203.0.113.10",)},
+)
+
+
+def answers(extra: str = ""):  # type: ignore[no-untyped-def]
+    return answers_file.parse("version: 1\nserver: {address: vpn.example.com}\n" + extra)
+
+
+def severities(findings, check: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return {f.severity for f in findings if f.check == check}
+
+
+def test_all_clear_on_a_good_host() -> None:
+    findings = netchecks.run_all(answers(), GOOD)
+    assert not [f for f in findings if f.severity in ("error", "warning")], findings
+
+
+def test_unknown_wan_interface() -> None:
+    findings = netchecks.check_interfaces(answers("networking: {wan_interface: wan9}\n"), GOOD)
+    assert findings[0].severity == "error" and "wan9" in findings[0].summary and "eth0" in findings[0].summary
+
+
+def test_no_default_route() -> None:
+    findings = netchecks.check_interfaces(answers(), replace(GOOD, default_interface=None))
+    assert findings[0].severity == "warning"
+
+
+def test_server_behind_nat_names_ports_to_forward() -> None:
+    facts = replace(GOOD, interfaces=(Interface("eth0", ("192.168.1.20/24",), True),),
+                    resolved={"vpn.example.com": ("203.0.113.10",)})
+    finding = netchecks.check_server_address(answers(), facts)[0]
+    assert finding.severity == "warning"
+    assert "UDP 500" in finding.fix and "UDP 4500" in finding.fix and "192.168.1.20" in finding.fix
+
+
+def test_server_name_that_does_not_resolve() -> None:
+    finding = netchecks.check_server_address(answers(), replace(GOOD, resolved={}))[0]
+    assert finding.severity == "warning" and "does not resolve" in finding.summary
+
+
+def test_port_taken_by_another_ike_daemon() -> None:
+    facts = replace(GOOD, port_users=(PortUser(500, "0.0.0.0", 4242, "pluto"),))
+    findings = netchecks.check_ports(answers(), facts)
+    assert findings[0].severity == "error" and "pluto (pid 4242)" in findings[0].summary
+    ours = replace(GOOD, port_users=(PortUser(500, "0.0.0.0", 1, "charon"), PortUser(4500, "0.0.0.0", 1, "charon")))
+    assert severities(netchecks.check_ports(answers(), ours), "ports") == {"ok"}
+
+
+def test_sysctls_now_versus_plan() -> None:
+    facts = replace(GOOD, sysctls={"net.ipv4.ip_forward": "0"})
+    findings = netchecks.check_sysctls(answers(), facts)
+    assert any("ip_forward is 0 now; the plan sets 1" in f.summary for f in findings)
+    off = netchecks.check_sysctls(answers("networking: {forwarding: false}\n"), facts)
+    assert off[0].severity == "warning"
+
+
+@pytest.mark.parametrize("facts,extra,severity,words", [
+    (replace(GOOD, esp=False), "", "info", "kernel-libipsec"),
+    (replace(GOOD, esp=False), "networking: {esp: kernel}\n", "error", "no ESP"),
+    (replace(GOOD, esp=False, libipsec=False), "", "error", "kernel-libipsec plugin is missing"),
+    (replace(GOOD, esp=False, tun=False), "", "error", "/dev/net/tun"),
+    (GOOD, "", "ok", "XFRM and ESP"),
+])
+def test_kernel_support(facts: NetFacts, extra: str, severity: str, words: str) -> None:
+    finding = netchecks.check_kernel(answers(extra), facts)[0]
+    assert finding.severity == severity and words in finding.summary
+
+
+def test_pool_overlapping_a_local_network_and_loopback_dns() -> None:
+    findings = netchecks.check_pool(answers("pool: {addresses: 203.0.113.128/25, dns: [127.0.0.53]}\n"), GOOD)
+    errors = [f.summary for f in findings if f.severity == "error"]
+    assert any("overlaps 203.0.113.0/24 on eth0" in e for e in errors)
+    assert any("loopback" in e for e in errors)
+
+
+def test_l2tp_range_is_checked_too() -> None:
+    facts = replace(GOOD, interfaces=(*GOOD.interfaces, Interface("lan0", ("192.168.42.1/24",), True)))
+    findings = netchecks.check_pool(answers("variants: {l2tp: {users: [{name: a}]}}\n"), facts)
+    assert any(f.severity == "error" and "lan0" in f.summary for f in findings)
+
+
+def test_firewall_backend_missing_and_front_end_active() -> None:
+    missing = netchecks.check_firewall(answers("networking: {firewall: firewalld}\n"), GOOD)
+    assert "error" in {f.severity for f in missing}
+    ufw_on = replace(GOOD, firewalls=(FirewallBackend("nftables", True, True), FirewallBackend("ufw", True, True)))
+    findings = netchecks.check_firewall(answers("networking: {firewall: nftables}\n"), ufw_on)
+    assert any(f.severity == "warning" and "ufw is active" in f.summary for f in findings)
+    no_wan = netchecks.check_firewall(answers(), replace(GOOD, default_interface=None))
+    assert any("WAN interface is unknown" in f.summary for f in no_wan)
+
+
+def test_ipv6_leak_is_said() -> None:
+    finding = netchecks.check_ipv6(answers(), replace(GOOD, ipv6_default_route=True))[0]
+    assert finding.severity == "warning" and "outside the tunnel" in finding.summary
+    routed = netchecks.check_ipv6(answers("variants: {ikev2-cert: {local_ts: [0.0.0.0/0, '::/0']}}\n"),
+                                  replace(GOOD, ipv6_default_route=True))[0]
+    assert routed.severity == "info"
+
+
+def test_default_route_parsing_picks_the_lowest_metric() -> None:
+    text = ("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+            "eth1\t00000000\t0100A8C0\t0003\t0\t0\t200\t00000000\t0\t0\t0\n"
+            "eth0\t00000000\t017100CB\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+            "eth0\t007100CB\t00000000\t0001\t0\t0\t0\tFFFFFF00\t0\t0\t0\n")
+    assert parse_proc_route(text) == ("eth0", "203.0.113.1")

@@ -1,0 +1,213 @@
+"""Facts about this host's network, gathered in one place so the checks can stay pure functions.
+
+Everything here reads the running system (psutil and the kernel's own files under /proc and /sys);
+``netchecks`` judges the facts. Tests build ``NetFacts`` by hand to cover every failure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+IKE_PORTS = (500, 4500)
+SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.accept_redirects", "net.ipv4.conf.all.send_redirects")
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    addresses: tuple[str, ...]  # "198.18.0.1/24" style, IPv4 and IPv6
+    up: bool
+
+
+@dataclass(frozen=True)
+class PortUser:
+    port: int
+    address: str
+    pid: int | None
+    process: str | None
+
+
+@dataclass(frozen=True)
+class FirewallBackend:
+    name: str  # nftables | iptables | firewalld | ufw
+    present: bool
+    active: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class NetFacts:
+    interfaces: tuple[Interface, ...] = ()
+    default_interface: str | None = None
+    default_gateway: str | None = None
+    port_users: tuple[PortUser, ...] = ()
+    sysctls: dict[str, str] = field(default_factory=dict)
+    xfrm: bool = False
+    esp: bool = False
+    libipsec: bool = False
+    tun: bool = False
+    firewalls: tuple[FirewallBackend, ...] = ()
+    ipv6_default_route: bool = False
+    resolved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # server names -> addresses
+
+    def addresses(self) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
+        return [ipaddress.ip_interface(a) for i in self.interfaces for a in i.addresses]
+
+    def backend(self, name: str) -> FirewallBackend | None:
+        return next((f for f in self.firewalls if f.name == name), None)
+
+
+def _interfaces() -> tuple[Interface, ...]:
+    stats = psutil.net_if_stats()
+    out = []
+    for name, addrs in sorted(psutil.net_if_addrs().items()):
+        found = []
+        for a in addrs:
+            if a.family not in (socket.AF_INET, socket.AF_INET6) or not a.netmask:
+                continue
+            host = a.address.split("%")[0]
+            try:
+                # IPv6 netmasks come as ffff:ffff::, which ip_interface only takes as a prefix length
+                prefix = bin(int(ipaddress.ip_address(a.netmask))).count("1")
+                found.append(str(ipaddress.ip_interface(f"{host}/{prefix}")))
+            except ValueError:
+                continue
+        out.append(Interface(name, tuple(found), bool(stats.get(name) and stats[name].isup)))
+    return tuple(out)
+
+
+def parse_proc_route(text: str) -> tuple[str | None, str | None]:
+    """The default route's interface and gateway from /proc/net/route (lowest metric wins)."""
+    best: tuple[int, str, str] | None = None
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) < 8 or cols[1] != "00000000" or cols[7] != "00000000":
+            continue
+        gateway = str(ipaddress.IPv4Address(bytes.fromhex(cols[2])[::-1]))
+        metric = int(cols[6])
+        if best is None or metric < best[0]:
+            best = (metric, cols[0], gateway)
+    return (best[1], best[2]) if best else (None, None)
+
+
+def _ipv6_default(text: str) -> bool:
+    """A real IPv6 default route (::/0 not through lo, where the kernel keeps its unreachable entry)."""
+    for line in text.splitlines():
+        cols = line.split()
+        if len(cols) >= 10 and cols[0] == "0" * 32 and cols[1] == "00" and cols[9] != "lo":
+            return True
+    return False
+
+
+def _port_users() -> tuple[PortUser, ...]:
+    users = []
+    try:
+        conns = psutil.net_connections(kind="udp")
+    except (psutil.AccessDenied, PermissionError):
+        return ()
+    for c in conns:
+        if c.laddr and c.laddr.port in IKE_PORTS:
+            name = None
+            if c.pid:
+                try:
+                    name = psutil.Process(c.pid).name()
+                except psutil.Error:
+                    name = None
+            users.append(PortUser(c.laddr.port, c.laddr.ip, c.pid, name))
+    return tuple(sorted(users, key=lambda u: (u.port, u.address)))
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _sysctls() -> dict[str, str]:
+    out = {}
+    for key in SYSCTLS:
+        value = _read("/proc/sys/" + key.replace(".", "/")).strip()
+        if value:
+            out[key] = value
+    return out
+
+
+def kernel_has_esp() -> bool:
+    """ESP in the kernel: a loaded or built-in esp4 module (the XFRM core alone does not carry ESP)."""
+    if Path("/sys/module/esp4").exists():
+        return True
+    release = _read("/proc/sys/kernel/osrelease").strip()
+    for listing in (f"/lib/modules/{release}/modules.builtin", f"/lib/modules/{release}/modules.dep"):
+        if "esp4.ko" in _read(listing):
+            return True
+    return False
+
+
+LIBIPSEC_PLUGINS = ("/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so",
+                    "/usr/lib/strongswan/plugins/libstrongswan-kernel-libipsec.so")
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    if shutil.which(argv[0]) is None:
+        return 127, ""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 1, ""
+    return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+def _firewalls() -> tuple[FirewallBackend, ...]:
+    out = []
+    rc, text = _run(["nft", "list", "tables"])
+    out.append(FirewallBackend("nftables", shutil.which("nft") is not None, rc == 0 and bool(text.strip()),
+                               text.replace("\n", "; ")))
+    rc, version = _run(["iptables", "-V"])
+    rc_rules, rules = _run(["iptables", "-S"])
+    custom = [r for r in rules.splitlines() if not r.startswith("-P ")] if rc_rules == 0 else []
+    out.append(FirewallBackend("iptables", rc == 0, bool(custom), version))
+    procs = {p.info.get("name") for p in psutil.process_iter(["name"])}
+    out.append(FirewallBackend("firewalld", shutil.which("firewall-cmd") is not None,
+                               "firewalld" in procs, ""))
+    ufw_conf = _read("/etc/ufw/ufw.conf")
+    out.append(FirewallBackend("ufw", shutil.which("ufw") is not None, "ENABLED=yes" in ufw_conf, ""))
+    return tuple(out)
+
+
+def resolve_names(names: list[str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        try:
+            infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_UDP)
+        except (OSError, UnicodeError):
+            out[name] = ()
+            continue
+        out[name] = tuple(dict.fromkeys(str(i[4][0]) for i in infos))
+    return out
+
+
+def gather(names: list[str] | None = None) -> NetFacts:
+    """The live system's facts; ``names`` are DNS names to resolve (the server's address)."""
+    iface, gateway = parse_proc_route(_read("/proc/net/route"))
+    return NetFacts(
+        interfaces=_interfaces(),
+        default_interface=iface,
+        default_gateway=gateway,
+        port_users=_port_users(),
+        sysctls=_sysctls(),
+        xfrm=Path("/proc/net/xfrm_stat").exists(),
+        esp=kernel_has_esp(),
+        libipsec=any(Path(p).exists() for p in LIBIPSEC_PLUGINS),
+        tun=Path("/dev/net/tun").exists(),
+        firewalls=_firewalls(),
+        ipv6_default_route=_ipv6_default(_read("/proc/net/ipv6_route")),
+        resolved=resolve_names(names or []),
+    )
