@@ -110,7 +110,7 @@ def new_backup_id(root: Root, now: datetime | None = None) -> str:
     return candidate
 
 
-def back_up(root: Root, changes: list[FileChange], backup_id: str) -> Path:
+def back_up(root: Root, changes: list[FileChange], backup_id: str, kind: str = "apply") -> Path:
     """Copy every file about to change into backups/<id>/files and record what existed before."""
     modes = {paths.WIZARD_STATE: 0o700, paths.BACKUPS_DIR: 0o700, paths.BACKUPS_DIR / backup_id: 0o700}
     folder = ensure_dir(root, paths.BACKUPS_DIR / backup_id, modes)
@@ -125,7 +125,7 @@ def back_up(root: Root, changes: list[FileChange], backup_id: str) -> Path:
             write_atomic(copy, change.old, change.old_mode or 0o600)
             entry["mode"] = change.old_mode
         entries.append(entry)
-    manifest = {"id": backup_id, "created": datetime.now(UTC).isoformat(), "root": str(root.path),
+    manifest = {"id": backup_id, "kind": kind, "created": datetime.now(UTC).isoformat(), "root": str(root.path),
                 "files": entries}
     write_atomic(folder / "manifest.json", json.dumps(manifest, indent=2).encode(), 0o600)
     return folder
@@ -137,7 +137,8 @@ def _journal(root: Root, backup_id: str, state: str, paths_: list[str]) -> None:
     write_atomic(root(paths.JOURNAL_FILE), json.dumps(journal, indent=2).encode(), 0o600)
 
 
-def apply(plan: Plan, root: Root, run_commands: bool = True, report: Report | None = None) -> ApplyResult:
+def apply(plan: Plan, root: Root, run_commands: bool = True, report: Report | None = None,
+          kind: str = "apply") -> ApplyResult:
     say = report or (lambda _msg: None)
     result = ApplyResult()
     with lock(root):
@@ -148,7 +149,7 @@ def apply(plan: Plan, root: Root, run_commands: bool = True, report: Report | No
             ensure_dir(root, d.path, dir_modes)
         if todo:
             result.backup_id = new_backup_id(root)
-            back_up(root, todo, result.backup_id)
+            back_up(root, todo, result.backup_id, kind)
             # The journal marks an apply in progress: an interrupted run is found at the next start.
             _journal(root, result.backup_id, "applying", [str(c.action.path) for c in todo])
             for change in todo:

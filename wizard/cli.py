@@ -51,9 +51,20 @@ def cmd_plan(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
+def _say_if_interrupted(root: Root) -> None:
+    from wizard.rollback import interrupted
+
+    broken = interrupted(root)
+    if broken is not None:
+        warn(f"an earlier apply (backup {broken.backup or '?'}, pid {broken.pid}) was interrupted before it "
+             f"finished; this run completes it. To go back instead: swan-wizard rollback --root {root.path} "
+             f"--before {broken.backup}")
+
+
 def cmd_apply(args: argparse.Namespace) -> Exit:
     if args.dry_run:
         return cmd_plan(args)
+    _say_if_interrupted(Root.of(args.root))
     _, root, plan = _plan(args)
     for field_name, message in plan.warnings:
         warn(f"{field_name}: {message}")
@@ -96,6 +107,33 @@ def cmd_uninstall(args: argparse.Namespace) -> Exit:
     result = apply(plan, root, run_commands=True, report=print)
     print("Nothing to remove." if result.nothing_changed and not result.commands_run
           else f"Removed; backup {result.backup_id}")
+    return Exit.OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> Exit:
+    from wizard import rollback
+
+    root = Root.of(args.root)
+    if args.list:
+        for b in rollback.backups(root):
+            print(f"{b.id}  {b.kind:8}  {len(b.files)} files  {b.created}")
+        return Exit.OK
+    if args.before:
+        # Undo run X itself too: the state right after the run before it (or before any run at all).
+        ids = [b.id for b in rollback.backups(root)]
+        if args.before not in ids:
+            raise WizardError(f"no backup {args.before!r}; known: {', '.join(ids) or 'none'}")
+        index = ids.index(args.before)
+        target = ids[index - 1] if index else None
+        plan, undone = (rollback.rollback_plan(root, target) if target
+                        else rollback.rollback_plan_to_start(root))
+    else:
+        plan, undone = rollback.rollback_plan(root, args.id)
+    sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
+    if args.dry_run:
+        return Exit.OK
+    result = apply(plan, root, run_commands=True, report=print, kind="rollback")
+    print(f"Rolled back {', '.join(b.id for b in undone)}; this rollback is backup {result.backup_id}")
     return Exit.OK
 
 
@@ -157,6 +195,13 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--dry-run", action="store_true", help="print what would be removed")
     up.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS)
     up.set_defaults(func=cmd_uninstall)
+    rp = sub.add_parser("rollback", help="restore the files as they were right after an earlier run")
+    rp.add_argument("id", nargs="?", help="the run to return to (default: undo the newest run)")
+    rp.add_argument("--before", metavar="ID", help="return to the state before run ID (e.g. an interrupted one)")
+    rp.add_argument("--list", action="store_true", help="list the backups")
+    rp.add_argument("--dry-run", action="store_true", help="print what would be restored")
+    rp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS)
+    rp.set_defaults(func=cmd_rollback)
     sp = sub.add_parser("schema", help="print the JSON Schema of the answers file")
     sp.add_argument("--output", "-o", metavar="FILE")
     sp.set_defaults(func=cmd_schema)

@@ -122,13 +122,18 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
     # 1. Find what exists and what must be created.
     existing_ca_key = _read(root, [paths.CA_KEY])
     existing_ca_cert = _read(root, [paths.CA_CERT])
-    if bool(existing_ca_key) != bool(existing_ca_cert):
-        have, missing = (paths.CA_KEY, paths.CA_CERT) if existing_ca_key else (paths.CA_CERT, paths.CA_KEY)
-        raise MaterialConflict([Problem(f"{have} exists but {missing} is missing; restore it from a backup "
-                                        "(the CA is never regenerated over existing material)", "ca")])
+    if existing_ca_cert and not existing_ca_key:
+        raise MaterialConflict([Problem(f"{paths.CA_CERT} exists but {paths.CA_KEY} is missing; restore the key "
+                                        "from a backup (the CA is never regenerated over existing material)", "ca")])
     ca_dn = pki.parse_dn(answers.ca.dn)
     pool = _KeyPool()
     ca_key = None
+    if existing_ca_key and not existing_ca_cert:
+        # The key without its certificate (an apply interrupted between the two, or a deleted ca.pem):
+        # a certificate re-issued from the same key and DN verifies every certificate the CA signed.
+        ca_key = _load_key(existing_ca_key[1], paths.CA_KEY, ca_passphrase)
+        reissued = pki.issue_ca(ca_key, ca_dn, answers.ca.lifetime_days, now=now)
+        existing_ca_cert = (paths.CA_CERT, pki.cert_to_pem(reissued))
     if existing_ca_key and existing_ca_cert:
         ca_key = _load_key(existing_ca_key[1], paths.CA_KEY, ca_passphrase)
         ca_cert = _load_cert(existing_ca_cert[1], paths.CA_CERT)
