@@ -110,6 +110,27 @@ def cmd_uninstall(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
+def cmd_selftest(args: argparse.Namespace) -> Exit:
+    """Connect a throwaway client to the running server for each variant; exit 1 if any fails."""
+    from wizard import netfacts, selftest
+
+    answers = answers_file.load(args.answers)
+    root = Root.of(args.root)
+    source = SecretSource(base_dir=Path(args.answers).resolve().parent)
+    results = selftest.run(answers, root, source, server_netns=args.server_netns, server_vici=args.vici,
+                           server_log=Path(args.server_log) if args.server_log else None,
+                           userspace_esp=not netfacts.kernel_has_esp(),
+                           report=lambda m: print(m, file=sys.stderr))
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        for r in results:
+            print(f"{r.variant:12} {r.status.upper():7} {r.detail}")
+            for line in r.evidence:
+                print(f"             {line}")
+    return Exit.FAILED if any(r.status == "fail" for r in results) else Exit.OK
+
+
 def cmd_rollback(args: argparse.Namespace) -> Exit:
     from wizard import rollback
 
@@ -195,6 +216,12 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--dry-run", action="store_true", help="print what would be removed")
     up.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS)
     up.set_defaults(func=cmd_uninstall)
+    st = answers_cmd("selftest", "connect a throwaway client to the running server per variant and pass traffic")
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--server-netns", metavar="NS", help="the server runs in this network namespace")
+    st.add_argument("--vici", metavar="PATH", default="/run/charon.vici", help="the server charon's VICI socket")
+    st.add_argument("--server-log", metavar="PATH", help="the server charon's log (default: the one apply configures)")
+    st.set_defaults(func=cmd_selftest)
     rp = sub.add_parser("rollback", help="restore the files as they were right after an earlier run")
     rp.add_argument("id", nargs="?", help="the run to return to (default: undo the newest run)")
     rp.add_argument("--before", metavar="ID", help="return to the state before run ID (e.g. an interrupted one)")
