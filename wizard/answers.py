@@ -12,10 +12,20 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from wizard.keytypes import KeyType
-from wizard.proposals import check_proposal
+from wizard.proposals import check_proposal, ikev1_split
 
 SCHEMA_VERSION = 1
 
@@ -227,10 +237,20 @@ class Ikev1Xauth(Section):
                             "(iOS/macOS 'Cisco IPSec', Android 'IPSec Xauth PSK')")
     psk: Secret | None = Field(None, description="the group pre-shared key with auth: psk (default: generated)")
     users: list[User] = Field(default_factory=list)
-    local_ts: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    local_ts: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"],
+                                description="the one network reached through the tunnel (IKEv1: one selector)")
 
-    _check_ts = field_validator("local_ts")(lambda v: check_networks(v))
     _check_users = field_validator("users")(lambda v: _unique_users(v))
+
+    @field_validator("local_ts")
+    @classmethod
+    def _one_ts(cls, values: list[str]) -> list[str]:
+        # IKEv1 negotiates one traffic selector per CHILD_SA; charon would silently use only the first.
+        networks = check_networks(values)
+        if len(networks) > 1:
+            raise ValueError(f"IKEv1 negotiates a single network per tunnel, got {len(networks)}; give one "
+                             "(0.0.0.0/0 for a full tunnel) or use ikev2-cert/ikev2-eap for a split tunnel")
+        return networks
 
     @model_validator(mode="after")
     def _psk_only_with_psk(self) -> Ikev1Xauth:
@@ -347,6 +367,98 @@ class Variants(Section):
     def enabled(self) -> list[str]:
         return [f.alias or name for name, f in type(self).model_fields.items() if getattr(self, name) is not None]
 
+    # -- checks across sections: what the variants ask of keys, proposals and addresses ---------------
+    # Found by experiment with real charons (tests/test_variants_ikev1_keys.py): IKEv1 signs with one key
+    # family for both ends (the auth method is negotiated once), cert+XAUTH is RSA-only (XAuthInitRSA),
+    # and IKEv1 has no Ed25519 at all. IKEv2 takes any key type on either side.
+
+    def _ikev1_cert_variants(self) -> list[tuple[str, str]]:
+        out = []
+        if self.ikev1_xauth is not None and self.ikev1_xauth.auth == "cert":
+            out.append(("ikev1-xauth", "rsa"))  # XAUTH after a certificate: RSA signatures only
+        if self.l2tp is not None and self.l2tp.auth == "cert":
+            out.append(("l2tp", "same"))  # plain IKEv1 certificates: one family (RSA or ECDSA) for both ends
+        return out
+
+    @staticmethod
+    def _ikev1_key_problem(variant: str, rule: str, key: KeyType, host_key: KeyType | None) -> str | None:
+        if key == KeyType.ED25519:
+            return f"{key.value}: IKEv1 ({variant}) has no Ed25519 signatures; use an rsa-* or ecdsa-* key"
+        if rule == "rsa" and not key.is_rsa:
+            return (f"{key.value}: IKEv1 XAUTH with certificates ({variant} auth: cert) signs with RSA only "
+                    "(charon looks for an RSA key); use an rsa-* key, or auth: psk")
+        if rule == "same" and host_key is not None and key.is_rsa != host_key.is_rsa:
+            return (f"{key.value}: IKEv1 ({variant} auth: cert) needs the client and the host key in one family, "
+                    f"and host.key is {host_key.value}")
+        return None
+
+    def cross_problems(self, answers: Answers) -> list[tuple[tuple[str | int, ...], str, bool]]:
+        """(location, message, is_error) for choices that the variants make impossible or partly useless.
+
+        A client key that cannot log in to an IKEv1 variant is an error only when no IKEv2 variant gives
+        that client another way in.
+        """
+        out: list[tuple[tuple[str | int, ...], str, bool]] = []
+        for variant, rule in self._ikev1_cert_variants():
+            problem = self._ikev1_key_problem(variant, rule, answers.host.key, None)
+            if problem:
+                out.append((("host", "key"), problem, True))
+                continue
+            for i, client in enumerate(answers.clients):
+                problem = self._ikev1_key_problem(variant, rule, client.key, answers.host.key)
+                if problem:
+                    out.append((("clients", i, "key"), problem + (
+                        "; this client can still use ikev2-cert" if self.ikev2_cert else ""), not self.ikev2_cert))
+        if isinstance(answers.proposals, CustomProposals) and (self.ikev1_xauth or self.l2tp):
+            for kind in ("ike", "esp"):
+                if not answers.proposals.for_version(kind, 1):
+                    out.append((("proposals", kind), f"no IKEv1 proposal follows from these (IKEv1 has CBC ciphers "
+                                f"and SHA/MD5 hashes only for its IKE SA); add proposals.{kind}_v1", True))
+        road_warriors = any(v is not None for v in (self.ikev2_cert, self.ikev2_eap, self.ikev1_xauth))
+        if self.l2tp is not None and road_warriors and answers.pool.addresses != "dhcp":
+            pool = ipaddress.ip_network(answers.pool.addresses)
+            first, last = (ipaddress.ip_address(p) for p in self.l2tp.ip_range.split("-"))
+            if pool.version == 4 and (first in pool or last in pool or (first < pool[0] and last > pool[-1])):
+                out.append((("variants", "l2tp", "ip_range"),
+                            f"{self.l2tp.ip_range} overlaps pool.addresses {pool}; give L2TP its own range", True))
+            if ipaddress.ip_address(self.l2tp.local_ip) in pool:
+                out.append((("variants", "l2tp", "local_ip"),
+                            f"{self.l2tp.local_ip} lies inside pool.addresses {pool}", True))
+        if self.transport is not None:
+            own = {answers.server.address, *answers.server.alt_names}
+            for i, peer in enumerate(self.transport.peers):
+                if peer.address in own:
+                    out.append((("variants", "transport", "peers", i, "address"),
+                                f"{peer.address} is this server's own address", True))
+        return out
+
+    def cross_warnings(self, answers: Answers) -> list[tuple[str, str]]:
+        """(field, message) for variant choices that work but leave someone out."""
+        out = [(".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "["), msg)
+               for loc, msg, error in self.cross_problems(answers) if not error]
+        if self._ikev1_cert_variants() and not answers.clients:
+            names = " and ".join(v for v, _ in self._ikev1_cert_variants())
+            out.append(("clients", f"{names} use client certificates, but no client certificate will be issued"))
+        for name in ("ikev2-eap", "ikev1-xauth", "l2tp"):
+            variant = getattr(self, name.replace("-", "_"))
+            if variant is not None and not variant.users:
+                out.append((f"variants.{name}.users", "no users: nobody can log in with this variant"))
+            for i, user in enumerate(variant.users if variant is not None else []):
+                if isinstance(user.password, str):
+                    out.append((f"variants.{name}.users[{i}].password",
+                                "a literal password in an answers file; use {env: NAME} or {file: PATH}"))
+        psks = [("variants.ikev1-xauth.psk", self.ikev1_xauth.psk if self.ikev1_xauth else None),
+                ("variants.l2tp.psk", self.l2tp.psk if self.l2tp else None)]
+        psks += [(f"variants.transport.peers[{i}].psk", p.psk) for i, p in
+                 enumerate(self.transport.peers if self.transport else [])]
+        out += [(field, "a literal pre-shared key in an answers file; use {env: NAME} or {file: PATH}")
+                for field, psk in psks if isinstance(psk, str)]
+        if isinstance(answers.proposals, CustomProposals):
+            for kind in ("ike_v1", "esp_v1"):
+                for p in getattr(answers.proposals, kind) or ():
+                    out += [(f"proposals.{kind}", w) for w in check_proposal(p, kind[:3], 1).warnings]
+        return out
+
 
 class Dhcp(Section):
     server: str = Field("255.255.255.255", description="DHCP server or broadcast address")
@@ -399,16 +511,33 @@ class Pool(Section):
 
 
 class CustomProposals(Section):
-    ike: list[str] = Field(min_length=1)
-    esp: list[str] = Field(min_length=1)
+    """Your own proposal lists. IKEv2 connections use ike/esp; the IKEv1 ones (ikev1-xauth, l2tp) use
+    ike_v1/esp_v1, which default to the single-algorithm proposals that ike/esp allow."""
 
-    @field_validator("ike", "esp")
+    ike: list[str] = Field(min_length=1, description="IKEv2 IKE proposals, e.g. aes256gcm16-prfsha384-ecp384")
+    esp: list[str] = Field(min_length=1, description="IKEv2 ESP proposals, e.g. aes256gcm16-ecp384-none")
+    ike_v1: list[str] | None = Field(
+        None, min_length=1, description="IKEv1 IKE proposals, one algorithm of each kind: aes256-sha256-modp2048")
+    esp_v1: list[str] | None = Field(
+        None, min_length=1, description="IKEv1 ESP proposals, one algorithm of each kind: aes256-sha256")
+
+    @field_validator("ike", "esp", "ike_v1", "esp_v1")
     @classmethod
-    def _check(cls, values: list[str], info: Any) -> list[str]:
-        errors = [e for v in values for e in check_proposal(v, info.field_name).errors]
+    def _check(cls, values: list[str] | None, info: Any) -> list[str] | None:
+        if values is None:
+            return None
+        kind, version = info.field_name[:3], 1 if info.field_name.endswith("_v1") else 2
+        errors = [e for v in values for e in check_proposal(v, kind, version).errors]
         if errors:
             raise ValueError("; ".join(errors))
         return [v.strip().lower() for v in values]
+
+    def for_version(self, kind: str, version: int) -> tuple[str, ...]:
+        """The list for "ike" or "esp" of IKEv2 (``version`` 2) or IKEv1 connections."""
+        if version == 2:
+            return tuple(getattr(self, kind))
+        explicit = getattr(self, f"{kind}_v1")
+        return tuple(explicit) if explicit else ikev1_split(getattr(self, kind), kind)
 
 
 def _proposals_kind(value: Any) -> str:
@@ -514,6 +643,17 @@ class Answers(Section):
     def log_levels(self) -> dict[str, int]:
         return parse_log_levels(self.logging)
 
+    @model_validator(mode="after")
+    def _variants_fit(self) -> Answers:
+        # Checks across sections (key types, proposals, address ranges) live with the variants (Variants).
+        errors = [(loc, msg) for loc, msg, error in self.variants.cross_problems(self) if error]
+        if errors:
+            raise ValidationError.from_exception_data("Answers", [
+                InitErrorDetails(type=PydanticCustomError("variants", "{message}", {"message": msg}), loc=loc,
+                                 input=None)
+                for loc, msg in errors])
+        return self
+
 
 def answers_warnings(answers: Answers) -> list[tuple[str, str]]:
     """(field, message) for choices that work but that a careful admin should know about."""
@@ -538,6 +678,7 @@ def answers_warnings(answers: Answers) -> list[tuple[str, str]]:
         out.append(("logging", "level 4 writes private keys and secrets into charon's log"))
     if answers.variants.ikev2_cert is not None and not answers.clients:
         out.append(("clients", "ikev2-cert is enabled but no client certificate will be issued"))
+    out += answers.variants.cross_warnings(answers)
     return out
 
 

@@ -71,11 +71,15 @@ class SecretSpec:
 
 
 def proposals_for(answers: Answers, kind: str, version: int) -> tuple[str, ...]:
-    if version == 1:
-        return preset("", kind, 1)
+    """The "ike" or "esp" list for IKEv2 (``version`` 2) or IKEv1 connections.
+
+    All connections of one IKE version get the same lists: charon picks the IKE config by address
+    before it knows which connection a client wants, and a peer config whose proposals differ from
+    the negotiated ones is skipped ("no matching peer config found", reference §6 row 4).
+    """
     if isinstance(answers.proposals, CustomProposals):
-        return tuple(getattr(answers.proposals, kind))
-    return preset(answers.proposals, kind)
+        return answers.proposals.for_version(kind, version)
+    return preset(answers.proposals, kind, version)
 
 
 def pools(answers: Answers) -> tuple[PoolSpec, ...]:
@@ -126,7 +130,7 @@ def connections(answers: Answers) -> tuple[ConnSpec, ...]:
             local_cert=paths.HOST_CERT_NAME if x.auth == "cert" else None,
             remote_auth="pubkey" if x.auth == "cert" else "psk", remote_auth2="xauth",
             remote_ca=paths.CA_CERT_NAME if x.auth == "cert" else None,
-            local_ts=tuple(x.local_ts[:1]),  # IKEv1 uses only the first traffic selector (without unity)
+            local_ts=tuple(x.local_ts),  # one network: the model refuses more (IKEv1 uses only the first)
             **ike1, **rw))
     if v.transport is not None:
         for peer in v.transport.peers:

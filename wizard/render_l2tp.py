@@ -15,7 +15,9 @@ L2TP_NAME = "l2tpd"  # the server name pppd and chap-secrets agree on
 def xl2tpd_conf(answers: Answers) -> str:
     l2tp = answers.variants.l2tp
     assert l2tp is not None
-    return (HEADER + "[global]\nport = 1701\n\n[lns default]\n"
+    # xl2tpd's parser knows only ";" comments: a "#" line makes it refuse the whole file.
+    header = "".join(f"; {line.removeprefix('#').strip()}\n" for line in HEADER.splitlines())
+    return (header + "[global]\nport = 1701\n\n[lns default]\n"
             f"ip range = {l2tp.ip_range}\n"
             f"local ip = {l2tp.local_ip}\n"
             "require chap = yes\nrefuse pap = yes\nrequire authentication = yes\n"

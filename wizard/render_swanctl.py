@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 from wizard.answers import Answers
@@ -84,6 +86,23 @@ def secret_tree(secret: SecretSpec) -> dict[str, Any]:
     return tree
 
 
+_SECTION_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def secret_section(secret: SecretSpec) -> str:
+    """The section name under ``secrets``: it starts with the type, the rest only has to be unique.
+
+    User names may hold "@", "+" and "." (carol.smith@example.com), but a "." in a section name is a
+    syntax error for swanctl ("unexpected ., expecting : or '{' or '='": the dot separates settings
+    paths), and the serializer writes plain names only. Such characters become "_", with a short hash
+    of the original keeping the names unique; the user name itself stays in ``id``.
+    """
+    safe = _SECTION_UNSAFE.sub("_", secret.suffix)
+    if safe != secret.suffix:
+        safe += "-" + hashlib.sha256(secret.suffix.encode()).hexdigest()[:8]
+    return f"{secret.kind}-{safe}"
+
+
 def secret_value(secret: SecretSpec) -> str:
     """The secret as charon reads it: values starting 0x/0s would be decoded as hex/base64, so send those as hex."""
     if secret.kind == "ntlm" or secret.value[:2] in (b"0x", b"0s"):
@@ -97,5 +116,5 @@ def swanctl_conf(answers: Answers, secrets: tuple[SecretSpec, ...] = ()) -> str:
     if pool_specs:
         tree["pools"] = {p.name: pool_tree(p) for p in pool_specs}
     if secrets:
-        tree["secrets"] = {f"{s.kind}-{s.suffix}": secret_tree(s) for s in secrets}
+        tree["secrets"] = {secret_section(s): secret_tree(s) for s in secrets}
     return HEADER + render_settings(tree)
