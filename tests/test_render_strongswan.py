@@ -51,3 +51,10 @@ def test_dhcp_pool_writes_the_articles_plugin_settings() -> None:
 
 def test_no_plugin_section_without_dhcp() -> None:
     assert "plugins" not in settings_tree(parse())["charon"]
+
+
+def test_dhcp_pool_still_pushes_the_dns_servers_through_the_attr_plugin() -> None:
+    answers = answers_file.parse(BASE + "pool: {addresses: dhcp, dns: [192.0.2.53, 192.0.2.54]}\n")
+    assert settings_tree(answers)["charon"]["plugins"]["attr"] == {"dns": ["192.0.2.53", "192.0.2.54"]}
+    text = strongswan_settings(answers)
+    assert "      attr {\n         dns = 192.0.2.53, 192.0.2.54\n      }" in text

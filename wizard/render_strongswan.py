@@ -50,6 +50,10 @@ def settings_tree(answers: Answers, esp: str = "kernel") -> dict[str, Any]:
                 plugins["dhcp"]["interface"] = dhcp.interface
         # farp answers ARP for the virtual IPs, so LAN hosts reach DHCP-addressed clients (reference §1.7).
         plugins["farp"] = {"load": True}
+        if answers.pool.dns:
+            # With dhcp there is no swanctl pool to carry the DNS servers: the attr plugin pushes them to
+            # every client that got a virtual IP (the legacy layout's rightdns does the same).
+            plugins["attr"] = {"dns": list(answers.pool.dns)}
     if plugins:
         charon["plugins"] = plugins
     return {"charon": charon, "charon-systemd": {"journal": dict(levels)}}
