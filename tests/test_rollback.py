@@ -77,12 +77,12 @@ def _apply_and_die_after(root_dir: str, writes: int, answers_yaml: str) -> None:
     count = 0
     real_write = apply_module.write_atomic
 
-    def dying_write(target, content, mode):  # type: ignore[no-untyped-def]
+    def dying_write(target, content, mode, dirs_to_sync=None):  # type: ignore[no-untyped-def]
         nonlocal count
         if count == writes:
             os._exit(9)
         count += 1
-        real_write(target, content, mode)
+        real_write(target, content, mode, dirs_to_sync)
 
     apply_module.write_atomic = dying_write  # type: ignore[assignment]
     root = Root.of(root_dir)

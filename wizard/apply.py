@@ -82,7 +82,12 @@ def ensure_dir(root: Root, logical: PurePosixPath, modes: dict[PurePosixPath, in
     return real
 
 
-def write_atomic(target: Path, content: bytes, mode: int) -> None:
+def write_atomic(target: Path, content: bytes, mode: int, dirs_to_sync: set[Path] | None = None) -> None:
+    """Write ``content`` to a temp file beside ``target`` with ``mode``, fsync it, rename it over ``target``.
+
+    The rename is made durable by an fsync of the directory: at once, or, when the caller collects
+    ``dirs_to_sync``, once per directory at the end of a batch (an apply writes many files per folder).
+    """
     tmp = target.with_name(f".{target.name}.swan-wizard-{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
@@ -97,7 +102,10 @@ def write_atomic(target: Path, content: bytes, mode: int) -> None:
         raise
     os.close(fd)
     os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    if dirs_to_sync is None:
+        _fsync_dir(target.parent)
+    else:
+        dirs_to_sync.add(target.parent)
 
 
 def new_backup_id(root: Root, now: datetime | None = None) -> str:
@@ -152,11 +160,13 @@ def apply(plan: Plan, root: Root, run_commands: bool = True, report: Report | No
             back_up(root, todo, result.backup_id, kind)
             # The journal marks an apply in progress: an interrupted run is found at the next start.
             _journal(root, result.backup_id, "applying", [str(c.action.path) for c in todo])
+            touched: set[Path] = set()
             for change in todo:
                 action = change.action
                 target = root(action.path)
                 if change.change is Change.REMOVE:
                     target.unlink(missing_ok=True)
+                    touched.add(target.parent)
                     say(f"removed {action.path}")
                     continue
                 ensure_dir(root, action.path.parent, dir_modes)
@@ -164,8 +174,12 @@ def apply(plan: Plan, root: Root, run_commands: bool = True, report: Report | No
                     os.chmod(target, action.mode)
                 else:
                     assert action.content is not None
-                    write_atomic(target, action.content, action.mode)
+                    write_atomic(target, action.content, action.mode, touched)
                 say(f"{change.change.value:>6} {action.path} ({action.mode:04o})")
+            # Every rename is on disk before the journal that marks this run unfinished goes away.
+            for folder in touched:
+                if folder.is_dir():
+                    _fsync_dir(folder)
             root(paths.JOURNAL_FILE).unlink(missing_ok=True)
         if run_commands and root.is_live and plan.commands and (todo or _needs_start(plan)):
             for command in plan.commands:
