@@ -1,0 +1,94 @@
+"""Step 6: addresses for clients (pool or DHCP), DNS servers, full or split tunnel, proposals preset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Checkbox, Input, RadioSet, Static
+
+from screens.base import Check, Field, FormScreen, split_list, text_input
+from screens.variants import radio, radio_value
+from wizard.answers import CustomProposals
+
+ROAD_WARRIOR = (("ikev2-cert", "ikev2_cert"), ("ikev2-eap", "ikev2_eap"), ("ikev1-xauth", "ikev1_xauth"))
+FULL = ["0.0.0.0/0"]
+
+
+class AddressesScreen(FormScreen):
+    HELP = "addresses"
+
+    def form(self) -> ComposeResult:
+        a = self.ctx.answers
+        pool = a.pool
+        dhcp = pool.dhcp
+        rw = [getattr(a.variants, attr) for _alias, attr in ROAD_WARRIOR if getattr(a.variants, attr) is not None]
+        local_ts = rw[0].local_ts if rw else FULL
+        if not rw:
+            yield Static("None of the enabled variants hands out addresses (transport mode and L2TP do not use "
+                         "the pool); these settings are kept for later.", classes="explain", markup=False)
+        yield Field("Client addresses", radio("pool-kind", (("from a pool", "pool"), ("from DHCP", "dhcp")),
+                                              "dhcp" if pool.addresses == "dhcp" else "pool"), field="pool")
+        with Vertical(id="pool-group", classes="group"):
+            yield Field("Address pool", text_input(pool.addresses if pool.addresses != "dhcp" else "10.10.10.0/24",
+                                                   id="pool-addresses"), field="pool.addresses",
+                        hint="a network clients take their virtual IP from")
+        with Vertical(id="dhcp-group", classes="group"):
+            yield Field("DHCP server", text_input(dhcp.server if dhcp else "255.255.255.255", id="dhcp-server"),
+                        field="pool.dhcp.server", hint="its address, or the broadcast address")
+            yield Field("", Check("the DHCP server runs on this host", value=dhcp.force_server_address
+                                     if dhcp else False, id="dhcp-force", compact=True),
+                        field="pool.dhcp.force_server_address")
+        yield Field("DNS servers", text_input(", ".join(pool.dns), id="pool-dns"), field="pool.dns",
+                    hint="pushed to clients, comma-separated")
+        yield Field("Tunnel", radio("tunnel", (("full: all traffic", "full"), ("split: only these networks", "split")),
+                                    "full" if list(local_ts) == FULL else "split"), field="tunnel")
+        yield Field("Networks", text_input(", ".join(n for n in local_ts if list(local_ts) != FULL),
+                                           id="split-nets", placeholder="e.g. 192.168.1.0/24, 10.0.0.0/8"),
+                    field="local_ts", hint="networks behind the server, reached through the tunnel",
+                    id="split-field")
+        choices: tuple[tuple[str, str], ...] = (("modern", "modern"), ("the article's (seed)", "seed"))
+        current = a.proposals if isinstance(a.proposals, str) else "custom"
+        if current == "custom":
+            choices += (("custom (kept from the answers file)", "custom"),)
+        yield Field("Proposals", radio("proposals", choices, current), field="proposals")
+
+    def on_mount(self) -> None:
+        self._show()
+
+    def on_radio_set_changed(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        dhcp = radio_value(self.query_one("#pool-kind", RadioSet), "pool") == "dhcp"
+        self.query_one("#pool-group").display = not dhcp
+        self.query_one("#dhcp-group").display = dhcp
+        split = radio_value(self.query_one("#tunnel", RadioSet), "full") == "split"
+        self.query_one("#split-field").display = split
+
+    def claims(self, widget: Field, key: str) -> bool:
+        if widget.field == "local_ts":
+            return key.endswith(".local_ts")
+        return super().claims(widget, key)
+
+    def sections(self) -> dict[str, Any]:
+        a = self.ctx.answers
+        dhcp = radio_value(self.query_one("#pool-kind", RadioSet), "pool") == "dhcp"
+        pool: dict[str, Any] = {"dns": split_list(self.query_one("#pool-dns", Input).value)}
+        if dhcp:
+            old = a.pool.dhcp.model_dump(exclude_none=True, mode="json") if a.pool.dhcp else {}
+            pool["addresses"] = "dhcp"
+            pool["dhcp"] = {**old, "server": self.query_one("#dhcp-server", Input).value.strip(),
+                            "force_server_address": self.query_one("#dhcp-force", Checkbox).value}
+        else:
+            pool["addresses"] = self.query_one("#pool-addresses", Input).value.strip()
+        split = radio_value(self.query_one("#tunnel", RadioSet), "full") == "split"
+        local_ts = split_list(self.query_one("#split-nets", Input).value) if split else FULL
+        variants = a.variants.model_dump(by_alias=True, exclude_none=True, mode="json")
+        for alias, _attr in ROAD_WARRIOR:
+            if alias in variants:
+                variants[alias]["local_ts"] = local_ts
+        choice = radio_value(self.query_one("#proposals", RadioSet), "modern")
+        proposals: Any = a.proposals if choice == "custom" and isinstance(a.proposals, CustomProposals) else choice
+        return {"pool": pool, "variants": variants, "proposals": proposals}

@@ -1,0 +1,216 @@
+"""The Swan Wizard terminal app: walks the steps, owns the answers, saves the session after each step.
+
+One factory (:func:`create_app`) builds the app for the CLI (``swan-wizard`` without a command, see
+``wizard.cli.cmd_tui``) and for the tests. Each step screen is built from the current answers and
+dismisses with the sections it edited; the app replaces the whole answers value with a validated
+copy (``wizard.answers.updated``), stores typed secrets 0600, saves the session, and shows the next
+step that applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding
+
+from screens import steps
+from screens.base import ASSETS, StepContext, StepResult
+from wizard.diagnostics import Exit, InvalidAnswers
+from wizard.paths import Root
+
+if TYPE_CHECKING:
+    # The answers model and the session code load after the first screen is up (see WelcomeScreen).
+    from wizard.answers import Answers
+    from wizard.preflight import Report
+    from wizard.session import Session
+
+Probe = Callable[[Root], "Report"]
+
+
+def default_answers(report: Report | None = None) -> Answers:
+    """Fresh answers: the defaults, with the detected address as the name clients dial."""
+    from wizard.answers import Answers, Server
+
+    address = report.detected.address if report and report.detected.address else "vpn.example.com"
+    return Answers(server=Server(address=address))
+
+
+class SwanWizardApp(App[int]):
+    TITLE = "Swan Wizard"
+    CSS_PATH = ASSETS / "app.tcss"
+    # The command palette's ctrl+p would be one more thing to explain; every action has its own key.
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[Any]] = [Binding("ctrl+q", "quit_wizard", "Quit", priority=True)]
+    # Screens get -wide / -tall classes: the review shows files and diff side by side, the log gets more rows.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (40, "-tall")]
+
+    def __init__(self, root: Root, *, probe: Probe | None = None, start: str = "welcome",
+                 session: Session | None = None, report: Report | None = None,
+                 log_path: Path | None = None, vici_path: Path | None = None, poll_interval: float = 2.0,
+                 handle_hangup: bool = False) -> None:
+        super().__init__()
+        self.handle_hangup = handle_hangup
+        self.hung_up = False
+        self.root = root
+        self.probe = probe
+        self.report = report
+        if session is None and start != "welcome":
+            from wizard.session import Session
+
+            session = Session(answers=default_answers(report), step=start)
+        self.session: Session | None = session  # None until the welcome step says how to begin
+        self.start_step = start
+        self.step_key = start
+        self.log_path = log_path
+        self.vici_path = vici_path
+        self.poll_interval = poll_interval
+        self.reviewed_plan: Any = None
+        self.applied = False
+        self.saved_session: Path | None = None
+        self.exit_code = int(Exit.OK)
+        # Less redraw traffic over SSH and on slow links: no scroll or focus animations.
+        self.animation_level = "none"
+
+    # -- flow -------------------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.handle_hangup:
+            import asyncio
+            import signal
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+        self.show_step(self.start_step)
+
+    @property
+    def applying(self) -> bool:
+        """Whether files are being written right now (quitting would leave half an apply behind)."""
+        return type(self.screen).__name__ == "ApplyScreen" and getattr(self.screen, "state", None) == "running"
+
+    def hang_up(self) -> None:
+        """The SSH connection dropped. The session was saved when the last step ended, so the next
+        ``swan-wizard`` offers to resume; an apply that is writing files is let finish first."""
+        self.hung_up = True
+        if self.applying:
+            return  # ApplyScreen exits when its worker reports back
+        self.exit(self.exit_code)
+
+    def context(self, key: str) -> StepContext:
+        extras: dict[str, Any] = {}
+        if key == "welcome":
+            extras["probe"] = self.probe
+        elif key == "apply":
+            extras["plan"] = self.reviewed_plan
+        elif key == "running":
+            extras.update(log_path=self.log_path, vici_path=self.vici_path, poll_interval=self.poll_interval)
+        shown = tuple((s.key, s.title) for s in steps.visible(self.session.answers if self.session else None))
+        return StepContext(key=key, root=self.root, session=self.session, steps=shown, report=self.report,
+                           extras=extras)
+
+    def show_step(self, key: str) -> None:
+        self.step_key = key
+        screen_class = steps.BY_KEY[key].load()
+        self.push_screen(screen_class(self.context(key)), callback=self._on_result)
+
+    def _on_result(self, result: StepResult | None) -> None:
+        if result is None:
+            return
+        before = self.session
+        try:
+            self._take(result)
+            if result.go == "quit":
+                self.exit_code = result.exit_code if result.exit_code is not None else self.exit_code
+                self.exit(self.exit_code)
+                return
+            if result.go == "stay":
+                target = self.step_key
+            elif result.go == "goto" and result.target:
+                target = result.target
+            else:
+                assert self.session is not None
+                target = steps.neighbour(self.step_key, self.session.answers, 1 if result.go == "next" else -1)
+            self._save(target)
+        except (InvalidAnswers, ValueError, OSError) as exc:
+            # A typed secret that cannot be stored, or a session that cannot be saved (e.g. it would hold a
+            # literal password from a hand-written answers file): say so and stay on this step.
+            self.session = before
+            self.notify(f"{exc}", title="Could not save", severity="error", timeout=10)
+            self.show_step(self.step_key)
+            return
+        self.show_step(target)
+
+    def _take(self, result: StepResult) -> None:
+        from wizard import session as sessions
+        from wizard.answers import updated
+
+        if result.session is not None:
+            self.session = result.session
+        if result.report is not None:
+            self.report = result.report
+        for key, value in result.typed.items():
+            sessions.store_typed_secret(self.root, key, value)
+        assert self.session is not None, "a step after the welcome always has a session"
+        if result.changes:
+            self.session = dataclasses.replace(self.session, answers=updated(self.session.answers, **result.changes))
+        if result.session_changes:
+            self.session = dataclasses.replace(self.session, **result.session_changes)
+        if "plan" in result.extras:
+            self.reviewed_plan = result.extras["plan"]
+        if result.extras.get("applied"):
+            # The answers file is saved and the system matches it: nothing is left to resume.
+            self.applied = True
+            sessions.discard(self.root)
+            self.saved_session = None
+        if "exit_code" in result.extras:
+            self.exit_code = int(result.extras["exit_code"])
+
+    def _save(self, target: str) -> None:
+        """Save the session after every step, pointing at the step to come back to."""
+        if self.applied or target == "welcome" or self.session is None:
+            return
+        from wizard import session as sessions
+
+        resume_at = target if target in steps.RESUMABLE else "review"
+        self.session = dataclasses.replace(self.session, step=resume_at)
+        self.saved_session = sessions.save(self.root, self.session)
+
+    def action_quit_wizard(self) -> None:
+        if self.applying:
+            self.notify("Files are being written: wait for the apply to finish.", severity="warning", timeout=5)
+            return
+        self.exit(self.exit_code)
+
+
+def _preflight(root: Root) -> Report:
+    # Imported here, in the welcome step's worker thread: it pulls in the session and answers code.
+    from wizard import preflight
+
+    return preflight.run(root)
+
+
+def create_app(root: str | Path | None = None, *, probe: Probe | None = None, start: str = "welcome",
+               session: Session | None = None, report: Report | None = None,
+               log_path: str | Path | None = None, vici_path: str | Path | None = None,
+               poll_interval: float = 2.0, handle_hangup: bool = False) -> SwanWizardApp:
+    """The one way to build the app: the CLI and the tests both come through here."""
+    if probe is None:
+        probe = _preflight
+    return SwanWizardApp(Root.of(root), probe=probe, start=start, session=session, report=report,
+                         log_path=Path(log_path) if log_path else None,
+                         vici_path=Path(vici_path) if vici_path else None, poll_interval=poll_interval,
+                         handle_hangup=handle_hangup)
+
+
+def run(root: str | Path | None = None) -> int:
+    """Run the wizard in this terminal; returns the exit code for ``swan-wizard``."""
+    app = create_app(root, handle_hangup=True)
+    code = app.run()
+    if app.saved_session is not None and app.saved_session.exists():
+        print(f"swan-wizard: session saved in {app.saved_session}; run swan-wizard again to resume",
+              file=sys.stderr)
+    return int(code if code is not None else app.exit_code)

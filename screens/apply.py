@@ -1,0 +1,175 @@
+"""Step 8: apply the reviewed plan: key generation, each file, then starting strongSwan.
+
+The plan is computed once more, against the disk as it is now (with apply's lock about to be taken),
+and must match the reviewed one up to freshly generated key material; otherwise nothing is written
+and the admin goes back to a fresh review.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import Button, Log, ProgressBar, Static
+
+from screens.base import StepResult, StepScreen
+from wizard import staging
+from wizard.apply import apply
+from wizard.diagnostics import Exit, WizardError
+from wizard.plan import file_changes, pending
+
+
+@dataclass
+class ApplyProgress(Message):
+    label: str
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ApplyProgress)
+
+
+@dataclass
+class ApplyLine(Message):
+    text: str
+
+
+@dataclass
+class ApplyDone(Message):
+    changed: int
+    backup: str | None
+    commands_run: int
+    handouts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ApplyFailed(Message):
+    problems: list[str]
+    exit_code: int
+
+
+class ApplyScreen(StepScreen):
+    HELP = "apply"
+    SCROLL_BODY = False
+    NEXT_LABEL = "Show the running server"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = "running"  # running | done | failed
+        self.failure_code = int(Exit.FAILED)
+
+    def body(self) -> ComposeResult:
+        where = "this system" if self.ctx.root.is_live else f"{self.ctx.root.path} (--root: nothing is started)"
+        yield Static(f"Applying the plan to {where}", id="apply-title", markup=False)
+        yield Static("Generating keys…", id="apply-stage", markup=False)
+        yield ProgressBar(id="apply-progress", show_eta=False)
+        yield Log(id="apply-log", max_lines=5000)
+        yield Static("", id="apply-result", markup=False)
+
+    def buttons(self) -> ComposeResult:
+        yield Button("Back to review", id="back", compact=True, disabled=True)
+        yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True, disabled=True)
+
+    def on_mount(self) -> None:
+        self._run()
+
+    @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
+    def _run(self) -> None:
+        s = self.ctx.session
+        root = self.ctx.root
+        say = self.post_message
+        try:
+            plan = staging.compute_plan(
+                s.answers, root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir,
+                progress=lambda stage, done, total: say(ApplyProgress(
+                    "generating keys" if stage == "keys" else "issuing certificates", done, total)))
+            reviewed = self.ctx.extras.get("plan")
+            changes = file_changes(plan, root)
+            differences = staging.plan_differences(reviewed, plan, changes) if reviewed is not None else []
+            if differences:
+                say(ApplyFailed(["the system changed since the review; nothing was written:", *differences,
+                                 "Go back to the review to see the new plan."], int(Exit.FAILED)))
+                return
+            todo = pending(changes)
+            total = len(todo) + (len(plan.commands) if root.is_live else 0)
+            count = [0]
+
+            def report(line: str) -> None:
+                count[0] += 1
+                say(ApplyLine(line))
+                say(ApplyProgress("writing files" if not line.startswith("$") else "starting strongSwan",
+                                  count[0], max(total, 1)))
+
+            result = apply(plan, root, run_commands=True, report=report)
+        except WizardError as exc:
+            say(ApplyFailed([str(p) for p in exc.problems], int(exc.exit_code)))
+            return
+        except OSError as exc:
+            hint = " (run swan-wizard as root)" if exc.errno == errno.EACCES else ""
+            say(ApplyFailed([f"{exc.filename or 'writing'}: {exc.strerror}{hint}",
+                             "files written so far are listed above; the backup and journal let the next run "
+                             "finish or roll back"], int(Exit.FAILED)))
+            return
+        except Exception as exc:  # reported on screen with the exit code of a failed step
+            say(ApplyFailed([f"internal error: {exc!r}"], int(Exit.FAILED)))
+            return
+        say(ApplyDone(len(result.changed), result.backup_id, len(result.commands_run), list(plan.handouts)))
+
+    def on_apply_progress(self, message: ApplyProgress) -> None:
+        self.query_one("#apply-stage", Static).update(f"{message.label}: {message.done}/{message.total}")
+        self.query_one(ProgressBar).update(total=message.total, progress=message.done)
+
+    def on_apply_line(self, message: ApplyLine) -> None:
+        self.query_one(Log).write_line(message.text)
+
+    def on_apply_done(self, message: ApplyDone) -> None:
+        from wizard import session
+
+        self.state = "done"
+        # Applied and saved: nothing is left to resume, even if the connection drops right now.
+        session.discard(self.ctx.root)
+        self._exit_if_hung_up(int(Exit.OK))
+        lines = [f"Applied {message.changed} changes" + (f"; backup {message.backup}" if message.backup else "")
+                 if message.changed else "Nothing to change: the system already matches the answers."]
+        if not self.ctx.root.is_live:
+            lines.append("No service was started (--root is not the live system).")
+        elif message.commands_run:
+            lines.append(f"Ran {message.commands_run} commands: strongSwan is running with the new configuration.")
+        lines += message.handouts
+        self.query_one("#apply-stage", Static).update("Done.")
+        self.query_one(ProgressBar).update(total=1, progress=1)
+        self.query_one("#apply-result", Static).update(Text("\n".join(lines), style="bold green"))
+        button = self.query_one("#next", Button)
+        button.disabled = False
+        button.focus()
+
+    def on_apply_failed(self, message: ApplyFailed) -> None:
+        self.state = "failed"
+        self.failure_code = message.exit_code
+        self._exit_if_hung_up(message.exit_code)
+        self.query_one("#apply-stage", Static).update("Failed.")
+        self.query_one("#apply-result", Static).update(Text("\n".join(message.problems), style="bold red"))
+        back = self.query_one("#back", Button)
+        back.disabled = False
+        back.focus()
+
+    def _exit_if_hung_up(self, code: int) -> None:
+        # The terminal went away while files were being written (see SwanWizardApp.hang_up): now that
+        # the apply is over, leave with its result.
+        if getattr(self.app, "hung_up", False):
+            self.app.exit(code)
+
+    def action_back(self) -> None:
+        if self.state == "failed":
+            self.dismiss(StepResult("goto", target="review", extras={"exit_code": self.failure_code}))
+        elif self.state == "running":
+            self.notify("Wait for the apply to finish.", timeout=3)
+
+    def action_next(self) -> None:
+        if self.state == "done":
+            self.dismiss(StepResult("next", extras={"applied": True, "exit_code": int(Exit.OK)}))

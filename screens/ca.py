@@ -1,0 +1,197 @@
+"""Step 2: the certificate authority: create one (DN, key type, lifetime, passphrase) or import one."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, RadioButton, RadioSet, Static
+
+from screens.base import Field, FormScreen, Radio, SecretField, int_or_text, text_input
+from screens.choice import Choice
+from wizard import paths, staging
+from wizard.answers import CA
+from wizard.keytypes import KeyType
+from wizard.secrets import SecretSource
+from wizard.session import CaImport
+
+KEY_CHOICES: tuple[tuple[str, KeyType], ...] = (
+    ("rsa-4096 (the article's CA key)", KeyType.RSA_4096),
+    ("rsa-3072", KeyType.RSA_3072),
+    ("rsa-2048", KeyType.RSA_2048),
+    ("ecdsa-p256 (fast)", KeyType.ECDSA_P256),
+    ("ecdsa-p384", KeyType.ECDSA_P384),
+    ("ed25519 (not every client)", KeyType.ED25519),
+)
+
+KEEP_SAFE = ("Keep the CA key safe. It signs every certificate of this VPN: whoever holds it can let anyone "
+             f"in. It stays in {paths.CA_KEY} (0600), where charon never looks; copy it to an offline place "
+             "(a USB stick in a drawer) and keep no other copies.")
+
+
+def key_select(value: KeyType, id: str, choices: tuple[tuple[str, KeyType], ...] = KEY_CHOICES) -> Choice[KeyType]:
+    return Choice(choices, value=value, id=id)
+
+
+def dn_fields(dn: str) -> dict[str, str] | None:
+    """The C, O and CN of a DN made of at most those three, in that order; None for any other DN."""
+    from cryptography.x509.oid import NameOID
+
+    from wizard import pki
+
+    labels = {NameOID.COUNTRY_NAME: "C", NameOID.ORGANIZATION_NAME: "O", NameOID.COMMON_NAME: "CN"}
+    try:
+        name = pki.parse_dn(dn)
+    except ValueError:
+        return None
+    found = [(labels.get(attr.oid), attr.value) for attr in name]
+    keys = [key for key, _ in found]
+    if None in keys or len(set(keys)) != len(keys) or keys != sorted(keys, key=["C", "O", "CN"].index):
+        return None
+    return {str(key): str(value) for key, value in found}
+
+
+def dn_value(value: str) -> str:
+    """A DN value as the answers file spells it: quoted (backslash escapes) only when it must be."""
+    if value != value.strip() or "," in value or value.startswith('"'):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+@lru_cache(maxsize=8)
+def _inspect(cert: str, key: str, passphrase: bytes | None, stamp: tuple[float, float]) -> staging.ImportedCa | str:
+    # Cached per file state: an encrypted key costs a key derivation per attempt, and this runs per keystroke.
+    try:
+        return staging.inspect_ca(cert, key, passphrase)
+    except ValueError as exc:
+        return str(exc)
+
+
+def inspect_import(cert: str, key: str, passphrase: bytes | None) -> staging.ImportedCa | str:
+    try:
+        stamp = (Path(cert).stat().st_mtime, Path(key).stat().st_mtime)
+    except OSError:
+        stamp = (0.0, 0.0)
+    return _inspect(cert, key, passphrase, stamp)
+
+
+class CaScreen(FormScreen):
+    HELP = "ca"
+
+    def form(self) -> ComposeResult:
+        ca = self.ctx.answers.ca
+        imported = self.ctx.session.ca_import
+        with RadioSet(id="ca-mode", compact=True):
+            yield Radio("Create a new CA", value=imported is None, id="ca-create", compact=True)
+            yield Radio("Import an existing CA", value=imported is not None, id="ca-import", compact=True)
+        parts = dn_fields(ca.dn)
+        with Vertical(id="create-group", classes="group" + (" -hidden" if imported else "")):
+            if parts is not None:
+                # The article's three DN fields; a DN with other attributes (from an answers file) is
+                # edited whole below instead.
+                yield Field("Country (C)", text_input(parts.get("C", ""), id="ca-dn-c", placeholder="CH"),
+                            field="ca.dn#C", hint="two letters; may stay empty")
+                yield Field("Organization (O)", text_input(parts.get("O", ""), id="ca-dn-o"), field="ca.dn#O")
+                yield Field("Common name (CN)", text_input(parts.get("CN", ""), id="ca-dn-cn"), field="ca.dn#CN")
+                yield Field("", Static(""), classes="catch-all", field="ca.dn", exact=True)
+            else:
+                yield Field("Distinguished name", text_input(ca.dn, id="ca-dn"), field="ca.dn",
+                            hint="C country, O organization, CN common name")
+            yield Field("Key type", key_select(ca.key, "ca-key"), field="ca.key")
+            yield Field("Lifetime (days)", text_input(str(ca.lifetime_days), id="ca-lifetime"),
+                        field="ca.lifetime_days", hint="the article: 3650 (10 years)")
+        with Vertical(id="import-group", classes="group" + ("" if imported else " -hidden")):
+            yield Field("CA certificate (PEM)", text_input(imported.cert if imported else "", id="ca-cert-file"),
+                        field="ca_import.cert")
+            yield Field("CA key (PEM)", text_input(imported.key if imported else "", id="ca-key-file"),
+                        field="ca_import.key")
+            yield Static("", id="import-info", markup=False)
+        yield SecretField("Key passphrase", field="ca.passphrase", key="ca-passphrase", root=self.ctx.root,
+                          current=ca.passphrase, choices=("none", "type"), id="ca-passphrase")
+        yield Static(KEEP_SAFE, id="keep-safe", classes="warning", markup=False)
+
+    @property
+    def importing(self) -> bool:
+        return self.query_one("#ca-import", RadioButton).value
+
+    @on(RadioSet.Changed, "#ca-mode")
+    def _mode(self) -> None:
+        self.query_one("#create-group").set_class(self.importing, "-hidden")
+        self.query_one("#import-group").set_class(not self.importing, "-hidden")
+
+    def _passphrase(self) -> bytes | None:
+        secret = self.query_one(SecretField)
+        if secret.kind == "type":
+            text, _ = secret.typed_text()
+            if text:
+                return text.encode()
+        value = secret.value()
+        if value is None:
+            return None
+        try:
+            return SecretSource(environ=os.environ).resolve(value, "ca.passphrase")
+        except Exception:  # a stored secret that cannot be read yet: the import check says "needs a passphrase"
+            return None
+
+    def _import_files(self) -> tuple[str, str]:
+        return (self.query_one("#ca-cert-file", Input).value.strip(),
+                self.query_one("#ca-key-file", Input).value.strip())
+
+    def _imported(self) -> staging.ImportedCa | str | None:
+        cert, key = self._import_files()
+        if not cert or not key:
+            return None
+        return inspect_import(cert, key, self._passphrase())
+
+    def sections(self) -> dict[str, Any]:
+        passphrase = self.query_one(SecretField).value()
+        if self.importing:
+            found = self._imported()
+            if isinstance(found, staging.ImportedCa):
+                return {"ca": CA(dn=found.dn, key=found.key, lifetime_days=found.lifetime_days,
+                                 passphrase=passphrase)}
+            return {"ca": self.ctx.answers.ca}
+        plain: dict[str, Any] = {
+            "dn": self._dn(),
+            "key": self.query_one("#ca-key", Choice).value,
+            "lifetime_days": int_or_text(self.query_one("#ca-lifetime", Input).value),
+        }
+        if passphrase is not None:
+            plain["passphrase"] = passphrase
+        return {"ca": plain}
+
+    def _dn(self) -> str:
+        whole = self.query("#ca-dn")
+        if whole:
+            return self.query_one("#ca-dn", Input).value
+        values = {key: self.query_one(f"#ca-dn-{key.lower()}", Input).value.strip() for key in ("C", "O", "CN")}
+        return ", ".join(f"{key}={dn_value(value)}" for key, value in values.items() if value)
+
+    def ui_problems(self) -> dict[str, str]:
+        out = super().ui_problems()
+        if self.importing:
+            cert, key = self._import_files()
+            if not cert:
+                out["ca_import.cert"] = "give the CA certificate file"
+            if not key:
+                out["ca_import.key"] = "give the CA key file"
+            found = self._imported()
+            info = self.query_one("#import-info", Static)
+            if isinstance(found, str):
+                out["ca_import.key"] = found
+                info.update("")
+            elif found is not None:
+                info.update(f"CA: {found.dn}, {found.key.value}, valid until {found.not_after:%Y-%m-%d}"
+                            + (", key encrypted" if found.encrypted else ""))
+        return out
+
+    def session_changes(self) -> dict[str, Any]:
+        if self.importing:
+            cert, key = self._import_files()
+            return {"ca_import": CaImport(str(Path(cert).resolve()), str(Path(key).resolve()))}
+        return {"ca_import": None}

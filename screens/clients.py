@@ -1,0 +1,177 @@
+"""Step 4: client identities: add, edit and remove; key type, lifetime and PKCS#12 password each."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, DataTable, Input, Static
+
+from screens.base import Edited, Field, FormDialog, FormScreen, SecretField, int_or_text, text_input
+from screens.ca import key_select
+from screens.choice import Choice
+from screens.host import HOST_KEYS
+from wizard.answers import GENERATE, Answers, Client, SecretRef
+from wizard.paths import Root
+from wizard.session import SECRET_KEY, is_typed_ref
+
+ENCRYPTIONS = (("legacy: 3DES, imports everywhere", "legacy"), ("aes256: stronger, newer clients only", "aes256"))
+
+
+def secret_label(root: Root, secret: Any) -> str:
+    if secret is None:
+        return "-"
+    if isinstance(secret, SecretRef):
+        if secret.generate:
+            return "generated"
+        if is_typed_ref(root, secret):
+            return "typed"
+        if secret.env:
+            return f"env {secret.env}"
+        if secret.file:
+            return "file"
+    return "literal"
+
+
+def typed_key(prefix: str, name: str) -> str:
+    """The file name key of a typed secret; falls back while the name is not valid yet."""
+    candidate = f"{prefix}-{name}"
+    return candidate if SECRET_KEY.match(candidate) else f"{prefix}-pending"
+
+
+class ClientDialog(FormDialog):
+    HELP = "clients"
+
+    def __init__(self, answers: Answers, root: Root, clients: list[Client], index: int) -> None:
+        super().__init__(answers, root)
+        self.clients = clients
+        self.index = index
+        self.original = clients[index] if index < len(clients) else None
+        self.TITLE_TEXT = "Edit client" if self.original else "Add a client"
+
+    def form(self) -> ComposeResult:
+        c = self.original or Client(name="client")
+        i = self.index
+        yield Field("Name", text_input(self.original.name if self.original else "", id="client-name",
+                                       placeholder="alice@example.com"),
+                    field=f"clients[{i}].name", hint="an e-mail address (rfc822 SAN) or a plain name")
+        yield Field("Key type", key_select(c.key, "client-key", HOST_KEYS), field=f"clients[{i}].key")
+        yield Field("Lifetime (days)", text_input(str(c.lifetime_days), id="client-lifetime"),
+                    field=f"clients[{i}].lifetime_days")
+        yield SecretField("PKCS#12 password", field=f"clients[{i}].p12_password", key="p12-pending",
+                          root=self.root, current=c.p12_password, generated=GENERATE, id="client-p12")
+        yield Field("Bundle encryption", Choice(ENCRYPTIONS, value=c.p12_encryption, id="client-encryption"),
+                    field=f"clients[{i}].p12_encryption")
+
+    def client_name(self) -> str:
+        return self.query_one("#client-name", Input).value.strip()
+
+    def sections(self) -> dict[str, Any]:
+        secret = self.query_one(SecretField)
+        secret.key = typed_key("p12", self.client_name())
+        item: dict[str, Any] = {
+            "name": self.client_name(),
+            "key": self.query_one("#client-key", Choice).value,
+            "lifetime_days": int_or_text(self.query_one("#client-lifetime", Input).value),
+            "p12_password": secret.value(),
+            "p12_encryption": self.query_one("#client-encryption", Choice).value,
+        }
+        clients: list[Any] = list(self.clients)
+        if self.index < len(clients):
+            clients[self.index] = item
+        else:
+            clients.append(item)
+        return {"clients": clients}
+
+    def claims(self, widget: Field, key: str) -> bool:
+        # "clients[1] 'Bob' repeats clients[0]" is about the name being typed here.
+        if key == "clients" and widget.field.endswith(".name"):
+            return True
+        return super().claims(widget, key)
+
+    def item(self) -> Client:
+        assert self.checked is not None and self.checked.answers is not None
+        return self.checked.answers.clients[self.index]
+
+
+class ClientsScreen(FormScreen):
+    HELP = "clients"
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("a", "add", "Add"),
+        Binding("e", "edit", "Edit"),
+        Binding("delete", "remove", "Remove"),
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clients: list[Client] = list(self.ctx.answers.clients)
+        self.pending_typed: dict[str, str] = {}
+
+    def form(self) -> ComposeResult:
+        yield Static("Each client gets a key, a certificate naming it, and a PKCS#12 bundle to import.",
+                     classes="explain", markup=False)
+        table: DataTable[str] = DataTable(id="clients-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        with Horizontal(classes="row-buttons"):
+            yield Button("Add", id="add", compact=True)
+            yield Button("Edit", id="edit", compact=True)
+            yield Button("Remove", id="remove", compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Name", "Key", "Days", "PKCS#12 password", "Encryption")
+        self._fill()
+        table.focus()
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for c in self.clients:
+            table.add_row(c.name, c.key.value, str(c.lifetime_days), secret_label(self.ctx.root, c.p12_password),
+                          c.p12_encryption)
+        if self.clients:
+            table.move_cursor(row=min(row, len(self.clients) - 1))
+
+    def sections(self) -> dict[str, Any]:
+        return {"clients": self.clients}
+
+    def typed(self) -> dict[str, str]:
+        return dict(self.pending_typed)
+
+    def _edit(self, index: int) -> None:
+        def done(result: Edited | None) -> None:
+            if result is None:
+                return
+            if index < len(self.clients):
+                self.clients[index] = result.value
+            else:
+                self.clients.append(result.value)
+            self.pending_typed.update(result.typed)
+            self._fill()
+            self.revalidate()
+
+        self.app.push_screen(ClientDialog(self.ctx.answers, self.ctx.root, self.clients, index), done)
+
+    @on(Button.Pressed, "#add")
+    def action_add(self) -> None:
+        self._edit(len(self.clients))
+
+    @on(Button.Pressed, "#edit")
+    def action_edit(self) -> None:
+        if self.clients:
+            self._edit(self.query_one(DataTable).cursor_row)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self._edit(event.cursor_row)
+
+    @on(Button.Pressed, "#remove")
+    def action_remove(self) -> None:
+        if self.clients:
+            del self.clients[self.query_one(DataTable).cursor_row]
+            self._fill()
+            self.revalidate()

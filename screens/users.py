@@ -1,0 +1,196 @@
+"""Step 5b: users of the password variants (EAP, XAUTH, L2TP), with generated or typed passwords.
+
+One list for all three: a user can log in through several variants. The answers keep a list per
+variant; this screen merges them by name and splits them again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Checkbox, DataTable, Input, Static
+
+from screens.base import Check, Edited, Field, FormDialog, FormScreen, SecretField, text_input
+from screens.clients import secret_label, typed_key
+from wizard.answers import GENERATE, Answers, Variants
+from wizard.paths import Root
+
+USER_VARIANTS: tuple[tuple[str, str, str], ...] = (
+    ("ikev2-eap", "ikev2_eap", "IKEv2 EAP"),
+    ("ikev1-xauth", "ikev1_xauth", "IKEv1 XAUTH"),
+    ("l2tp", "l2tp", "L2TP"),
+)
+
+
+@dataclass(frozen=True)
+class UserEntry:
+    name: str
+    variants: tuple[str, ...]  # aliases: ikev2-eap, ikev1-xauth, l2tp
+    password: Any
+
+
+def enabled_user_variants(variants: Variants) -> list[tuple[str, str, str]]:
+    return [v for v in USER_VARIANTS if getattr(variants, v[1]) is not None]
+
+
+def merge(variants: Variants) -> list[UserEntry]:
+    entries: dict[str, UserEntry] = {}
+    for alias, attr, _ in USER_VARIANTS:
+        section = getattr(variants, attr)
+        for user in section.users if section is not None else []:
+            old = entries.get(user.name)
+            entries[user.name] = UserEntry(user.name, (*old.variants, alias) if old else (alias,),
+                                           old.password if old else user.password)
+    return list(entries.values())
+
+
+def split(variants: Variants, entries: list[UserEntry]) -> dict[str, Any]:
+    """The variants as plain data with each enabled variant's user list rebuilt from ``entries``."""
+    data = variants.model_dump(by_alias=True, exclude_none=True, mode="json")
+    for alias, attr, _ in USER_VARIANTS:
+        if getattr(variants, attr) is None:
+            continue
+        data[alias]["users"] = [
+            {"name": e.name, "password": e.password.model_dump(exclude_none=True, mode="json")
+             if hasattr(e.password, "model_dump") else e.password}
+            for e in entries if alias in e.variants]
+    return data
+
+
+class UserDialog(FormDialog):
+    HELP = "users"
+
+    def __init__(self, answers: Answers, root: Root, entries: list[UserEntry], index: int) -> None:
+        super().__init__(answers, root)
+        self.entries = entries
+        self.index = index
+        self.original = entries[index] if index < len(entries) else None
+        self.TITLE_TEXT = "Edit user" if self.original else "Add a user"
+        self.choices = enabled_user_variants(answers.variants)
+
+    def form(self) -> ComposeResult:
+        u = self.original
+        yield Field("Name", text_input(u.name if u else "", id="user-name", placeholder="alice"), field="user.name")
+        with Horizontal(classes="variant-row"):
+            yield Static("Logs in with", classes="field-label")
+            for alias, _attr, label in self.choices:
+                yield Check(label, value=(alias in u.variants) if u else True, id=f"user-{alias}", compact=True)
+        yield Field("", Static(""), classes="catch-all", field="user.variants")
+        yield SecretField("Password", field="user.password", key="user-pending", root=self.root,
+                          current=u.password if u else GENERATE, generated=GENERATE, id="user-password")
+
+    def entry(self) -> UserEntry:
+        name = self.query_one("#user-name", Input).value.strip()
+        secret = self.query_one(SecretField)
+        secret.key = typed_key("user", name)
+        chosen = tuple(alias for alias, _a, _l in self.choices if self.query_one(f"#user-{alias}", Checkbox).value)
+        return UserEntry(name, chosen, secret.value())
+
+    def sections(self) -> dict[str, Any]:
+        entries = list(self.entries)
+        if self.index < len(entries):
+            entries[self.index] = self.entry()
+        else:
+            entries.append(self.entry())
+        return {"variants": split(self.answers.variants, entries)}
+
+    def ui_problems(self) -> dict[str, str]:
+        out = super().ui_problems()
+        if not self.entry().variants:
+            out["user.variants"] = "choose at least one way to log in"
+        return out
+
+    def claims(self, widget: Field, key: str) -> bool:
+        # The loader names the user inside one variant's list; here it is the one user being edited.
+        if widget.field == "user.name":
+            return ".users" in key and (key.endswith(".name") or key.endswith(".users"))
+        if widget.field == "user.password":
+            return ".users" in key and key.endswith(".password")
+        return super().claims(widget, key)
+
+    def item(self) -> UserEntry:
+        return self.entry()
+
+
+class UsersScreen(FormScreen):
+    HELP = "users"
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("a", "add", "Add"),
+        Binding("e", "edit", "Edit"),
+        Binding("delete", "remove", "Remove"),
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.entries = merge(self.ctx.answers.variants)
+        self.pending_typed: dict[str, str] = {}
+
+    def form(self) -> ComposeResult:
+        names = ", ".join(label for _a, _b, label in enabled_user_variants(self.ctx.answers.variants))
+        yield Static(f"Users who log in with a name and password ({names}).", classes="explain", markup=False)
+        yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(classes="row-buttons"):
+            yield Button("Add", id="add", compact=True)
+            yield Button("Edit", id="edit", compact=True)
+            yield Button("Remove", id="remove", compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Name", *(label for _a, _b, label in USER_VARIANTS), "Password")
+        self._fill()
+        table.focus()
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for e in self.entries:
+            marks = ["yes" if alias in e.variants else "-" for alias, _b, _c in USER_VARIANTS]
+            table.add_row(e.name, *marks, secret_label(self.ctx.root, e.password))
+        if self.entries:
+            table.move_cursor(row=min(row, len(self.entries) - 1))
+
+    def sections(self) -> dict[str, Any]:
+        return {"variants": split(self.ctx.answers.variants, self.entries)}
+
+    def typed(self) -> dict[str, str]:
+        return dict(self.pending_typed)
+
+    def _edit(self, index: int) -> None:
+        def done(result: Edited | None) -> None:
+            if result is None:
+                return
+            if index < len(self.entries):
+                self.entries[index] = result.value
+            else:
+                self.entries.append(result.value)
+            self.pending_typed.update(result.typed)
+            self._fill()
+            self.revalidate()
+
+        self.app.push_screen(UserDialog(self.ctx.answers, self.ctx.root, self.entries, index), done)
+
+    @on(Button.Pressed, "#add")
+    def action_add(self) -> None:
+        self._edit(len(self.entries))
+
+    @on(Button.Pressed, "#edit")
+    def action_edit(self) -> None:
+        if self.entries:
+            self._edit(self.query_one(DataTable).cursor_row)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self._edit(event.cursor_row)
+
+    @on(Button.Pressed, "#remove")
+    def action_remove(self) -> None:
+        if self.entries:
+            del self.entries[self.query_one(DataTable).cursor_row]
+            self._fill()
+            self.revalidate()

@@ -1,0 +1,481 @@
+"""Behaviour of the wizard's screens: validation as you type, F1, Esc, resume, CA import, start over."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_tui_flow import REPO, add_client, fast_keys, start
+from test_tui_support import (
+    choose,
+    click_id,
+    fake_report,
+    fill,
+    probe_with,
+    run_async,
+    screen_text,
+    wait_screen,
+    wait_until,
+)
+from textual.widgets import Input, OptionList, Static
+
+from screens import steps
+from screens.app import SwanWizardApp, create_app
+from wizard import answers_file, paths, pki, preflight, session
+from wizard.answers import Answers, Server
+from wizard.diagnostics import InvalidAnswers
+from wizard.keytypes import KeyType
+from wizard.paths import Root
+
+FAST = """
+version: 1
+server: {address: vpn.example.com}
+ca: {key: ecdsa-p256}
+host: {key: ecdsa-p256}
+clients: [{name: alice@example.com, key: ecdsa-p256}]
+variants: {ikev2-cert: {}, ikev2-eap: {users: [{name: alice}]}}
+pool: {addresses: 10.10.10.0/24, dns: [10.10.10.1]}
+"""
+
+
+def app_at(root: Path, step: str, answers_text: str = FAST, **kwargs: Any) -> SwanWizardApp:
+    answers = answers_file.parse(answers_text)
+    return create_app(root, probe=probe_with(), start=step, session=session.Session(answers=answers, step=step),
+                      report=fake_report(Root.of(root)), **kwargs)
+
+
+def field_message(app: SwanWizardApp, control_id: str) -> str:
+    field = app.screen.query_one(f"#{control_id}", Input).parent.parent  # Field > row > control
+    return str(field.query_one(".field-message", Static).render())
+
+
+def loader_message(yaml_text: str, field: str) -> str:
+    with pytest.raises(InvalidAnswers) as caught:
+        answers_file.parse(yaml_text)
+    return next(p.message for p in caught.value.problems if p.field == field)
+
+
+# -- validation as you type --------------------------------------------------------------------------
+
+
+def message_for(app: SwanWizardApp, field: str) -> str:
+    from screens.base import Field
+
+    (widget,) = [w for w in app.screen.query(Field) if w.field == field]
+    return str(widget.query_one(".field-message", Static).render())
+
+
+def test_fields_show_the_loaders_message_as_you_type(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "ca")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await fill(pilot, "#ca-dn-c", "CHE")
+            await fill(pilot, "#ca-lifetime", "99999")
+            yaml_text = ("version: 1\nserver: {address: a.example}\n"
+                         "ca: {dn: 'C=CHE, O=strongSwan, CN=strongSwan Root CA', lifetime_days: 99999}\n")
+            assert message_for(app, "ca.dn") == loader_message(yaml_text, "ca.dn")
+            assert field_message(app, "ca-lifetime") == loader_message(yaml_text, "ca.lifetime_days")
+            await pilot.press("ctrl+n")  # refused: the step stays, the first bad field gets the focus
+            await pilot.pause()
+            assert type(app.screen).__name__ == "CaScreen" and app.screen.focused is not None
+            assert app.screen.focused.id == "ca-dn-cn"  # the DN's message sits below its last field
+            await fill(pilot, "#ca-dn-c", "DE")
+            await fill(pilot, "#ca-dn-o", "Example, Inc.")
+            await fill(pilot, "#ca-dn-cn", "Example CA")
+            await fill(pilot, "#ca-lifetime", "3650")
+            assert message_for(app, "ca.dn") == "" and field_message(app, "ca-lifetime") == ""
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "HostScreen")
+            assert app.session.answers.ca.dn == 'C=DE, O="Example, Inc.", CN=Example CA'
+
+            await fill(pilot, "#server-address", "bad..name")
+            assert field_message(app, "server-address") == loader_message(
+                "version: 1\nserver: {address: 'bad..name'}\n", "server.address")
+            await fill(pilot, "#server-address", "vpn.example.com")
+            await fill(pilot, "#host-lifetime", "900")
+            # a warning, not an error: Apple's 825-day limit
+            assert "825" in field_message(app, "host-lifetime")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ClientsScreen")
+
+    run_async(go())
+
+
+def test_a_dn_beyond_c_o_cn_is_edited_whole(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "ca", FAST.replace("ca: {key: ecdsa-p256}",
+                                                  "ca: {key: ecdsa-p256, dn: 'C=CH, O=Example, OU=VPN, CN=CA'}"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert app.screen.query_one("#ca-dn", Input).value == "C=CH, O=Example, OU=VPN, CN=CA"
+            assert not app.screen.query("#ca-dn-c")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "HostScreen")
+
+    run_async(go())
+
+
+def test_a_duplicate_client_is_refused_in_the_dialog_with_the_loaders_words(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "clients")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("a")
+            await wait_screen(pilot, "ClientDialog")
+            await fill(pilot, "#client-name", "ALICE@example.com")
+            expected = loader_message(FAST.replace("clients: [{name: alice@example.com, key: ecdsa-p256}]",
+                                                   "clients: [{name: alice@example.com}, {name: ALICE@example.com}]"),
+                                      "clients")
+            assert field_message(app, "client-name") == expected
+            await pilot.press("ctrl+n")
+            assert type(app.screen).__name__ == "ClientDialog"
+            await pilot.press("escape")
+            await wait_screen(pilot, "ClientsScreen")
+            assert [c.name for c in app.screen.clients] == ["alice@example.com"]
+
+    run_async(go())
+
+
+def test_a_typed_password_must_be_typed_twice(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "users")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("a")
+            await wait_screen(pilot, "UserDialog")
+            await fill(pilot, "#user-name", "bob")
+            await click_id(pilot, "user-password-type")
+            await fill(pilot, "#user-password-text", "one-password")
+            await fill(pilot, "#user-password-again", "another")
+            assert field_message(app, "user-password-again") == "the two entries differ"
+            await pilot.press("ctrl+n")
+            assert type(app.screen).__name__ == "UserDialog"
+            await fill(pilot, "#user-password-again", "one-password")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "UsersScreen")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "AddressesScreen")
+            v = app.session.answers.variants
+            assert [u.name for u in v.ikev2_eap.users] == ["alice", "bob"]  # type: ignore[union-attr]
+            bob = v.ikev2_eap.users[1]  # type: ignore[union-attr]
+            assert bob.password.file is not None and Path(bob.password.file).read_text() == "one-password\n"
+
+    run_async(go())
+
+
+# -- keys: F1 everywhere, Esc back ---------------------------------------------------------------------
+
+HELP_PHRASES = {
+    "welcome": "First, install the strongswan package",
+    "ca": "Theft",
+    "host": "MUST be contained",
+    "clients": "PKCS#12",
+    "variants": "IPSec in tunnel mode",
+    "users": "topsecretpassword",
+    "addresses": "rightsourceip=%dhcp",
+    "review": "reload the file",
+    "running": "no matching peer config found",
+}
+
+
+@pytest.mark.parametrize("step", list(HELP_PHRASES))
+def test_f1_shows_the_articles_explanation_on_every_screen(step: str, tmp_path: Path) -> None:
+    from screens.help import help_text
+
+    screen_class = steps.BY_KEY[step].load()
+    text = help_text(screen_class.HELP)
+    assert HELP_PHRASES[step] in text.replace("\n", " ")
+
+    async def go() -> None:
+        app = app_at(tmp_path, step, poll_interval=60)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, screen_class.__name__)
+            await pilot.press("f1")
+            await wait_screen(pilot, "HelpScreen")
+            assert text.splitlines()[0].lstrip("# ") in screen_text(app)
+            await pilot.press("escape")
+            await wait_screen(pilot, screen_class.__name__)
+
+    run_async(go())
+
+
+def test_every_step_has_help_and_the_networking_slot_waits_between_addresses_and_review() -> None:
+    keys = [s.key for s in steps.STEPS]
+    assert keys.index("addresses") < keys.index("networking") < keys.index("review")
+    assert not steps.BY_KEY["networking"].available
+    for step in steps.STEPS:
+        if step.available:
+            assert (REPO / "assets/help" / f"{step.load().HELP}.md").is_file()
+    answers = answers_file.parse(FAST)
+    assert steps.neighbour("addresses", answers, 1) == "review"
+    assert steps.neighbour("review", answers, -1) == "addresses"
+
+
+def test_escape_goes_back_and_keeps_what_was_typed(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "host")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await fill(pilot, "#server-address", "gw.example.org")
+            await pilot.press("escape")
+            await wait_screen(pilot, "CaScreen")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "HostScreen")
+            assert app.screen.query_one("#server-address", Input).value == "gw.example.org"
+
+    run_async(go())
+
+
+def test_the_users_step_is_skipped_without_password_variants(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "variants", "version: 1\nserver: {address: vpn.example.com}\n")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "AddressesScreen")
+            await pilot.press("escape")
+            await wait_screen(pilot, "VariantsScreen")
+
+    run_async(go())
+
+
+# -- sessions: saved after every screen, resumed ---------------------------------------------------------
+
+
+def test_a_dropped_session_is_offered_for_resume_where_it_stopped(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+
+    async def first() -> None:
+        app = create_app(root, probe=probe_with())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            await fast_keys(pilot)
+            await add_client(pilot, "carol@example.com")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "VariantsScreen")
+            # the connection drops here: nothing more happens in this run
+
+    run_async(first())
+    saved = Root.of(root)(session.SESSION_FILE)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert yaml.safe_load(saved.read_text())["step"] == "variants"
+
+    async def second() -> None:
+        def probe(r: Root) -> preflight.Report:
+            return fake_report(r, existing=preflight.existing(r))
+
+        app = create_app(root, probe=probe)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
+            options = app.screen.query_one("#choices", OptionList)
+            first_option = options.get_option_at_index(0)
+            assert first_option.id == "resume" and "variants" in str(first_option.prompt)
+            await pilot.press("enter")
+            await wait_screen(pilot, "VariantsScreen")
+            assert app.session.answers.server.address == "vpn.example.com"
+            assert [c.name for c in app.session.answers.clients] == ["carol@example.com"]
+
+    run_async(second())
+
+
+def test_modify_starts_from_the_saved_answers(tmp_path: Path) -> None:
+    root = Root.of(tmp_path)
+    session.save_answers(answers_file.parse(FAST), root(session.SAVED_ANSWERS))
+
+    async def go() -> None:
+        app = create_app(tmp_path, probe=lambda r: fake_report(r, existing=preflight.existing(r)))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
+            assert app.screen.query_one("#choices", OptionList).get_option_at_index(0).id == "modify"
+            await pilot.press("enter")
+            await wait_screen(pilot, "CaScreen")
+            assert app.session.mode == "modify" and app.session.answers == answers_file.parse(FAST)
+
+    run_async(go())
+
+
+# -- CA import, passphrase, start over ---------------------------------------------------------------------
+
+
+def test_import_an_existing_ca_with_a_passphrase(tmp_path: Path) -> None:
+    key = pki.generate_key(KeyType.ECDSA_P256)
+    cert = pki.issue_ca(key, pki.parse_dn("C=DE, O=Example, CN=Old CA"), 3650)
+    (tmp_path / "old").mkdir()
+    cert_file, key_file = tmp_path / "old/ca.pem", tmp_path / "old/ca.key"
+    cert_file.write_bytes(pki.cert_to_pem(cert))
+    key_file.write_bytes(pki.key_to_pem(key, b"old-ca-pass"))
+    root = tmp_path / "root"
+
+    async def go() -> None:
+        app = app_at(root, "ca", "version: 1\nserver: {address: vpn.example.com}\nhost: {key: ecdsa-p256}\n")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await click_id(pilot, "ca-import")
+            await fill(pilot, "#ca-cert-file", str(cert_file))
+            await fill(pilot, "#ca-key-file", str(key_file))
+            assert "passphrase" in field_message(app, "ca-key-file")
+            await click_id(pilot, "ca-passphrase-type")
+            await fill(pilot, "#ca-passphrase-text", "old-ca-pass")
+            await fill(pilot, "#ca-passphrase-again", "old-ca-pass")
+            assert field_message(app, "ca-key-file") == ""
+            assert "Old CA" in str(app.screen.query_one("#import-info", Static).render())
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "HostScreen")
+            assert app.session.answers.ca.dn == "C=DE, O=Example, CN=Old CA"
+            assert app.session.ca_import == session.CaImport(str(cert_file), str(key_file))
+            assert not (root / "etc").exists()  # nothing written before the review
+
+    run_async(go())
+    # the review and apply (below, headless) write the imported CA where the engine keeps it
+    s = session.load(Root.of(root))
+    from wizard.apply import apply
+    from wizard.staging import compute_plan
+
+    plan = compute_plan(s.answers, Root.of(root), ca_import=s.ca_import)
+    apply(plan, Root.of(root))
+    assert Root.of(root)(paths.CA_CERT).read_bytes() == cert_file.read_bytes()
+    assert Root.of(root)(paths.CA_KEY).read_bytes() == key_file.read_bytes()
+
+
+def test_start_over_replaces_the_keys_and_backs_the_old_ones_up(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    old = tmp_path / "old.yaml"
+    old.write_text("version: 1\nserver: {address: vpn.example.com}\nca: {key: ecdsa-p256}\nhost: {key: ecdsa-p256}\n")
+    done = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(old), "--root", str(root)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    old_ca_key = Root.of(root)(paths.CA_KEY).read_bytes()
+
+    async def go() -> None:
+        app = create_app(root, probe=lambda r: fake_report(r, existing=preflight.existing(r)))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
+            ids = [app.screen.query_one("#choices", OptionList).get_option_at_index(i).id for i in range(3)]
+            assert ids[:2] == ["start-over", "new"]
+            await pilot.press("enter")
+            await wait_screen(pilot, "CaScreen")
+            # Another key type for the CA: without start over the engine would refuse to replace the CA.
+            await choose(pilot, "#ca-key", "ecdsa-p384")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "HostScreen")
+            await choose(pilot, "#host-key", "ecdsa-p256")
+            for screen in ("ClientsScreen", "VariantsScreen", "AddressesScreen", "ReviewScreen"):
+                await pilot.press("ctrl+n")
+                await wait_screen(pilot, screen)
+            await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
+            assert "update 0600 /etc/swan-wizard/ca/ca.key" in screen_text(app)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ConfirmScreen")
+            await click_id(pilot, "yes")
+            await wait_screen(pilot, "ApplyScreen")
+            await wait_until(pilot, lambda: app.screen.state != "running", "the apply", timeout=120)
+            assert app.screen.state == "done"
+
+    run_async(go())
+    new_key = Root.of(root)(paths.CA_KEY).read_bytes()
+    assert new_key != old_ca_key and pki.key_type_of(pki.load_key_pem(new_key)) == KeyType.ECDSA_P384
+    backups = list(Root.of(root)(paths.BACKUPS_DIR).glob("*/files/etc/swan-wizard/ca/ca.key"))
+    assert [b.read_bytes() for b in backups] == [old_ca_key]
+    replay = subprocess.run([sys.executable, "-m", "wizard.cli", "apply",
+                             str(Root.of(root)(session.SAVED_ANSWERS)), "--root", str(root)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert replay.returncode == 0 and "Nothing to change" in replay.stdout, replay.stdout + replay.stderr
+
+
+# -- welcome: install offer ------------------------------------------------------------------------------
+
+
+def test_missing_strongswan_is_offered_as_the_exact_command_and_only_run_when_confirmed(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = create_app(tmp_path, probe=probe_with(strongswan_version=None, swanctl=False))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
+            options = app.screen.query_one("#choices", OptionList)
+            ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+            assert "install" in ids
+            command = " ".join(preflight.install_command("apt") or ())
+            assert command in str(options.get_option_at_index(ids.index("install")).prompt)
+            options.highlighted = ids.index("install")
+            await pilot.press("enter")
+            await wait_screen(pilot, "ConfirmScreen")
+            assert command in str(app.screen.query_one(".dialog-detail", Static).render())
+            await pilot.press("enter")  # Cancel is the default: nothing runs
+            await wait_screen(pilot, "WelcomeScreen")
+
+    run_async(go())
+
+
+def test_the_command_dialog_shows_output_and_status(tmp_path: Path) -> None:
+    from textual.app import App
+
+    from screens.dialogs import CommandScreen
+
+    results: list[int | None] = []
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(CommandScreen(("sh", "-c", "echo installing; exit 3"), "Installing"), results.append)
+
+    async def go() -> None:
+        app = Host()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: getattr(app.screen, "returncode", None) is not None, "the command")
+            assert "installing" in screen_text(app) and "exit status 3" in screen_text(app)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: bool(results), "the dialog to close")
+
+    run_async(go())
+    assert results == [3]
+
+
+def test_quitting_midway_says_where_the_session_is(tmp_path: Path) -> None:
+    async def go() -> SwanWizardApp:
+        app = app_at(tmp_path, "host")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ClientsScreen")
+            await pilot.press("ctrl+q")
+        return app
+
+    app = run_async(go())
+    assert app.return_code == 0 and app.saved_session == Root.of(tmp_path)(session.SESSION_FILE)
+    assert session.load(Root.of(tmp_path)).step == "clients"
+
+
+def test_default_answers_use_the_detected_address(tmp_path: Path) -> None:
+    from screens.app import default_answers
+
+    assert default_answers(fake_report(Root.of(tmp_path))).server.address == "192.0.2.10"
+    assert default_answers(None) == Answers(server=Server(address="vpn.example.com"))
+
+
+def test_a_dropped_connection_lets_a_running_apply_finish(tmp_path: Path) -> None:
+    async def go() -> SwanWizardApp:
+        app = app_at(tmp_path, "review")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: getattr(app.screen, "plan", None) is not None, "the plan", timeout=120)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ConfirmScreen")
+            await click_id(pilot, "yes")
+            await wait_screen(pilot, "ApplyScreen")
+            app.hang_up()  # what SIGHUP does when the SSH connection drops
+            await wait_until(pilot, lambda: app.return_code is not None, "the app to leave", timeout=120)
+        return app
+
+    app = run_async(go())
+    assert app.return_code == 0
+    assert Root.of(tmp_path)(paths.SWANCTL_CONF).is_file()
+    assert not Root.of(tmp_path)(session.SESSION_FILE).exists()
+
+
+def test_a_dropped_connection_on_a_form_leaves_the_session_to_resume(tmp_path: Path) -> None:
+    async def go() -> SwanWizardApp:
+        app = app_at(tmp_path, "host")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ClientsScreen")
+            app.hang_up()
+            await wait_until(pilot, lambda: app.return_code is not None, "the app to leave")
+        return app
+
+    app = run_async(go())
+    assert app.return_code == 0 and session.load(Root.of(tmp_path)).step == "clients"

@@ -1,0 +1,115 @@
+"""What `swan-wizard doctor` reports: findings with their evidence, the fix, and a fix it can apply itself.
+
+Every check in the doctor returns :class:`Finding` objects; nothing else prints. A finding names where
+the proof is (a file and line, a log line, a certificate field, a command's output) so an admin can
+look for themselves, and says what to change, with the exact command where there is one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info", "ok", "skipped"]
+Area = Literal["certificates", "configuration", "system", "log"]
+
+AREAS: tuple[Area, ...] = ("certificates", "configuration", "system", "log")
+# Order of importance, for sorting and for the summary line.
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info", "ok", "skipped")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where the proof is: ``where`` is "path:line", a certificate file, "vici", or a command."""
+
+    where: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.text}" if self.where else self.text
+
+    def to_json(self) -> dict[str, str]:
+        return {"where": self.where, "text": self.text}
+
+
+@dataclass(frozen=True)
+class AutoFix:
+    """A fix `doctor --fix` may carry out: a chmod of one file, or one command of the live system."""
+
+    description: str
+    chmod_path: str | None = None  # the real path (already under --root)
+    mode: int | None = None
+    argv: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"description": self.description}
+        if self.chmod_path is not None and self.mode is not None:
+            out.update(chmod=self.chmod_path, mode=f"{self.mode:04o}")
+        if self.argv:
+            out["command"] = list(self.argv)
+        return out
+
+    def apply(self) -> str:
+        """Carry the fix out; returns what happened (an error is reported, never raised)."""
+        if self.chmod_path is not None and self.mode is not None:
+            try:
+                os.chmod(self.chmod_path, self.mode)
+            except OSError as exc:
+                return f"chmod {self.mode:04o} {self.chmod_path} failed: {exc.strerror}"
+            return f"chmod {self.mode:04o} {self.chmod_path}"
+        if self.argv:
+            try:
+                proc = subprocess.run(self.argv, capture_output=True, text=True, timeout=60, check=False)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return f"{' '.join(self.argv)} failed: {exc}"
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or [""]
+            status = "done" if proc.returncode == 0 else f"exited {proc.returncode}"
+            return f"{' '.join(self.argv)}: {status} {tail[0]}".rstrip()
+        return "nothing to do"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # stable identifier for automation, e.g. "cert.san-missing", "log.no-peer-config"
+    area: Area
+    severity: Severity
+    summary: str
+    evidence: tuple[Evidence, ...] = ()
+    fix: str = ""
+    command: str = ""  # the command that fixes it, when there is one to name
+    autofix: AutoFix | None = None
+    data: dict[str, Any] = field(default_factory=dict, compare=False)  # machine-readable details
+
+    @property
+    def is_problem(self) -> bool:
+        return self.severity in ("error", "warning")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "area": self.area,
+            "severity": self.severity,
+            "summary": self.summary,
+            "evidence": [e.to_json() for e in self.evidence],
+            "fix": self.fix,
+            "command": self.command,
+            "autofix": self.autofix.to_json() if self.autofix else None,
+        }
+        if self.data:
+            out["data"] = self.data
+        return out
+
+
+def skipped(code: str, area: Area, summary: str, reason: str) -> Finding:
+    """A check that could not run here: never counted as passed."""
+    return Finding(code, area, "skipped", f"{summary}: skipped ({reason})")
+
+
+def counts(findings: list[Finding]) -> dict[str, int]:
+    return {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+
+
+def sort_key(finding: Finding) -> tuple[int, int]:
+    return AREAS.index(finding.area), SEVERITIES.index(finding.severity)
