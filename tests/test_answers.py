@@ -118,3 +118,20 @@ def test_schema_validates_the_complete_example() -> None:
 
     data = yaml.safe_load((DATA / "good" / "complete.yaml").read_text())
     jsonschema.validate(data, answers_file.json_schema())
+
+
+def test_no_plaintext_secret_of_any_kind_is_saved() -> None:
+    text = """version: 1
+server: {address: vpn.example.com}
+variants:
+  ikev2-eap: {users: [{name: alice, password: eap-plain}]}
+  ikev1-xauth: {auth: psk, psk: psk-plain, users: [{name: bob, password: xauth-plain}]}
+  transport: {peers: [{name: moon, address: 198.51.100.2, auth: psk, psk: peer-plain}]}
+"""
+    answers = answers_file.parse(text)
+    assert set(answers_file.literal_secret_fields(answers)) == {
+        "variants.ikev2-eap.users[0].password", "variants.ikev1-xauth.psk",
+        "variants.ikev1-xauth.users[0].password", "variants.transport.peers[0].psk"}
+    with pytest.raises(InvalidAnswers) as info:
+        answers_file.dumps(answers)
+    assert not any(word in str(info.value) for word in ("eap-plain", "psk-plain", "xauth-plain", "peer-plain"))

@@ -79,7 +79,7 @@ def test_session_round_trip_is_private_and_secret_free(tmp_path: Path) -> None:
 def test_literal_secrets_are_refused_anywhere(tmp_path: Path) -> None:
     answers = answers_file.parse("version: 1\nserver: {address: a.example}\nvariants:\n  ikev2-eap:\n"
                                  "    users: [{name: u, password: plaintext}]\n")
-    assert session.literal_secret_fields(answers) == ["variants.ikev2-eap.users[0].password"]
+    assert answers_file.literal_secret_fields(answers) == ["variants.ikev2-eap.users[0].password"]
     with pytest.raises(InvalidAnswers):
         session.save(Root.of(tmp_path), session.Session(answers=answers, step="users"))
     with pytest.raises(InvalidAnswers):
@@ -258,7 +258,7 @@ def test_literal_secrets_of_a_hand_written_file_move_to_0600_files(tmp_path: Pat
                                  "variants:\n  ikev2-eap:\n    users: [{name: u, password: user-pass}]\n")
     moved, fields = session.externalize_literals(root, answers)
     assert fields == ["ca.passphrase", "variants.ikev2-eap.users[0].password"]
-    assert session.literal_secret_fields(moved) == []
+    assert answers_file.literal_secret_fields(moved) == []
     user = moved.variants.ikev2_eap.users[0].password  # type: ignore[union-attr]
     assert isinstance(user, SecretRef) and Path(user.file or "").read_text() == "user-pass\n"
     assert stat.S_IMODE(Path(user.file or "").stat().st_mode) == 0o600

@@ -144,13 +144,29 @@ def to_data(answers: Answers) -> dict[str, Any]:
     return data
 
 
+def _is_secret_field(model: BaseModel, name: str) -> bool:
+    return "SecretRef" in str(type(model).model_fields[name].annotation)
+
+
 def literal_secret_fields(answers: Answers) -> list[str]:
-    fields = []
-    if isinstance(answers.ca.passphrase, str):
-        fields.append("ca.passphrase")
-    fields += [f"clients[{i}].p12_password" for i, c in enumerate(answers.clients)
-               if isinstance(c.p12_password, str)]
-    return fields
+    """Every field holding a plaintext secret, anywhere in the answers (users' passwords and PSKs too)."""
+    found: list[str] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, BaseModel):
+            for name, info in type(value).model_fields.items():
+                child = getattr(value, name)
+                here = f"{where}.{info.alias or name}" if where else (info.alias or name)
+                if isinstance(child, str) and _is_secret_field(value, name):
+                    found.append(here)
+                else:
+                    walk(child, here)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+
+    walk(answers, "")
+    return found
 
 
 def dumps(answers: Answers) -> str:

@@ -16,10 +16,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from wizard import answers_file, paths
 from wizard.answers import Answers, SecretRef
+from wizard.answers_file import literal_secret_fields
 from wizard.apply import ensure_dir, write_atomic
 from wizard.diagnostics import InvalidAnswers, Problem
 from wizard.paths import Root
@@ -60,32 +61,6 @@ class SessionInfo:
     step: str | None
     saved: str | None
     problem: str | None = None  # set when the file exists but cannot be resumed
-
-
-def _is_secret_field(model: BaseModel, name: str) -> bool:
-    annotation = type(model).model_fields[name].annotation
-    return "SecretRef" in str(annotation)
-
-
-def literal_secret_fields(answers: Answers) -> list[str]:
-    """Every field holding a plaintext secret, anywhere in the answers (users' passwords and PSKs too)."""
-    found: list[str] = []
-
-    def walk(value: Any, where: str) -> None:
-        if isinstance(value, BaseModel):
-            for name, info in type(value).model_fields.items():
-                child = getattr(value, name)
-                here = f"{where}.{info.alias or name}" if where else (info.alias or name)
-                if isinstance(child, str) and _is_secret_field(value, name):
-                    found.append(here)
-                else:
-                    walk(child, here)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                walk(item, f"{where}[{i}]")
-
-    walk(answers, "")
-    return found
 
 
 def _path_parts(field: str) -> list[str | int]:
