@@ -53,8 +53,9 @@ class SwanWizardApp(App[int]):
     def __init__(self, root: Root, *, probe: Probe | None = None, start: str = "welcome",
                  session: Session | None = None, report: Report | None = None,
                  log_path: Path | None = None, vici_path: Path | None = None, poll_interval: float = 2.0,
-                 handle_hangup: bool = False) -> None:
+                 handle_hangup: bool = False, net_probe: Callable[[list[str]], Any] | None = None) -> None:
         super().__init__()
+        self.net_probe = net_probe
         self.handle_hangup = handle_hangup
         self.hung_up = False
         self.root = root
@@ -104,6 +105,8 @@ class SwanWizardApp(App[int]):
         extras: dict[str, Any] = {}
         if key == "welcome":
             extras["probe"] = self.probe
+        elif key == "networking":
+            extras["net_probe"] = self.net_probe
         elif key == "apply":
             extras["plan"] = self.reviewed_plan
         elif key == "running":
@@ -196,14 +199,15 @@ def _preflight(root: Root) -> Report:
 def create_app(root: str | Path | None = None, *, probe: Probe | None = None, start: str = "welcome",
                session: Session | None = None, report: Report | None = None,
                log_path: str | Path | None = None, vici_path: str | Path | None = None,
-               poll_interval: float = 2.0, handle_hangup: bool = False) -> SwanWizardApp:
+               poll_interval: float = 2.0, handle_hangup: bool = False,
+               net_probe: Callable[[list[str]], Any] | None = None) -> SwanWizardApp:
     """The one way to build the app: the CLI and the tests both come through here."""
     if probe is None:
         probe = _preflight
     return SwanWizardApp(Root.of(root), probe=probe, start=start, session=session, report=report,
                          log_path=Path(log_path) if log_path else None,
                          vici_path=Path(vici_path) if vici_path else None, poll_interval=poll_interval,
-                         handle_hangup=handle_hangup)
+                         handle_hangup=handle_hangup, net_probe=net_probe)
 
 
 def run(root: str | Path | None = None) -> int:

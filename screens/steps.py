@@ -50,9 +50,7 @@ STEPS: tuple[Step, ...] = (
     Step("variants", "VPN variants", "screens.variants:VariantsScreen"),
     Step("users", "Users", "screens.users:UsersScreen", has_user_variants),
     Step("addresses", "Addresses and DNS", "screens.addresses:AddressesScreen"),
-    # Networking checks and the firewall screen (another issue) slot in here, before the review:
-    # give this step a screen and the flow, the step bar and session resume pick it up.
-    Step("networking", "Networking and firewall", None),
+    Step("networking", "Networking and firewall", "screens.networking:NetworkingScreen"),
     Step("review", "Review the plan", "screens.review:ReviewScreen"),
     Step("apply", "Apply", "screens.apply:ApplyScreen"),
     Step("running", "Running server", "screens.running:RunningScreen"),

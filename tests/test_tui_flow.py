@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_tui_support import choose, click_id, fill, probe_with, run_async, wait_screen, wait_until
+from test_tui_support import choose, click_id, fake_netfacts, fill, probe_with, run_async, wait_screen, wait_until
 from textual.pilot import Pilot
 
 from screens.app import SwanWizardApp, create_app
@@ -81,8 +81,11 @@ async def add_user(pilot: Pilot[Any], name: str, typed: str | None = None) -> No
 
 
 async def to_review_and_apply(pilot: Pilot[Any]) -> None:
-    """From the addresses step: next, wait for the plan, confirm, apply, then the running view."""
+    """From the addresses step: networking, then wait for the plan, confirm, apply, then the running view."""
     app = pilot.app
+    await pilot.press("ctrl+n")
+    await wait_screen(pilot, "NetworkingScreen")
+    await wait_until(pilot, lambda: app.screen.facts is not None, "the network checks")
     await pilot.press("ctrl+n")
     await wait_screen(pilot, "ReviewScreen")
     await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
@@ -180,7 +183,7 @@ FLOWS: dict[str, Steps] = {
 
 
 async def walk(root: Path, flow: Steps) -> SwanWizardApp:
-    app = create_app(root, probe=probe_with())
+    app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
     async with app.run_test(size=(80, 24)) as pilot:
         await start(pilot)
         await flow(pilot)
@@ -256,10 +259,12 @@ def test_nothing_is_written_before_the_review_is_confirmed(tmp_path: Path) -> No
     root = tmp_path / "root"
 
     async def go() -> None:
-        app = create_app(root, probe=probe_with())
+        app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
         async with app.run_test(size=(80, 24)) as pilot:
             await start(pilot)
             await flow_ikev2_eap(pilot)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "NetworkingScreen")
             await pilot.press("ctrl+n")
             await wait_screen(pilot, "ReviewScreen")
             await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)

@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 from lab import SERVER_ADDR, SERVER_LAN_ADDR, open_lab
 from test_tui_flow import add_client, start, to_review_and_apply
-from test_tui_support import choose, click_id, fill, probe_with, run_async, screen_text, wait_screen, wait_until
+from test_tui_support import (
+    choose,
+    click_id,
+    fake_netfacts,
+    fill,
+    probe_with,
+    run_async,
+    screen_text,
+    wait_screen,
+    wait_until,
+)
 from textual.pilot import Pilot
 
 from screens.app import create_app
@@ -48,7 +58,7 @@ async def lab_flow(pilot: Pilot[Any]) -> None:
 
 def configure(root: Path) -> None:
     async def go() -> None:
-        app = create_app(root, probe=probe_with())
+        app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
         async with app.run_test(size=(80, 24)) as pilot:
             await start(pilot)
             await lab_flow(pilot)
@@ -113,7 +123,8 @@ def test_running_view_shows_a_real_charons_log_and_sas(tmp_path: Path) -> None:
         answers = answers_file.load(Root.of(root)(session.SAVED_ANSWERS))
 
         async def watch() -> None:
-            app = create_app(root, start="running", session=session.Session(answers=answers, step="running"),
+            app = create_app(root, net_probe=fake_netfacts, start="running",
+                             session=session.Session(answers=answers, step="running"),
                              log_path=log_path, vici_path=server.vici_path, poll_interval=0.5)
             async with app.run_test(size=(120, 40)) as pilot:
                 await wait_screen(pilot, "RunningScreen")

@@ -14,6 +14,7 @@ from test_tui_flow import REPO, add_client, fast_keys, start
 from test_tui_support import (
     choose,
     click_id,
+    fake_netfacts,
     fake_report,
     fill,
     probe_with,
@@ -45,7 +46,8 @@ pool: {addresses: 10.10.10.0/24, dns: [10.10.10.1]}
 
 def app_at(root: Path, step: str, answers_text: str = FAST, **kwargs: Any) -> SwanWizardApp:
     answers = answers_file.parse(answers_text)
-    return create_app(root, probe=probe_with(), start=step, session=session.Session(answers=answers, step=step),
+    return create_app(root, net_probe=fake_netfacts, probe=probe_with(), start=step,
+                      session=session.Session(answers=answers, step=step),
                       report=fake_report(Root.of(root)), **kwargs)
 
 
@@ -201,16 +203,37 @@ def test_f1_shows_the_articles_explanation_on_every_screen(step: str, tmp_path: 
     run_async(go())
 
 
-def test_every_step_has_help_and_the_networking_slot_waits_between_addresses_and_review() -> None:
+def test_every_step_has_help_and_networking_comes_between_addresses_and_review() -> None:
     keys = [s.key for s in steps.STEPS]
     assert keys.index("addresses") < keys.index("networking") < keys.index("review")
-    assert not steps.BY_KEY["networking"].available
     for step in steps.STEPS:
         if step.available:
             assert (REPO / "assets/help" / f"{step.load().HELP}.md").is_file()
     answers = answers_file.parse(FAST)
-    assert steps.neighbour("addresses", answers, 1) == "review"
-    assert steps.neighbour("review", answers, -1) == "addresses"
+    assert steps.neighbour("addresses", answers, 1) == "networking"
+    assert steps.neighbour("review", answers, -1) == "networking"
+
+
+def test_networking_step_checks_as_you_type_and_returns_its_section(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "networking")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "NetworkingScreen")
+            await wait_until(pilot, lambda: app.screen.facts is not None, "the network facts")
+            text = str(app.screen.query_one("#findings", Static).render())
+            assert "ip_forward is 0 now; the plan sets 1" in text and "UDP 500 is free" in text
+            # a WAN interface this host does not have: the check says so at once
+            await fill(pilot, "#net-wan", "wan9")
+            text = str(app.screen.query_one("#findings", Static).render())
+            assert "[FAIL] interfaces: networking.wan_interface 'wan9' does not exist here" in text
+            await fill(pilot, "#net-wan", "eth0")
+            await choose(pilot, "#net-firewall", "iptables")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ReviewScreen")
+        saved = app.session.answers.networking
+        assert saved.firewall == "iptables" and saved.wan_interface == "eth0"
+
+    run_async(go())
 
 
 def test_escape_goes_back_and_keeps_what_was_typed(tmp_path: Path) -> None:
@@ -246,7 +269,7 @@ def test_a_dropped_session_is_offered_for_resume_where_it_stopped(tmp_path: Path
     root = tmp_path / "root"
 
     async def first() -> None:
-        app = create_app(root, probe=probe_with())
+        app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
         async with app.run_test(size=(80, 24)) as pilot:
             await start(pilot)
             await fast_keys(pilot)
@@ -264,7 +287,7 @@ def test_a_dropped_session_is_offered_for_resume_where_it_stopped(tmp_path: Path
         def probe(r: Root) -> preflight.Report:
             return fake_report(r, existing=preflight.existing(r))
 
-        app = create_app(root, probe=probe)
+        app = create_app(root, net_probe=fake_netfacts, probe=probe)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
             options = app.screen.query_one("#choices", OptionList)
@@ -283,7 +306,8 @@ def test_modify_starts_from_the_saved_answers(tmp_path: Path) -> None:
     session.save_answers(answers_file.parse(FAST), root(session.SAVED_ANSWERS))
 
     async def go() -> None:
-        app = create_app(tmp_path, probe=lambda r: fake_report(r, existing=preflight.existing(r)))
+        app = create_app(tmp_path, net_probe=fake_netfacts,
+                         probe=lambda r: fake_report(r, existing=preflight.existing(r)))
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
             assert app.screen.query_one("#choices", OptionList).get_option_at_index(0).id == "modify"
@@ -346,7 +370,7 @@ def test_start_over_replaces_the_keys_and_backs_the_old_ones_up(tmp_path: Path) 
     old_ca_key = Root.of(root)(paths.CA_KEY).read_bytes()
 
     async def go() -> None:
-        app = create_app(root, probe=lambda r: fake_report(r, existing=preflight.existing(r)))
+        app = create_app(root, net_probe=fake_netfacts, probe=lambda r: fake_report(r, existing=preflight.existing(r)))
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
             ids = [app.screen.query_one("#choices", OptionList).get_option_at_index(i).id for i in range(3)]
@@ -358,7 +382,7 @@ def test_start_over_replaces_the_keys_and_backs_the_old_ones_up(tmp_path: Path) 
             await pilot.press("ctrl+n")
             await wait_screen(pilot, "HostScreen")
             await choose(pilot, "#host-key", "ecdsa-p256")
-            for screen in ("ClientsScreen", "VariantsScreen", "AddressesScreen", "ReviewScreen"):
+            for screen in ("ClientsScreen", "VariantsScreen", "AddressesScreen", "NetworkingScreen", "ReviewScreen"):
                 await pilot.press("ctrl+n")
                 await wait_screen(pilot, screen)
             await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
@@ -386,7 +410,7 @@ def test_start_over_replaces_the_keys_and_backs_the_old_ones_up(tmp_path: Path) 
 
 def test_missing_strongswan_is_offered_as_the_exact_command_and_only_run_when_confirmed(tmp_path: Path) -> None:
     async def go() -> None:
-        app = create_app(tmp_path, probe=probe_with(strongswan_version=None, swanctl=False))
+        app = create_app(tmp_path, net_probe=fake_netfacts, probe=probe_with(strongswan_version=None, swanctl=False))
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
             options = app.screen.query_one("#choices", OptionList)

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_support import check_snapshot, fake_report, fill, probe_with, run_async, wait_screen, wait_until
+from test_tui_support import (
+    check_snapshot,
+    fake_netfacts,
+    fake_report,
+    fill,
+    probe_with,
+    run_async,
+    wait_screen,
+    wait_until,
+)
 from textual.pilot import Pilot
 
 from screens.app import SwanWizardApp, create_app
@@ -65,7 +74,8 @@ def root() -> Iterator[Path]:
 
 def app_for(root: Path, step: str, **kwargs: Any) -> SwanWizardApp:
     answers = answers_file.parse(ANSWERS)
-    return create_app(root, probe=probe_with(), start=step, session=session.Session(answers=answers, step=step),
+    return create_app(root, net_probe=fake_netfacts, probe=probe_with(), start=step,
+                      session=session.Session(answers=answers, step=step),
                       report=fake_report(Root.of(root)), **kwargs)
 
 
@@ -86,6 +96,8 @@ def shoot(root: Path, step: str, screen: str, name: str, size: tuple[int, int], 
         app = app_for(root, step, **kwargs)
         async with app.run_test(size=size) as pilot:
             await wait_screen(pilot, screen)
+            # screens that gather facts in a worker (networking) are shot once the facts are in
+            await wait_until(pilot, lambda: getattr(app.screen, "facts", True) is not None, "the screen's facts")
             await action(pilot)
             await pilot.pause()
             await pilot.pause()
@@ -97,7 +109,7 @@ def shoot(root: Path, step: str, screen: str, name: str, size: tuple[int, int], 
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize(("step", "screen"), [
     ("ca", "CaScreen"), ("host", "HostScreen"), ("clients", "ClientsScreen"), ("variants", "VariantsScreen"),
-    ("users", "UsersScreen"), ("addresses", "AddressesScreen"),
+    ("users", "UsersScreen"), ("addresses", "AddressesScreen"), ("networking", "NetworkingScreen"),
 ])
 def test_form_screens(step: str, screen: str, size: str, root: Path) -> None:
     shoot(root, step, screen, f"{step}-{size}", SIZES[size])
@@ -106,7 +118,7 @@ def test_form_screens(step: str, screen: str, size: str, root: Path) -> None:
 @pytest.mark.parametrize("size", list(SIZES))
 def test_welcome(size: str, root: Path) -> None:
     async def go() -> None:
-        app = create_app(root, probe=probe_with())
+        app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
         async with app.run_test(size=SIZES[size]) as pilot:
             await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
             await pilot.pause()
@@ -129,7 +141,7 @@ def test_welcome_with_an_earlier_run(root: Path) -> None:
                            existing=preflight.Existing(found.answers_file, info, found.material))
 
     async def go() -> None:
-        app = create_app(root, probe=probe)
+        app = create_app(root, net_probe=fake_netfacts, probe=probe)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None, "the checks")
             await pilot.pause()

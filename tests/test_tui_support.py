@@ -42,6 +42,21 @@ def fake_report(root: Root, **changes: Any) -> Report:
     return Report(**values)
 
 
+def fake_netfacts(_names: list[str] | None = None) -> Any:
+    """Network facts that do not depend on the machine (the networking step's checks run on these)."""
+    from wizard.netfacts import FirewallBackend, Interface, NetFacts
+
+    return NetFacts(
+        interfaces=(Interface("eth0", ("192.0.2.10/24",), True), Interface("lo", ("127.0.0.1/8",), True)),
+        default_interface="eth0", default_gateway="192.0.2.1",
+        sysctls={"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.accept_redirects": "1",
+                 "net.ipv4.conf.all.send_redirects": "1"},
+        xfrm=True, esp=True, libipsec=True, tun=True,
+        firewalls=(FirewallBackend("nftables", True, False), FirewallBackend("iptables", True, False),
+                   FirewallBackend("firewalld", False, False), FirewallBackend("ufw", False, False)),
+        resolved={"vpn.example.com": ("192.0.2.10",)})
+
+
 def probe_with(**changes: Any) -> Callable[[Root], Report]:
     def probe(root: Root) -> Report:
         return fake_report(root, **changes)

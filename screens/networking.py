@@ -1,0 +1,103 @@
+"""Step 7: networking checks of this host, forwarding, firewall backend, NAT and MSS clamping.
+
+The facts are gathered once in a worker (psutil and /proc); the checks are pure functions of the facts
+and the answers, so they are re-run as the fields change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Static
+
+from screens.base import Check, Field, FormScreen, text_input
+from screens.choice import Choice
+
+FIREWALLS: tuple[tuple[str, str], ...] = (
+    ("auto (the active one)", "auto"), ("nftables", "nftables"), ("iptables", "iptables"),
+    ("firewalld", "firewalld"), ("ufw", "ufw"), ("none: I manage it", "none"))
+ESP: tuple[tuple[str, str], ...] = (
+    ("auto", "auto"), ("kernel", "kernel"), ("userspace (kernel-libipsec)", "userspace"))
+MARK = {"ok": "ok  ", "info": "info", "warning": "WARN", "error": "FAIL"}
+
+
+@dataclass
+class FactsGathered(Message):
+    facts: Any  # wizard.netfacts.NetFacts
+
+
+def findings_text(findings: list[Any], staged: bool) -> str:
+    where = ("Checks of THIS machine (the plan targets a staged root; the checks still describe the host "
+             "you run on):" if staged else "Checks of this host:")
+    lines = [where]
+    for f in findings:
+        lines.append(f"[{MARK[f.severity]}] {f.check}: {f.summary}")
+        if f.fix and f.severity in ("warning", "error"):
+            lines.append(f"        fix: {f.fix}")
+    return "\n".join(lines)
+
+
+class NetworkingScreen(FormScreen):
+    HELP = "networking"
+    facts: Any = None
+
+    def form(self) -> ComposeResult:
+        n = self.ctx.answers.networking
+        yield Field("", Check("IP forwarding (the article's sysctls)", value=n.forwarding, id="net-forwarding",
+                              compact=True), field="networking.forwarding")
+        yield Field("Firewall", Choice(FIREWALLS, n.firewall, id="net-firewall"), field="networking.firewall",
+                    hint="Swan Wizard adds its own rules beside yours and can take them out again")
+        yield Field("", Check("NAT: masquerade clients out of the WAN", value=n.nat, id="net-nat",
+                              compact=True), field="networking.nat")
+        yield Field("WAN interface", text_input(n.wan_interface, id="net-wan"), field="networking.wan_interface",
+                    hint="auto: the default route's interface")
+        yield Field("", Check("clamp TCP MSS (fixes sites that hang)", value=n.mss_clamp,
+                              id="net-mss", compact=True), field="networking.mss_clamp")
+        yield Field("ESP carried by", Choice(ESP, n.esp, id="net-esp"), field="networking.esp",
+                    hint="auto: the kernel, or charon in userspace where the kernel has no ESP")
+        yield Static("Checking this host…", id="findings", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._gather()
+
+    @work(thread=True, exclusive=True, group="netfacts")
+    def _gather(self) -> None:
+        from wizard import netfacts
+        from wizard.answers import is_ip
+
+        a = self.ctx.answers
+        names = [n for n in (a.server.address, *a.server.alt_names) if not is_ip(n)]
+        gather = self.ctx.extras.get("net_probe") or netfacts.gather
+        self.post_message(FactsGathered(gather(names)))
+
+    def on_facts_gathered(self, message: FactsGathered) -> None:
+        self.facts = message.facts
+        self._show_findings()
+
+    def revalidate(self) -> Any:
+        checked = super().revalidate()
+        self._show_findings()
+        return checked
+
+    def _show_findings(self) -> None:
+        if self.facts is None or self.checked is None or self.checked.answers is None:
+            return
+        from wizard import netchecks
+
+        findings = netchecks.run_all(self.checked.answers, self.facts)
+        self.query_one("#findings", Static).update(findings_text(findings, not self.ctx.root.is_live))
+
+    def sections(self) -> dict[str, Any]:
+        return {"networking": {
+            "forwarding": self.query_one("#net-forwarding", Checkbox).value,
+            "firewall": self.query_one("#net-firewall", Choice).value,
+            "nat": self.query_one("#net-nat", Checkbox).value,
+            "wan_interface": self.query_one("#net-wan", Input).value.strip() or "auto",
+            "mss_clamp": self.query_one("#net-mss", Checkbox).value,
+            "esp": self.query_one("#net-esp", Choice).value,
+        }}
