@@ -5,7 +5,10 @@ from __future__ import annotations
 from wizard import answers_file
 from wizard.answers import Answers
 from wizard.credentials import Credential
-from wizard.render_l2tp import BLOCK_BEGIN, BLOCK_END, chap_block, ppp_options, with_managed_block, xl2tpd_conf
+from wizard.managed_block import BEGIN as BLOCK_BEGIN
+from wizard.managed_block import END as BLOCK_END
+from wizard.managed_block import put as with_managed_block
+from wizard.render_l2tp import chap_block, ppp_options, xl2tpd_conf
 
 BASE = "version: 1\nserver: {address: vpn.example.com}\n"
 

@@ -158,6 +158,13 @@ def cmd_rollback(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
+def cmd_lifecycle(args: argparse.Namespace) -> Exit:
+    """`client ...` and `server ...`: a change to the answers file, then the same plan and apply."""
+    from wizard import clients
+
+    return clients.main(args, _system_facts)
+
+
 def cmd_validate(args: argparse.Namespace) -> Exit:
     answers = answers_file.load(args.answers)
     from wizard.answers import answers_warnings
@@ -175,6 +182,13 @@ def cmd_schema(args: argparse.Namespace) -> Exit:
     else:
         sys.stdout.write(text)
     return Exit.OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> Exit:
+    """Find what keeps the VPN from working; the options live with the doctor (wizard.doctor)."""
+    from wizard import doctor
+
+    return doctor.main(args)
 
 
 def cmd_tui(args: argparse.Namespace) -> Exit:
@@ -229,6 +243,15 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--dry-run", action="store_true", help="print what would be restored")
     rp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS)
     rp.set_defaults(func=cmd_rollback)
+    from wizard.clients import add_parsers as add_client_parsers
+
+    add_client_parsers(sub, cmd_lifecycle)
+    from wizard.doctor import add_arguments as add_doctor_arguments
+
+    dp = sub.add_parser("doctor", help="find why the VPN does not work: certificates, configuration, system, "
+                                       "charon's log; --fix, --json, --bundle")
+    add_doctor_arguments(dp)
+    dp.set_defaults(func=cmd_doctor)
     sp = sub.add_parser("schema", help="print the JSON Schema of the answers file")
     sp.add_argument("--output", "-o", metavar="FILE")
     sp.set_defaults(func=cmd_schema)

@@ -126,7 +126,9 @@ def _generate_der(kind: str) -> bytes:
 
 
 def _load_der(data: bytes) -> PrivateKey:
-    key = serialization.load_der_private_key(data, password=None)
+    # These keys were generated a moment ago by our own worker processes: re-checking each RSA key here
+    # (~35 ms, about as long as generating it) would undo the parallel speed-up.
+    key = serialization.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
     if not isinstance(key, PrivateKey):
         raise ValueError(f"unsupported key type {type(key).__name__}")
     return key
@@ -136,7 +138,10 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     # The caller is typically a UI worker thread; forking a multi-threaded process can deadlock in the
     # child, so fork from the single-threaded forkserver instead (still much cheaper than spawn).
     if "forkserver" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("forkserver")
+        context = multiprocessing.get_context("forkserver")
+        # Workers fork from a server that has imported cryptography once, instead of each importing it.
+        context.set_forkserver_preload(["wizard.pki"])
+        return context
     return multiprocessing.get_context()
 
 

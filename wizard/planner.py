@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -12,12 +12,15 @@ from wizard import (
     connections,
     credentials,
     firewall,
+    managed_block,
     netchecks,
     paths,
+    profiles,
     render_ipsec,
     render_l2tp,
     render_strongswan,
     render_swanctl,
+    revocation,
 )
 from wizard.answers import Answers, answers_warnings
 from wizard.connections import SecretSpec
@@ -108,12 +111,12 @@ def _l2tp_files(answers: Answers, root: Root, creds: dict[str, Credential]) -> l
     chap = root(paths.PPP_CHAP_SECRETS)
     existing = chap.read_text() if chap.is_file() else None
     if answers.variants.l2tp is None:
-        if existing is None or render_l2tp.BLOCK_BEGIN not in existing:
+        if not managed_block.contains(existing):
             return []
         # Take out only our block: other PPP users in chap-secrets stay.
-        return [FileAction(paths.PPP_CHAP_SECRETS, render_l2tp.with_managed_block(existing, None).encode(), 0o600,
+        return [FileAction(paths.PPP_CHAP_SECRETS, managed_block.put(existing, None).encode(), 0o600,
                            secret=True, why="L2TP users removed")]
-    chap_text = render_l2tp.with_managed_block(existing, render_l2tp.chap_block(answers, creds))
+    chap_text = managed_block.put(existing, render_l2tp.chap_block(answers, creds))
     return [
         FileAction(paths.XL2TPD_CONF, render_l2tp.xl2tpd_conf(answers).encode(), 0o644, why="L2TP server"),
         FileAction(paths.PPP_OPTIONS_XL2TPD, render_l2tp.ppp_options(answers).encode(), 0o644,
@@ -154,9 +157,12 @@ def _keep_existing_modes(files: list[FileAction], root: Root) -> list[FileAction
 
 
 def build_plan(answers: Answers, root: Root, source: SecretSource, facts: ServiceFacts | None = None,
-               progress: Progress | None = None, now: datetime | None = None, net: NetFacts | None = None) -> Plan:
-    """The plan for ``answers`` on ``root``. ``facts``/``net`` describe the live system (None: a staged root)."""
-    m = build_materials(answers, root, source, progress=progress, now=now)
+               progress: Progress | None = None, now: datetime | None = None, net: NetFacts | None = None,
+               renew: Collection[str] = (), new_passwords: Collection[str] = ()) -> Plan:
+    """The plan for ``answers`` on ``root``. ``facts``/``net`` describe the live system (None: a staged root).
+
+    ``renew``/``new_passwords`` name clients that get a new certificate / PKCS#12 password (``client`` commands)."""
+    m = build_materials(answers, root, source, progress=progress, now=now, renew=renew, new_passwords=new_passwords)
     creds = credentials.resolve(answers, root, source)
     secrets = connections.secrets(answers, creds)
     files = [
@@ -172,18 +178,24 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
     files += _client_files(m) + _peer_files(m) + _credential_files(creds) + _l2tp_files(answers, root, creds)
+    # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
+    client_profiles = profiles.plan_files(answers, m, creds)
+    files += list(client_profiles.files) + revocation.crl_files(answers, root, m.ca, now)
     fw = _firewall(answers, root, net, facts.systemd if facts else True)
     files = _keep_existing_modes(files + list(fw.files), root)
     wanted = {f.path for f in files}
     files += [FileAction(p, None, why="no longer part of the answers") for p in OWNED if p not in wanted
               and root(p).is_file()]
-    private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients),
+    files += profiles.stale_client_files(root, wanted)
+    private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients), *client_profiles.dirs,
                *(paths.PEERS_DIR / name for name, _ in m.peers)]
     written = [f.path for f in files if f.content is not None]
-    dirs = [DirAction(d, 0o700) for d in private if any(d in p.parents for p in written)]
+    # One set of parents: a per-directory scan of every file is quadratic with a thousand clients.
+    parents = {parent for p in written for parent in p.parents}
+    dirs = [DirAction(d, 0o700) for d in dict.fromkeys(private) if d in parents]
     dirs.append(DirAction(PurePosixPath(paths.CHARON_LOG).parent, 0o750))
     notes = [n for pair in (m.ca, m.host, *(b.pair for b in m.clients)) for n in pair.notes] + list(m.notes)
-    notes += list(fw.notes)
+    notes += list(fw.notes) + list(client_profiles.notes)
     # Say once, on the run that creates it, where each generated secret is (never the secret itself).
     handouts = [f"PKCS#12 password for {b.name} is in {client_files(b.name)['password']}"
                 for b in m.clients if b.password_generated and not root(client_files(b.name)["password"]).exists()]

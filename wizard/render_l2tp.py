@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from wizard import paths
+from wizard import managed_block, paths
 from wizard.answers import Answers
 from wizard.credentials import Credential
 from wizard.render_strongswan import HEADER
 
-BLOCK_BEGIN = "# BEGIN swan-wizard (managed block: edits inside are replaced on the next apply)"
-BLOCK_END = "# END swan-wizard"
 L2TP_NAME = "l2tpd"  # the server name pppd and chap-secrets agree on
 
 
@@ -42,22 +40,5 @@ def _chap_quote(text: str) -> str:
 def chap_block(answers: Answers, creds: dict[str, Credential]) -> str:
     l2tp = answers.variants.l2tp
     assert l2tp is not None
-    lines = [BLOCK_BEGIN]
-    lines += [f"{_chap_quote(u.name)} {L2TP_NAME} {_chap_quote(creds[f'l2tp-{u.name}'].text)} *" for u in l2tp.users]
-    lines.append(BLOCK_END)
-    return "\n".join(lines) + "\n"
-
-
-def with_managed_block(existing: str | None, block: str | None) -> str:
-    """``existing`` with Swan Wizard's block replaced (or appended); everything else is kept as it was."""
-    text = existing or ""
-    start, end = text.find(BLOCK_BEGIN), text.find(BLOCK_END)
-    if start != -1 and end != -1 and end > start:
-        after = text[end + len(BLOCK_END):]
-        after = after[1:] if after.startswith("\n") else after
-        text = text[:start] + after
-    if block is None:
-        return text
-    if text and not text.endswith("\n"):
-        text += "\n"
-    return text + block
+    return managed_block.block(
+        [f"{_chap_quote(u.name)} {L2TP_NAME} {_chap_quote(creds[f'l2tp-{u.name}'].text)} *" for u in l2tp.users])
