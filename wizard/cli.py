@@ -14,7 +14,7 @@ from wizard.apply import apply
 from wizard.diagnostics import Exit, WizardError, report, warn
 from wizard.paths import Root
 from wizard.plan import describe, file_changes
-from wizard.planner import build_plan
+from wizard.planner import build_plan, system_facts
 from wizard.secrets import SecretSource
 
 
@@ -27,22 +27,10 @@ def _progress(stage: str, done: int, total: int) -> None:
 def _plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     answers = answers_file.load(args.answers)
     root = Root.of(args.root)
-    facts, net = _system_facts(root, answers)
+    facts, net = system_facts(root, answers)
     source = SecretSource(base_dir=Path(args.answers).resolve().parent)
     plan = build_plan(answers, root, source, facts=facts, progress=_progress, net=net)
     return answers, root, plan
-
-
-def _system_facts(root: Root, answers):  # type: ignore[no-untyped-def]
-    """Facts of the live system; a staged root gets a fresh system's (what a first start would run)."""
-    from wizard.service import ServiceFacts, gather_facts
-
-    if not root.is_live:
-        return ServiceFacts(systemd=True, charon_running=False, starter_running=False, charon_path=""), None
-    from wizard import netfacts
-
-    names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
-    return gather_facts(), netfacts.gather(names)
 
 
 def cmd_plan(args: argparse.Namespace) -> Exit:
@@ -162,7 +150,7 @@ def cmd_lifecycle(args: argparse.Namespace) -> Exit:
     """`client ...` and `server ...`: a change to the answers file, then the same plan and apply."""
     from wizard import clients
 
-    return clients.main(args, _system_facts)
+    return clients.main(args, system_facts)
 
 
 def cmd_validate(args: argparse.Namespace) -> Exit:

@@ -156,6 +156,22 @@ def _keep_existing_modes(files: list[FileAction], root: Root) -> list[FileAction
     return out
 
 
+def system_facts(root: Root, answers: Answers) -> tuple[ServiceFacts, NetFacts | None]:
+    """What a plan assumes about the service manager and the network.
+
+    The live system is asked; a staged root gets a fresh system's service facts (what a first start would
+    run) and no network facts (its network is not this machine's).
+    """
+    if not root.is_live:
+        return ServiceFacts(systemd=True, charon_running=False, starter_running=False, charon_path=""), None
+    from wizard import netfacts
+    from wizard.answers import is_ip
+    from wizard.service import gather_facts
+
+    names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
+    return gather_facts(), netfacts.gather(names)
+
+
 def build_plan(answers: Answers, root: Root, source: SecretSource, facts: ServiceFacts | None = None,
                progress: Progress | None = None, now: datetime | None = None, net: NetFacts | None = None,
                renew: Collection[str] = (), new_passwords: Collection[str] = ()) -> Plan:

@@ -19,16 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from wizard import paths, pki
-from wizard.answers import Answers, is_ip
+from wizard.answers import Answers
 from wizard.keytypes import KeyType
 from wizard.paths import Root
 from wizard.plan import FileChange, Plan
-from wizard.planner import build_plan
+from wizard.planner import build_plan, system_facts
 from wizard.secrets import SecretSource
-from wizard.service import ServiceFacts
 from wizard.session import CaImport, Mode
 
 # Key material "start over" replaces (the files apply backs up before writing the new ones).
@@ -68,26 +66,12 @@ def staged_root(root: Root, mode: Mode, ca_import: CaImport | None) -> Root:
     return StagedRoot(root.path, hidden, overlay)
 
 
-def facts_for(root: Root, answers: Answers) -> tuple[ServiceFacts, Any]:
-    """What the plan assumes about the service manager and the network: the CLI's rule (cli._system_facts).
-
-    A staged root gets a fresh system's facts (what a first start would run) and no network facts.
-    """
-    if not root.is_live:
-        return ServiceFacts(systemd=True, charon_running=False, starter_running=False, charon_path=""), None
-    from wizard import netfacts
-    from wizard.service import gather_facts
-
-    names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
-    return gather_facts(), netfacts.gather(names)
-
-
 def compute_plan(answers: Answers, root: Root, *, mode: Mode = "new", ca_import: CaImport | None = None,
                  base_dir: str | None = None, progress: Callable[[str, int, int], None] | None = None,
                  now: datetime | None = None) -> Plan:
     """The plan for the wizard's answers; reads only (key generation happens in memory)."""
     source = SecretSource(base_dir=Path(base_dir) if base_dir else Path.cwd())
-    facts, net = facts_for(root, answers)
+    facts, net = system_facts(root, answers)
     return build_plan(answers, staged_root(root, mode, ca_import), source, facts=facts, progress=progress,
                       now=now, net=net)
 
