@@ -6,6 +6,7 @@ Real charons are in test_clients_lab.py; here the files, the answers file and th
 from __future__ import annotations
 
 import json
+import os
 import plistlib
 import textwrap
 from datetime import UTC, datetime, timedelta
@@ -315,7 +316,7 @@ def test_server_address_reissues_the_host_certificate_and_every_profile(setup):
 def test_a_second_command_waits_for_the_first(setup):
     with clients_lock(setup.root):
         code, _, err = setup.client("add", "carol")
-    assert code == Exit.LOCKED and "another swan-wizard client command" in err
+    assert code == Exit.LOCKED and "is changing the clients of" in err and str(os.getpid()) in err
     assert "carol" not in setup.answers.read_text()
 
 

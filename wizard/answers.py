@@ -91,6 +91,25 @@ def check_hostname_or_ip(value: str) -> str:
     return name.lower()
 
 
+def check_cn_name(value: str) -> str:
+    """A DNS name or IP that also becomes a certificate's CN, which X.509 caps at 64 characters."""
+    value = check_hostname_or_ip(value)
+    if len(value) > 64:
+        raise ValueError(f"'{value}' is longer than 64 characters, the limit of a certificate's CN; "
+                         "use a shorter name here and put this one in alt_names")
+    return value
+
+
+class PskChoice(Section):
+    """Variants that authenticate with certificates or a pre-shared key: a psk only goes with auth: psk."""
+
+    @model_validator(mode="after")
+    def _psk_only_with_psk(self) -> PskChoice:
+        if getattr(self, "psk", None) is not None and getattr(self, "auth", None) != "psk":
+            raise ValueError("psk only applies with auth: psk")
+        return self
+
+
 class Server(Section):
     address: str = Field(description="what clients dial (DNS name or IP): host certificate CN and SAN, server identity")
     alt_names: list[str] = Field(default_factory=list, description="further names or IPs clients may dial")
@@ -98,11 +117,7 @@ class Server(Section):
     @field_validator("address")
     @classmethod
     def _check_address(cls, value: str) -> str:
-        value = check_hostname_or_ip(value)
-        if len(value) > 64:
-            raise ValueError(f"'{value}' is longer than 64 characters, the limit of a certificate's CN; "
-                             "use a shorter name here and put this one in alt_names")
-        return value
+        return check_cn_name(value)
 
     @field_validator("alt_names")
     @classmethod
@@ -229,7 +244,7 @@ class Ikev2Eap(Section):
     _check_users = field_validator("users")(lambda v: _unique_users(v))
 
 
-class Ikev1Xauth(Section):
+class Ikev1Xauth(PskChoice):
     """IKEv1 "Cisco IPsec": client certificate + XAUTH (the article's CiscoIPSec), or PSK + XAUTH."""
 
     auth: Literal["cert", "psk"] = Field(
@@ -252,14 +267,8 @@ class Ikev1Xauth(Section):
                              "(0.0.0.0/0 for a full tunnel) or use ikev2-cert/ikev2-eap for a split tunnel")
         return networks
 
-    @model_validator(mode="after")
-    def _psk_only_with_psk(self) -> Ikev1Xauth:
-        if self.psk is not None and self.auth != "psk":
-            raise ValueError("psk only applies with auth: psk")
-        return self
 
-
-class TransportPeer(Section):
+class TransportPeer(PskChoice):
     name: str = Field(description="short name: becomes the connection name transport-<name>")
     address: str = Field(description="the peer's IP address or DNS name")
     id: str | None = Field(None, description="the peer's IKE identity (default: its address); with cert auth "
@@ -279,17 +288,7 @@ class TransportPeer(Section):
     @field_validator("address")
     @classmethod
     def _check_address(cls, value: str) -> str:
-        value = check_hostname_or_ip(value)
-        if len(value) > 64:
-            raise ValueError(f"'{value}' is longer than 64 characters, the limit of a certificate's CN; "
-                             "use a shorter name here and put this one in alt_names")
-        return value
-
-    @model_validator(mode="after")
-    def _psk_only_with_psk(self) -> TransportPeer:
-        if self.psk is not None and self.auth != "psk":
-            raise ValueError("psk only applies with auth: psk")
-        return self
+        return check_cn_name(value)
 
 
 class Transport(Section):
@@ -307,7 +306,7 @@ class Transport(Section):
         return peers
 
 
-class L2tp(Section):
+class L2tp(PskChoice):
     """L2TP/IPsec: IKEv1 transport mode for UDP 1701, xl2tpd and pppd with CHAP users."""
 
     auth: Literal["psk", "cert"] = "psk"
@@ -339,8 +338,6 @@ class L2tp(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> L2tp:
-        if self.psk is not None and self.auth != "psk":
-            raise ValueError("psk only applies with auth: psk")
         first, last = (ipaddress.IPv4Address(p) for p in self.ip_range.split("-"))
         if first <= ipaddress.IPv4Address(self.local_ip) <= last:
             raise ValueError(f"local_ip {self.local_ip} lies inside ip_range {self.ip_range}")

@@ -36,17 +36,18 @@ class ApplyResult:
 
 
 @contextlib.contextmanager
-def lock(root: Root) -> Iterator[None]:
+def lock(root: Root, lock_file: PurePosixPath = paths.LOCK_FILE, doing: str = "is applying to") -> Iterator[None]:
+    """An exclusive flock on ``lock_file`` under the root, holding our pid; Locked names the holder."""
     state = root(paths.WIZARD_STATE)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(root(paths.LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(root(lock_file), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
                 holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-                raise Locked(f"another swan-wizard run (pid {holder}) is applying to {root.path}; "
+                raise Locked(f"another swan-wizard run (pid {holder}) {doing} {root.path}; "
                              "wait for it to finish") from None
             raise
         os.ftruncate(fd, 0)

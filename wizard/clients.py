@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import errno
-import fcntl
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,8 +27,8 @@ from pydantic import ValidationError
 
 from wizard import answers_file, paths, pki, revocation
 from wizard.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
-from wizard.apply import apply, write_atomic
-from wizard.diagnostics import Exit, InvalidAnswers, Locked, Problem, WizardError, warn
+from wizard.apply import apply, lock, write_atomic
+from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, warn
 from wizard.keytypes import KeyType
 from wizard.materials import client_files
 from wizard.paths import Root
@@ -53,26 +50,12 @@ class UnknownClient(WizardError):
 # the answers file
 
 
-@contextlib.contextmanager
-def clients_lock(root: Root) -> Iterator[None]:
+def clients_lock(root: Root) -> contextlib.AbstractContextManager[None]:
     """Serialise client commands: each reads, changes and saves the answers file around its apply.
 
     A lock of its own (not apply's): apply takes that one inside, and flock does not nest across opens.
     """
-    state = root(paths.WIZARD_STATE)
-    state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(root(paths.CLIENTS_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise Locked(f"another swan-wizard client command is changing {root.path}; "
-                             "wait for it to finish") from None
-            raise
-        yield
-    finally:
-        os.close(fd)
+    return lock(root, paths.CLIENTS_LOCK, "is changing the clients of")
 
 
 def save_answers(path: Path, answers: Answers) -> None:
