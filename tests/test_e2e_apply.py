@@ -6,15 +6,13 @@ the way a user's client would be: from the exported PKCS#12 bundle and the serve
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from applied import apply_cli, p12_client_files
 from lab import SERVER_ADDR, SERVER_LAN_ADDR, Lab, assert_tunnel_carries_tcp, open_lab
 
 pytestmark = pytest.mark.lab
-REPO = Path(__file__).resolve().parents[1]
 POOL = "198.19.128.0/24"
 CLIENT = "alice@example.com"
 
@@ -34,51 +32,7 @@ pool: {{addresses: {POOL}, dns: [{SERVER_LAN_ADDR}]}}
 
 
 def apply_into(tmp_path: Path, layout: str) -> Path:
-    answers = tmp_path / "answers.yaml"
-    answers.write_text(answers_text(layout))
-    root = tmp_path / "root"
-    proc = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(root)],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return root
-
-
-def p12_client_files(root: Path) -> dict[str, bytes | str]:
-    """A swanctl client that holds only what the user was handed: the .p12 bundle and its password."""
-    folder = root / "etc/swan-wizard/clients" / CLIENT
-    password = (folder / "p12-password").read_text().strip()
-    conf = f"""\
-connections {{
-    home {{
-        version = 2
-        remote_addrs = {SERVER_ADDR}
-        vips = 0.0.0.0
-        local {{
-            auth = pubkey
-            id = {CLIENT}
-        }}
-        remote {{
-            auth = pubkey
-            id = {SERVER_ADDR}
-        }}
-        children {{
-            home {{
-                remote_ts = 0.0.0.0/0
-            }}
-        }}
-    }}
-}}
-secrets {{
-    pkcs12-home {{
-        file = home.p12
-        secret = "{password}"
-    }}
-}}
-"""
-    return {"/etc/swanctl/swanctl.conf": conf,
-            "/etc/swanctl/pkcs12/home.p12": (folder / f"{CLIENT}.p12").read_bytes(),
-            # The CA inside the bundle is not a trust anchor by itself: users install it, as here.
-            "/etc/swanctl/x509ca/ca.pem": (folder / "ca.pem").read_bytes()}
+    return apply_cli(tmp_path, answers_text(layout))[1]
 
 
 def check_swanctl_loads_cleanly(server) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +45,7 @@ def check_swanctl_loads_cleanly(server) -> None:  # type: ignore[no-untyped-def]
 
 
 def start_client(lab: Lab, root: Path):  # type: ignore[no-untyped-def]
-    client = lab.add_peer("client", extra_files=p12_client_files(root))
+    client = lab.add_peer("client", extra_files=p12_client_files(root, CLIENT, SERVER_ADDR))
     client.start()
     loaded = client.swanctl("--load-all", "--noprompt")
     assert "loaded RSA key from '/etc/swanctl/pkcs12/home.p12'" in loaded.stdout, loaded.stdout + loaded.stderr

@@ -7,15 +7,13 @@ a root, applied inside the server's namespace. Without the rules the same traffi
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from applied import apply_cli
 from lab import Addr, LabError, Route, Topology, open_lab, tcp_exchange
 
 pytestmark = pytest.mark.lab
-REPO = Path(__file__).resolve().parents[1]
 SERVER_PUBLIC = "198.18.1.1"  # what the client dials
 SERVER_WAN = "198.18.0.1"  # the server's side towards the internet host
 INTERNET = "198.18.0.254"
@@ -32,8 +30,7 @@ TOPOLOGY = Topology(
 
 
 def apply_into(tmp_path: Path, backend: str) -> Path:
-    answers = tmp_path / "answers.yaml"
-    answers.write_text(f"""\
+    return apply_cli(tmp_path, f"""\
 version: 1
 server: {{address: {SERVER_PUBLIC}}}
 ca: {{key: ecdsa-p256}}
@@ -41,12 +38,7 @@ host: {{key: rsa-2048}}
 clients: [{{name: roadwarrior, key: ecdsa-p256}}]
 pool: {{addresses: {POOL}, dns: [{INTERNET}]}}
 networking: {{firewall: {backend}, nat: true, wan_interface: eth1, mss_clamp: true}}
-""")
-    root = tmp_path / "root"
-    proc = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(root)],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return root
+""")[1]
 
 
 def client_files(root: Path) -> dict[str, bytes | str]:

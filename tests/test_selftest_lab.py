@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from applied import apply_cli
 from lab import SERVER_ADDR, SERVER_LAN_ADDR, open_lab
 
 from wizard import pki
@@ -29,13 +30,7 @@ pool: {{addresses: 198.19.128.0/24, dns: [{SERVER_LAN_ADDR}]}}
 
 
 def applied(tmp_path: Path) -> tuple[Path, Path]:
-    answers = tmp_path / "answers.yaml"
-    answers.write_text(ANSWERS)
-    root = tmp_path / "root"
-    proc = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(root)],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return answers, root
+    return apply_cli(tmp_path, ANSWERS)
 
 
 def selftest(answers: Path, root: Path, server) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]

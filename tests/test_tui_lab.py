@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from applied import p12_client_files
 from lab import SERVER_ADDR, SERVER_LAN_ADDR, open_lab
 from test_tui_flow import add_client, start, to_review_and_apply
 from test_tui_support import (
@@ -67,43 +68,6 @@ def configure(root: Path) -> None:
     run_async(go())
 
 
-def client_files(root: Path) -> dict[str, bytes | str]:
-    """A swanctl client holding only what the user was handed: the PKCS#12 bundle, its password, the CA."""
-    folder = root / "etc/swan-wizard/clients" / CLIENT
-    password = (folder / "p12-password").read_text().strip()
-    conf = f"""\
-connections {{
-    home {{
-        version = 2
-        remote_addrs = {SERVER_ADDR}
-        vips = 0.0.0.0
-        local {{
-            auth = pubkey
-            id = {CLIENT}
-        }}
-        remote {{
-            auth = pubkey
-            id = {SERVER_ADDR}
-        }}
-        children {{
-            home {{
-                remote_ts = 0.0.0.0/0
-            }}
-        }}
-    }}
-}}
-secrets {{
-    pkcs12-home {{
-        file = home.p12
-        secret = "{password}"
-    }}
-}}
-"""
-    return {"/etc/swanctl/swanctl.conf": conf,
-            "/etc/swanctl/pkcs12/home.p12": (folder / f"{CLIENT}.p12").read_bytes(),
-            "/etc/swanctl/x509ca/ca.pem": (folder / "ca.pem").read_bytes()}
-
-
 def test_running_view_shows_a_real_charons_log_and_sas(tmp_path: Path) -> None:
     root = tmp_path / "root"
     with open_lab(tmp_path / "lab") as lab:
@@ -112,7 +76,7 @@ def test_running_view_shows_a_real_charons_log_and_sas(tmp_path: Path) -> None:
         server.start()
         loaded = server.swanctl("--load-all", "--noprompt")
         assert "loaded connection 'IPSec-IKEv2'" in loaded.stdout, loaded.stdout + loaded.stderr
-        client = lab.add_peer("client", extra_files=client_files(root))
+        client = lab.add_peer("client", extra_files=p12_client_files(root, CLIENT, SERVER_ADDR))
         client.start()
         client.swanctl("--load-all", "--noprompt")
         client.swanctl("--initiate", "--child", "home", "--timeout", "20")
