@@ -27,12 +27,18 @@ def _expectation(path: Path) -> tuple[str, int | None]:
     return expect.group(1), int(line.group(1)) if line else None
 
 
+def test_readme_shows_exactly_the_tested_complete_example() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert block == (DATA / "good" / "complete.yaml").read_text()
+
+
 def test_complete_example_loads() -> None:
     answers = answers_file.load(DATA / "good" / "complete.yaml")
     assert answers.server.address == "vpn.example.com"
     assert answers.server.alt_names == ["203.0.113.10"]
     assert answers.clients[0].p12_password == SecretRef(env="P12_PASS")
-    assert answers.variants.enabled() == ["ikev2-cert"]
+    assert answers.variants.enabled() == ["ikev2-cert", "ikev2-eap", "ikev1-xauth", "transport", "l2tp"]
     assert answers.log_levels == {"cfg": 2, "dmn": 2, "ike": 2, "net": 2}
 
 
