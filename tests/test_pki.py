@@ -1112,3 +1112,19 @@ def test_ca_problems(
         "basicConstraints does not mark it as a CA",
         "keyUsage lacks keyCertSign",
     ]
+
+
+def test_client_bundles_in_bulk_use_worker_processes_and_keep_order() -> None:
+    ca_key = pki.generate_key(KeyType.ECDSA_P256)
+    ca = pki.issue_ca(ca_key, pki.parse_dn("CN=Bulk CA"), 30)
+    requests = [pki.ClientRequest(f"c{i}@example.com", KeyType.ECDSA_P256, 30, b"pw") for i in range(130)]
+    seen: list[int] = []
+    made = pki.issue_client_bundles(ca_key, ca, requests, progress=lambda done, total: seen.append(done),
+                                    workers=2)
+    assert seen[-1] == 130 and len(seen) > 2  # chunks came back one by one
+    for request, issued in zip(requests, made, strict=True):
+        cert = pki.load_cert_pem(issued.cert_pem)
+        assert f"email:{request.name}" in pki.san_names(cert)
+        assert not pki.client_cert_problems(cert, ca, pki.load_key_pem(issued.key_pem), request.name)
+        bundle = pkcs12.load_pkcs12(issued.p12, b"pw")
+        assert bundle.cert is not None and bundle.cert.certificate == cert

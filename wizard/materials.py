@@ -161,7 +161,7 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
     else:
         host_index = pool.want(answers.host.key)
 
-    client_keys: dict[str, pki.PrivateKey | int] = {}
+    client_keys: dict[str, pki.PrivateKey] = {}  # clients with a key on disk; the others are issued in bulk
     for i, client in enumerate(answers.clients):
         files = client_files(client.name)
         found = _read(root, [files["key"]])
@@ -172,8 +172,6 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
                     f"{files['key']} holds a {pki.key_type_of(key).value} key, the answers ask for "
                     f"{client.key.value}", f"clients[{i}].key"))
             client_keys[client.name] = key
-        else:
-            client_keys[client.name] = pool.want(client.key)
 
     cert_peers = [p for p in answers.variants.transport.peers if p.auth == "cert"] if answers.variants.transport else []
     peer_keys: dict[str, pki.PrivateKey | int] = {}
@@ -212,10 +210,13 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
     # 5. Clients.
     bundles = []
     revoked = frozenset(int(r.serial, 16) for r in answers.revoked)
+    fresh = _new_client_bundles(answers, root, ca, source, now, [c for c in answers.clients
+                                                                  if c.name not in client_keys], progress)
     for i, client in enumerate(answers.clients):
-        entry = client_keys[client.name]
-        key = new_keys[entry] if isinstance(entry, int) else entry
-        bundles.append(_client_bundle(client, i, root, ca, key, isinstance(entry, int), source, now,
+        if client.name in fresh:
+            bundles.append(fresh[client.name])
+            continue
+        bundles.append(_client_bundle(client, i, root, ca, client_keys[client.name], source, now,
                                       renew=client.name in renew, new_password=client.name in new_passwords,
                                       revoked=revoked))
     if progress:
@@ -265,15 +266,49 @@ def _host_pair(answers: Answers, root: Root, ca: KeyPair, key: pki.PrivateKey, n
                    ("new host key and certificate",) if new_key else ("new host certificate",))
 
 
-def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: pki.PrivateKey, new_key: bool,
+def _p12_password(client: Client, index: int, root: Root, source: SecretSource,
+                  new_password: bool = False) -> tuple[bytes, bool]:
+    """The bundle's password and whether it is generated (then kept 0600 beside the bundle)."""
+    password = source.resolve(client.p12_password, f"clients[{index}].p12_password")
+    if password is not None:
+        return password, False
+    stored = root(client_files(client.name)["password"])
+    password = stored.read_text().strip().encode() if stored.is_file() and not new_password else b""
+    return (password or generate_password().encode()), True
+
+
+def _new_client_bundles(answers: Answers, root: Root, ca: KeyPair, source: SecretSource, now: datetime,
+                        clients: list[Client], progress: Progress | None) -> dict[str, ClientBundle]:
+    """Clients without a key yet: key, certificate and PKCS#12 made together, on every core."""
+    index = {c.name: i for i, c in enumerate(answers.clients)}
+    passwords = {c.name: _p12_password(c, index[c.name], root, source) for c in clients}
+    requests = [pki.ClientRequest(c.name, c.key, c.lifetime_days, passwords[c.name][0], c.p12_encryption)
+                for c in clients]
+
+    def bundle_progress(done: int, total: int) -> None:
+        if progress:
+            progress("clients", done, total)
+
+    issued = pki.issue_client_bundles(ca.key, ca.cert, requests, now=now, progress=bundle_progress)
+    out = {}
+    for client, made in zip(clients, issued, strict=True):
+        pair = KeyPair(pki.load_key_pem(made.key_pem, fresh=True), pki.load_cert_pem(made.cert_pem),
+                       made.key_pem, made.cert_pem)
+        password, generated = passwords[client.name]
+        out[client.name] = ClientBundle(client.name, pair, made.p12, password, generated)
+    return out
+
+
+def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: pki.PrivateKey,
                    source: SecretSource, now: datetime, renew: bool = False, new_password: bool = False,
                    revoked: frozenset[int] = frozenset()) -> ClientBundle:
+    """A client whose key is on disk: its certificate and bundle reused where they still fit."""
     files = client_files(client.name)
-    key_pem = root(files["key"]).read_bytes() if not new_key else pki.key_to_pem(key)
+    key_pem = root(files["key"]).read_bytes()
     cert = None
     is_revoked = False
     notes: list[str] = []
-    if not new_key and root(files["cert"]).is_file():
+    if root(files["cert"]).is_file():
         cert = _load_cert(root(files["cert"]).read_bytes(), files["cert"])
         if cert is not None and renew:
             notes.append(f"client certificate for {client.name} renewed with the same key")
@@ -293,14 +328,7 @@ def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: pki
         cert_pem = root(files["cert"]).read_bytes()
     pair = KeyPair(key, cert, key_pem, cert_pem, tuple(notes))
 
-    password = source.resolve(client.p12_password, f"clients[{index}].p12_password")
-    generated = password is None
-    if generated:
-        stored = root(files["password"])
-        password = stored.read_text().strip().encode() if stored.is_file() and not new_password else b""
-        if not password:
-            password = generate_password().encode()
-    assert password is not None
+    password, generated = _p12_password(client, index, root, source, new_password)
     p12 = _reuse_p12(root, files["p12"], password, pair, ca.cert)
     if p12 is None:
         p12 = pki.pkcs12_bundle(client.name, key, cert, ca.cert, password, client.p12_encryption)
