@@ -602,6 +602,79 @@ class FormDialog(FormMixin, ModalScreen[Edited | None]):
         self.focus_next()
 
 
+class ListFormScreen(FormScreen):
+    """A step that edits a list of items through an item dialog: add, edit (or Enter on a row), remove."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("a", "add", "Add"),
+        Binding("e", "edit", "Edit"),
+        Binding("delete", "remove", "Remove"),
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.items: list[Any] = self.initial_items()
+        self.pending_typed: dict[str, str] = {}
+
+    def initial_items(self) -> list[Any]:
+        raise NotImplementedError
+
+    def dialog(self, index: int) -> FormDialog:
+        """The dialog that edits item ``index`` (== len(items): a new one)."""
+        raise NotImplementedError
+
+    def _fill(self) -> None:
+        """Show ``items`` in the screen's DataTable."""
+        raise NotImplementedError
+
+    def row_buttons(self) -> ComposeResult:
+        with Horizontal(classes="row-buttons"):
+            yield Button("Add", id="add", compact=True)
+            yield Button("Edit", id="edit", compact=True)
+            yield Button("Remove", id="remove", compact=True)
+
+    def typed(self) -> dict[str, str]:
+        return dict(self.pending_typed)
+
+    def _edit(self, index: int) -> None:
+        def done(result: Edited | None) -> None:
+            if result is None:
+                return
+            if index < len(self.items):
+                self.items[index] = result.value
+            else:
+                self.items.append(result.value)
+            self.pending_typed.update(result.typed)
+            self._fill()
+            self.revalidate()
+
+        self.app.push_screen(self.dialog(index), done)
+
+    def _cursor_row(self) -> int:
+        from textual.widgets import DataTable
+
+        return self.query_one(DataTable).cursor_row
+
+    @on(Button.Pressed, "#add")
+    def action_add(self) -> None:
+        self._edit(len(self.items))
+
+    @on(Button.Pressed, "#edit")
+    def action_edit(self) -> None:
+        if self.items:
+            self._edit(self._cursor_row())
+
+    def on_data_table_row_selected(self, event: Any) -> None:
+        self._edit(event.cursor_row)
+
+    @on(Button.Pressed, "#remove")
+    def action_remove(self) -> None:
+        if self.items:
+            del self.items[self._cursor_row()]
+            self._fill()
+            self.revalidate()
+
+
 def _section_of(key: str) -> str:
     return key.split(".", 1)[0].split("[", 1)[0]
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import DataTable, Input, Static
 
-from screens.base import Edited, Field, FormDialog, FormScreen, SecretField, int_or_text, text_input
+from screens.base import Field, FormDialog, ListFormScreen, SecretField, int_or_text, text_input
 from screens.ca import key_select
 from screens.choice import Choice
 from screens.host import HOST_KEYS
@@ -97,28 +94,25 @@ class ClientDialog(FormDialog):
         return self.checked.answers.clients[self.index]
 
 
-class ClientsScreen(FormScreen):
+class ClientsScreen(ListFormScreen):
     HELP = "clients"
-    BINDINGS: ClassVar[list[Any]] = [
-        Binding("a", "add", "Add"),
-        Binding("e", "edit", "Edit"),
-        Binding("delete", "remove", "Remove"),
-    ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.clients: list[Client] = list(self.ctx.answers.clients)
-        self.pending_typed: dict[str, str] = {}
+    def initial_items(self) -> list[Any]:
+        return list(self.ctx.answers.clients)
+
+    @property
+    def clients(self) -> list[Client]:
+        return self.items
+
+    def dialog(self, index: int) -> ClientDialog:
+        return ClientDialog(self.ctx.answers, self.ctx.root, self.clients, index)
 
     def form(self) -> ComposeResult:
         yield Static("Each client gets a key, a certificate naming it, and a PKCS#12 bundle to import.",
                      classes="explain", markup=False)
         table: DataTable[str] = DataTable(id="clients-table", cursor_type="row", zebra_stripes=True)
         yield table
-        with Horizontal(classes="row-buttons"):
-            yield Button("Add", id="add", compact=True)
-            yield Button("Edit", id="edit", compact=True)
-            yield Button("Remove", id="remove", compact=True)
+        yield from self.row_buttons()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -139,39 +133,3 @@ class ClientsScreen(FormScreen):
     def sections(self) -> dict[str, Any]:
         return {"clients": self.clients}
 
-    def typed(self) -> dict[str, str]:
-        return dict(self.pending_typed)
-
-    def _edit(self, index: int) -> None:
-        def done(result: Edited | None) -> None:
-            if result is None:
-                return
-            if index < len(self.clients):
-                self.clients[index] = result.value
-            else:
-                self.clients.append(result.value)
-            self.pending_typed.update(result.typed)
-            self._fill()
-            self.revalidate()
-
-        self.app.push_screen(ClientDialog(self.ctx.answers, self.ctx.root, self.clients, index), done)
-
-    @on(Button.Pressed, "#add")
-    def action_add(self) -> None:
-        self._edit(len(self.clients))
-
-    @on(Button.Pressed, "#edit")
-    def action_edit(self) -> None:
-        if self.clients:
-            self._edit(self.query_one(DataTable).cursor_row)
-
-    @on(DataTable.RowSelected)
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        self._edit(event.cursor_row)
-
-    @on(Button.Pressed, "#remove")
-    def action_remove(self) -> None:
-        if self.clients:
-            del self.clients[self.query_one(DataTable).cursor_row]
-            self._fill()
-            self.revalidate()

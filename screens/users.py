@@ -7,15 +7,13 @@ variant; this screen merges them by name and splits them again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, Checkbox, DataTable, Input, Static
+from textual.widgets import Checkbox, DataTable, Input, Static
 
-from screens.base import Check, Edited, Field, FormDialog, FormScreen, SecretField, text_input
+from screens.base import Check, Field, FormDialog, ListFormScreen, SecretField, text_input
 from screens.clients import secret_label, typed_key
 from wizard.answers import GENERATE, Answers, Variants
 from wizard.paths import Root
@@ -117,27 +115,24 @@ class UserDialog(FormDialog):
         return self.entry()
 
 
-class UsersScreen(FormScreen):
+class UsersScreen(ListFormScreen):
     HELP = "users"
-    BINDINGS: ClassVar[list[Any]] = [
-        Binding("a", "add", "Add"),
-        Binding("e", "edit", "Edit"),
-        Binding("delete", "remove", "Remove"),
-    ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.entries = merge(self.ctx.answers.variants)
-        self.pending_typed: dict[str, str] = {}
+    def initial_items(self) -> list[Any]:
+        return merge(self.ctx.answers.variants)
+
+    @property
+    def entries(self) -> list[Any]:
+        return self.items
+
+    def dialog(self, index: int) -> UserDialog:
+        return UserDialog(self.ctx.answers, self.ctx.root, self.entries, index)
 
     def form(self) -> ComposeResult:
         names = ", ".join(label for _a, _b, label in enabled_user_variants(self.ctx.answers.variants))
         yield Static(f"Users who log in with a name and password ({names}).", classes="explain", markup=False)
         yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
-        with Horizontal(classes="row-buttons"):
-            yield Button("Add", id="add", compact=True)
-            yield Button("Edit", id="edit", compact=True)
-            yield Button("Remove", id="remove", compact=True)
+        yield from self.row_buttons()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -158,39 +153,3 @@ class UsersScreen(FormScreen):
     def sections(self) -> dict[str, Any]:
         return {"variants": split(self.ctx.answers.variants, self.entries)}
 
-    def typed(self) -> dict[str, str]:
-        return dict(self.pending_typed)
-
-    def _edit(self, index: int) -> None:
-        def done(result: Edited | None) -> None:
-            if result is None:
-                return
-            if index < len(self.entries):
-                self.entries[index] = result.value
-            else:
-                self.entries.append(result.value)
-            self.pending_typed.update(result.typed)
-            self._fill()
-            self.revalidate()
-
-        self.app.push_screen(UserDialog(self.ctx.answers, self.ctx.root, self.entries, index), done)
-
-    @on(Button.Pressed, "#add")
-    def action_add(self) -> None:
-        self._edit(len(self.entries))
-
-    @on(Button.Pressed, "#edit")
-    def action_edit(self) -> None:
-        if self.entries:
-            self._edit(self.query_one(DataTable).cursor_row)
-
-    @on(DataTable.RowSelected)
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        self._edit(event.cursor_row)
-
-    @on(Button.Pressed, "#remove")
-    def action_remove(self) -> None:
-        if self.entries:
-            del self.entries[self.query_one(DataTable).cursor_row]
-            self._fill()
-            self.revalidate()

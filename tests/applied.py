@@ -11,6 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def apply_cli(tmp_path: Path, answers_text: str, name: str = "root") -> tuple[Path, Path]:
     """Write the answers file and apply it with the real CLI into tmp_path/name; (answers file, root)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     answers = tmp_path / f"{name}-answers.yaml"
     answers.write_text(answers_text)
     root = tmp_path / name

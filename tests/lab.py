@@ -821,9 +821,8 @@ def open_lab(workdir: Path, topology: Topology | None = None) -> Iterator[Lab]:
 # traffic
 
 
-# Listener: reads the reply from stdin, says READY once listening, accepts one connection, receives a
-# length-prefixed payload, answers with its own, and prints what it received (the peer address to stderr).
-_TCP_LISTENER = r"""
+# Both ends of tcp_exchange read length-prefixed messages with this.
+_RECV_EXACT = r"""
 import socket, sys
 def recv_exact(conn, n):
     buf = bytearray()
@@ -833,6 +832,11 @@ def recv_exact(conn, n):
             raise SystemExit(f"connection closed after {len(buf)} of {n} bytes")
         buf += chunk
     return bytes(buf)
+"""
+
+# Listener: reads the reply from stdin, says READY once listening, accepts one connection, receives a
+# length-prefixed payload, answers with its own, and prints what it received (the peer address to stderr).
+_TCP_LISTENER = _RECV_EXACT + r"""
 addr, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 reply = sys.stdin.buffer.read()
 srv = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
@@ -852,16 +856,7 @@ conn.recv(1)
 sys.stdout.buffer.write(data)
 """
 
-_TCP_CONNECTOR = r"""
-import socket, sys
-def recv_exact(conn, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = conn.recv(min(65536, n - len(buf)))
-        if not chunk:
-            raise SystemExit(f"connection closed after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
+_TCP_CONNECTOR = _RECV_EXACT + r"""
 addr, port, source, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 payload = sys.stdin.buffer.read()
 conn = socket.create_connection((addr, port), timeout=timeout, source_address=(source, 0) if source else None)

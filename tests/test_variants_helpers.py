@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import applied
 from lab import SERVER_ADDR, Lab, LabError, Peer
 
 from wizard.confsyntax import render_settings
 from wizard.proposals import MODERN_ESP, MODERN_IKE
 
-REPO = Path(__file__).resolve().parents[1]
 POOL = "198.19.128.0/24"
 STARTER = ("/usr/lib/ipsec/starter", "--nofork")
 # The first proposal of each preset list, as a client would be set up to match the server.
@@ -38,14 +37,7 @@ IKEV2_CLIENT_ESP = list(MODERN_ESP)
 
 def apply_cli(workdir: Path, answers_text: str) -> Path:
     """Apply ``answers_text`` through the CLI into ``workdir/root``; returns the root."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    answers = workdir / "answers.yaml"
-    answers.write_text(answers_text)
-    root = workdir / "root"
-    proc = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(root)],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert proc.returncode == 0, f"apply failed ({proc.returncode}):\n{proc.stderr}"
-    return root
+    return applied.apply_cli(workdir, answers_text)[1]
 
 
 def read_secret(root: Path, key: str) -> str:
