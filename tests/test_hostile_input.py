@@ -152,3 +152,89 @@ def test_binary_secret_file_through_apply_is_one_line_and_writes_nothing(tmp_pat
 def test_good_secret_file_still_reads_its_first_line(tmp_path):
     (tmp_path / "s").write_text("s3cret-pässword\r\nsecond line\n")
     assert resolve_file(tmp_path, "s") == "s3cret-pässword".encode()
+
+
+# --- I/O failures and the last guard ---------------------------------------------------------------
+
+FAST = """\
+version: 1
+server: {address: vpn.example.com}
+ca: {key: ecdsa-p256}
+host: {key: ecdsa-p256}
+variants:
+  ikev2-eap:
+    users: [{name: bob}]
+"""
+
+
+def _in_tmpfs(tmp_path: Path, options: str, answers: Path) -> subprocess.CompletedProcess[str]:
+    """``apply --root`` onto a small tmpfs of its own, in a private mount namespace."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = (f"mount -t tmpfs -o {options} tmpfs {mnt} || exit 99; "
+              f"exec {sys.executable} -m wizard.cli apply {answers} --root {mnt}")
+    done = subprocess.run(["unshare", "--mount", "sh", "-c", script], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode == 99:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    return done
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs in a mount namespace")
+@pytest.mark.parametrize("options, says", [("ro,size=1m", "Read-only file system"),
+                                           ("size=12k", "No space left on device")])
+def test_read_only_or_full_root_is_one_line_exit_1(tmp_path, options, says):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(FAST)
+    done = _in_tmpfs(tmp_path, options, answers)
+    assert done.returncode == Exit.FAILED, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("swan-wizard: error: ")]
+    assert len(errors) == 1 and says in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    if "No space" in says:
+        assert "the files this step writes take" in errors[0]  # how much room was needed
+
+
+def test_export_out_onto_a_file_is_refused_before_anything_is_written(tmp_path, capsys):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(FAST)
+    root = tmp_path / "root"
+    assert run(capsys, "apply", str(answers), "--root", str(root))[0] == 0
+    victim = tmp_path / "passwd"
+    victim.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    code, _, err = run(capsys, "client", "export", "bob", "--out", str(victim), "--answers", str(answers),
+                       "--root", str(root))
+    assert code == Exit.INVALID
+    one_error_line(err, "--out")
+    assert victim.read_text() == "root:x:0:0:root:/root:/bin/bash\n"
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_unexpected_exception_is_one_line_a_0600_report_and_exit_70(tmp_path, capsys, monkeypatch):
+    from wizard import answers_file, secrets
+
+    secret = "hunter2-correct-horse"
+    secrets.remember(secret.encode())
+
+    def boom(path):  # type: ignore[no-untyped-def]
+        raise RuntimeError(f"something broke near {secret}")
+
+    monkeypatch.setattr(answers_file, "load", boom)
+    root = tmp_path / "root"
+    code, out, err = run(capsys, "--root", str(root), "validate", "x.yaml", "--root", str(root))
+    assert code == 70
+    assert out == "" and "Traceback" not in err and secret not in err
+    assert len(err.splitlines()) == 1 and err.startswith("swan-wizard: internal error: RuntimeError; report in ")
+    report = Path(err.strip().rsplit("report in ", 1)[1])
+    assert report.parent == root / "var/lib/swan-wizard/crash"
+    assert report.stat().st_mode & 0o777 == 0o600
+    text = report.read_text()
+    assert "RuntimeError" in text and "Traceback" in text and secret not in text and "<redacted>" in text
+
+
+def test_crash_report_redacts_secret_looking_arguments():
+    from wizard.crash import redact_argv
+
+    assert redact_argv(["client", "--psk", "abc", "--password=xyz", "--out", "d"]) == \
+        ["client", "--psk", "<redacted>", "--password=<redacted>", "--out", "d"]

@@ -221,3 +221,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
                     firewall=fw.commands) if facts else ()
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), tuple(answers_warnings(answers)),
                 tuple(handouts))
+
+
+def needed_bytes(plan: Plan) -> int:
+    """The size of every file the plan writes: what a full disk is told it needs."""
+    return sum(len(f.content) for f in plan.files if f.content is not None)

@@ -22,9 +22,24 @@ _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 MAX_SECRET_FILE = 64 * 1024
 
 
+# Every secret value this process has handled, so that a crash report can be scrubbed of them.
+_SEEN: set[str] = set()
+
+
+def remember(value: bytes) -> bytes:
+    _SEEN.add(value.decode("utf-8", errors="replace"))
+    return value
+
+
+def seen() -> frozenset[str]:
+    return frozenset(_SEEN)
+
+
 def generate_password(groups: int = 4, group_len: int = 5) -> str:
     """About 99 bits of randomness in a form that is easy to read out and type."""
-    return "-".join("".join(_random.choice(_ALPHABET) for _ in range(group_len)) for _ in range(groups))
+    value = "-".join("".join(_random.choice(_ALPHABET) for _ in range(group_len)) for _ in range(groups))
+    remember(value.encode())
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,7 @@ def _checked(value: str, field_name: str, what: str) -> bytes:
         raise _problem(f"{what} holds a control character (U+{ord(value[bad]):04X} at position {bad + 1})",
                        field_name)
     try:
-        return value.encode("utf-8")
+        return remember(value.encode("utf-8"))
     except UnicodeEncodeError:
         # os.environ carries undecodable bytes as lone surrogates.
         raise _problem(f"{what} is not UTF-8 text", field_name) from None
