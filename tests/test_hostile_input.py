@@ -238,3 +238,30 @@ def test_crash_report_redacts_secret_looking_arguments():
 
     assert redact_argv(["client", "--psk", "abc", "--password=xyz", "--out", "d"]) == \
         ["client", "--psk", "<redacted>", "--password=<redacted>", "--out", "d"]
+
+
+UI_CRASH = """
+import sys
+import screens.app as app
+from wizard import cli
+
+def boom(root):
+    raise RuntimeError("preflight exploded")
+
+app._preflight = boom  # the welcome step's worker runs it: an unhandled exception in the UI
+real_run = app.SwanWizardApp.run
+app.SwanWizardApp.run = lambda self, **kw: real_run(self, headless=True, size=(100, 40), **kw)
+sys.exit(cli.main(["--root", sys.argv[1]]))
+"""
+
+
+def test_ui_crash_exits_70_with_one_line_and_a_report(tmp_path):
+    root = tmp_path / "root"
+    done = subprocess.run([sys.executable, "-c", UI_CRASH, str(root)], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 70, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("swan-wizard: internal error: RuntimeError; report in "), done.stderr
+    report = Path(lines[-1].rsplit("report in ", 1)[1])
+    assert report.is_file() and "preflight exploded" in report.read_text()
