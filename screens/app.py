@@ -224,9 +224,9 @@ def run(root: str | Path | None = None) -> int:
     # a crash, never a normal exit.
     error = getattr(app, "_exception", None)
     if error is not None or (app.return_code or 0) != 0:
-        from wizard import crash
-
         from textual.worker import WorkerFailed
+
+        from wizard import crash
 
         if isinstance(error, WorkerFailed):  # name what failed in the worker, not the wrapper
             error = error.error
