@@ -77,7 +77,7 @@ def test_bundle_holds_no_secret(layout: str, tmp_path: Path) -> None:
     # A level-4 log (charon then writes secrets) and a client that typed its password as its name.
     log = root / "var/log/swan-wizard/charon.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    xauth = (root / "etc/swan-wizard/secrets/xauth-carol").read_text().strip()
+    xauth = (root / "etc/swan-wizard/secrets/xauth.user.carol").read_text().strip()
     log.write_text("".join(f"Nov 29 19:29:{i % 60:02d}.000 09[IKE4] <CiscoIPSec|{i}> line {i}\n" for i in range(3000))
                    + f"Nov 29 19:30:00.000 09[IKE4] <CiscoIPSec|9> XAuth secret: {xauth}\n"
                    + f"Nov 29 19:30:01.000 09[IKE1] <IPSec-IKEv2-EAP|9> received EAP identity '{ENV['P12']}'\n")
