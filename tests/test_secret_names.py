@@ -3,6 +3,7 @@ passwords under the new names, and a removed user's password goes with them."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -20,6 +21,8 @@ ca: {key: ecdsa-p256}
 host: {key: ecdsa-p256}
 """
 USER_NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9@._+-]{0,20}", fullmatch=True) | st.sampled_from(["psk", "user.x"])
+# SWAN_WIZARD_FUZZ_EXAMPLES=100000 runs the property test longer than CI's fixed budget.
+EXAMPLES = int(os.environ.get("SWAN_WIZARD_FUZZ_EXAMPLES", "300"))
 VARIANTS = st.sampled_from(["eap", "xauth", "l2tp", "transport"])
 
 
@@ -111,7 +114,7 @@ def test_removed_user_does_not_get_the_old_password_back(tmp_path, capsys):
     assert stored(root, "eap.user.bob")  # the others keep theirs
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True)
 @given(a=st.tuples(VARIANTS, st.none() | USER_NAMES), b=st.tuples(VARIANTS, st.none() | USER_NAMES))
 def test_secret_keys_are_one_to_one_and_never_an_old_name(a, b):
     key_a, key_b = credentials.secret_key(*a), credentials.secret_key(*b)
