@@ -182,6 +182,12 @@ class SwanWizardApp(App[int]):
         self.session = dataclasses.replace(self.session, step=resume_at)
         self.saved_session = sessions.save(self.root, self.session)
 
+    def _fatal_error(self) -> None:
+        """An unhandled exception: close without Textual's traceback, which shows local variables (typed
+        passwords among them) on the terminal. ``run`` writes a scrubbed crash report instead."""
+        self.bell()
+        self._close_messages_no_wait()
+
     def action_quit_wizard(self) -> None:
         if self.applying:
             self.notify("Files are being written: wait for the apply to finish.", severity="warning", timeout=5)
@@ -214,6 +220,18 @@ def run(root: str | Path | None = None) -> int:
     """Run the wizard in this terminal; returns the exit code for ``swan-wizard``."""
     app = create_app(root, handle_hangup=True)
     code = app.run()
+    # Textual returns from run() after an unhandled exception (return code 1, the exception kept): that is
+    # a crash, never a normal exit.
+    error = getattr(app, "_exception", None)
+    if error is not None or (app.return_code or 0) != 0:
+        from textual.worker import WorkerFailed
+
+        from wizard import crash
+
+        if isinstance(error, WorkerFailed):  # name what failed in the worker, not the wrapper
+            error = error.error
+        failure = error if error is not None else RuntimeError(f"the terminal UI ended with code {app.return_code}")
+        return int(crash.handle(failure, sys.argv[1:], Root.of(root) if root else None))
     if app.saved_session is not None and app.saved_session.exists():
         print(f"swan-wizard: session saved in {app.saved_session}; run swan-wizard again to resume",
               file=sys.stderr)

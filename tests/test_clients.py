@@ -126,7 +126,7 @@ def test_add_eap_user(setup):
     code, _, err = setup.client("add", "erin", "--eap")
     assert code == 0, err
     assert [u.name for u in setup.load().variants.ikev2_eap.users] == ["bob", "erin"]
-    assert setup.root(paths.SECRETS_DIR / "eap-erin").is_file()
+    assert setup.root(paths.SECRETS_DIR / "eap.user.erin").is_file()
     doc = plistlib.loads(setup.file("erin", "erin-eap.mobileconfig").read_bytes())
     assert doc["PayloadContent"][0]["IKEv2"]["AuthName"] == "erin"
     assert not setup.file("erin", "key.pem").exists()

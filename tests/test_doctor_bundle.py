@@ -77,7 +77,7 @@ def test_bundle_holds_no_secret(layout: str, tmp_path: Path) -> None:
     # A level-4 log (charon then writes secrets) and a client that typed its password as its name.
     log = root / "var/log/swan-wizard/charon.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    xauth = (root / "etc/swan-wizard/secrets/xauth-carol").read_text().strip()
+    xauth = (root / "etc/swan-wizard/secrets/xauth.user.carol").read_text().strip()
     log.write_text("".join(f"Nov 29 19:29:{i % 60:02d}.000 09[IKE4] <CiscoIPSec|{i}> line {i}\n" for i in range(3000))
                    + f"Nov 29 19:30:00.000 09[IKE4] <CiscoIPSec|9> XAuth secret: {xauth}\n"
                    + f"Nov 29 19:30:01.000 09[IKE1] <IPSec-IKEv2-EAP|9> received EAP identity '{ENV['P12']}'\n")
@@ -121,3 +121,21 @@ def test_redactors_keep_the_shape() -> None:
         ": RSA vpn-host.key\n: RSA enc.key <redacted>\nbob : EAP <redacted>\n"
     assert redact_chap_secrets('# client server secret IP\n"dave" l2tpd "pw 1" *\n') == \
         '# client server secret IP\n"dave" l2tpd <redacted> *\n'
+
+
+def test_log_redaction_covers_every_hex_form_of_a_secret() -> None:
+    from wizard.doctor.bundle import encodings, redact_log, scrub
+
+    secret = "attack-at-dawn-horse"
+    data = secret.encode()
+    dump = "".join(f"\nDec  4 10:00:00 09[CFG] {i:4d}: {' '.join(f'{b:02X}' for b in data[i:i + 16]):<47}  "
+                   f"{data[i:i + 16].decode()}" for i in range(0, len(data), 16))
+    log = (f"Dec  4 10:00:00 09[CFG] loaded EAP shared key => {len(data)} bytes @ 0x55d0c0a3c8a0{dump}\n"
+           f"Dec  4 10:00:01 09[IKE] <rw|1> secret: {':'.join(f'{b:02x}' for b in data)}\n"
+           f"Dec  4 10:00:02 09[IKE] <rw|1> got {data.hex()} and {':'.join(f'{b:02X}' for b in data)}\n"
+           "Dec  4 10:00:03 09[IKE] <rw|1> IKE_SA rw[1] established\n")
+    out = scrub(redact_log(log), encodings({secret}))
+    hexed = data.hex()
+    for form in (secret, hexed, hexed.upper(), "61:74:74:61", "61 74 74 61", "attack-at-dawn-h", "horse"):
+        assert form.lower() not in out.lower(), (form, out)
+    assert "IKE_SA rw[1] established" in out and "loaded EAP shared key" in out

@@ -44,7 +44,7 @@ def test_loose_permissions_are_found_and_fixed(root: Path) -> None:
     broken = {
         root / "etc/swanctl/private/vpn-host.key": 0o644,  # the host's private key
         root / "etc/swanctl/conf.d/swan-wizard.conf": 0o644,  # holds the EAP user's NT hash
-        root / "etc/swan-wizard/secrets/eap-bob": 0o640,  # the generated password
+        root / "etc/swan-wizard/secrets/eap.user.bob": 0o640,  # the generated password
         root / "etc/swan-wizard/clients/alice@example.com/alice@example.com.p12": 0o604,
         root / "etc/swan-wizard/clients/alice@example.com": 0o755,  # the folder with key and PKCS#12
     }
@@ -56,7 +56,7 @@ def test_loose_permissions_are_found_and_fixed(root: Path) -> None:
     assert set(found) == set(broken)
     key = found[root / "etc/swanctl/private/vpn-host.key"]
     assert key.severity == "error" and "mode 0644" in key.evidence[0].text and "everyone" in key.summary
-    assert "its group" in found[root / "etc/swan-wizard/secrets/eap-bob"].summary
+    assert "its group" in found[root / "etc/swan-wizard/secrets/eap.user.bob"].summary
     assert key.command == f"chmod 0600 {root}/etc/swanctl/private/vpn-host.key"
     applied = apply_fixes(report)
     assert len(applied) == len(broken)

@@ -265,7 +265,7 @@ def test_mobileconfig_eap_profile_has_no_certificate(applied):
     types = [p["PayloadType"] for p in doc["PayloadContent"]]
     assert types == ["com.apple.vpn.managed", "com.apple.security.root"]
     ike = doc["PayloadContent"][0]["IKEv2"]
-    password = root(paths.SECRETS_DIR / "eap-bob").read_text().strip()
+    password = root(paths.SECRETS_DIR / "eap.user.bob").read_text().strip()
     assert (ike["AuthenticationMethod"], ike["ExtendedAuthEnabled"], ike["AuthName"], ike["AuthPassword"]) == \
         ("None", 1, "bob", password)
     assert "PayloadCertificateUUID" not in ike
@@ -294,7 +294,7 @@ def test_sswan_profiles(applied, tmp_path):
     assert "split-tunneling" not in doc
     eap = json.loads(client_file(root, "bob", "bob-eap.sswan").read_text())
     assert eap["type"] == "ikev2-eap" and eap["local"] == {
-        "eap_id": "bob", "shared_secret": root(paths.SECRETS_DIR / "eap-bob").read_text().strip()}
+        "eap_id": "bob", "shared_secret": root(paths.SECRETS_DIR / "eap.user.bob").read_text().strip()}
     assert "p12" not in eap["local"] and eap["uuid"] != doc["uuid"]
 
 
@@ -316,7 +316,7 @@ def test_nmconnection_profiles(applied):
     eap = configparser.ConfigParser(interpolation=None)
     eap.read_string(client_file(root, "bob", "bob-eap.nmconnection").read_text())
     assert (eap["vpn"]["method"], eap["vpn"]["user"]) == ("eap", "bob")
-    assert eap["vpn-secrets"]["password"] == root(paths.SECRETS_DIR / "eap-bob").read_text().strip()
+    assert eap["vpn-secrets"]["password"] == root(paths.SECRETS_DIR / "eap.user.bob").read_text().strip()
     assert eap["connection"]["uuid"] != nm["connection"]["uuid"]
 
 
@@ -397,8 +397,8 @@ def test_readme_per_os_and_typed_settings(applied):
     assert client_file(root, "alice@example.com", "p12-password").read_text().strip() not in alice
     carol = client_file(root, "carol", "README.txt").read_text()
     assert "Cisco IPsec" in carol and "Server: vpn.example.com" in carol and "Account / user name: carol" in carol
-    assert "/etc/swan-wizard/secrets/xauth-psk" in carol and "aes256-sha256-modp2048" in carol
-    assert root(paths.SECRETS_DIR / "xauth-carol").read_text().strip() not in carol
+    assert "/etc/swan-wizard/secrets/xauth.psk" in carol and "aes256-sha256-modp2048" in carol
+    assert root(paths.SECRETS_DIR / "xauth.user.carol").read_text().strip() not in carol
 
 
 def test_profiles_are_stable_so_a_second_apply_changes_nothing(applied, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wizard import answers_file, pki
 from wizard.answers import Answers
 from wizard.connections import connections, secrets
-from wizard.credentials import Credential
+from wizard.credentials import Credential, secret_key
 from wizard.keytypes import KeyType
 from wizard.ntlm import nt_hash
 from wizard.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_IKE
@@ -23,7 +23,13 @@ def options(answers: Answers, name: str) -> dict[str, object]:
 
 
 def creds(pairs: dict[str, str]) -> dict[str, Credential]:
-    return {k: Credential(k, f"field-{k}", v.encode(), True) for k, v in pairs.items()}
+    """Credentials by secret_key, given as {"xauth-psk": ..., "eap-bob": ...} (variant-owner, "psk" the group's)."""
+    out = {}
+    for short, v in pairs.items():
+        variant, owner = short.split("-", 1)
+        k = secret_key(variant, None if owner == "psk" else owner)  # type: ignore[arg-type]
+        out[k] = Credential(k, f"field-{k}", v.encode(), True)
+    return out
 
 
 def test_ikev2_cert_like_the_article() -> None:

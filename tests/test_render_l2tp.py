@@ -36,8 +36,8 @@ def test_ppp_options_push_the_ipv4_dns_servers() -> None:
 
 def test_chap_block_quotes_names_and_passwords() -> None:
     answers = parse("variants: {l2tp: {users: [{name: dave}, {name: 'eve@example.com'}]}}\n")
-    creds = {"l2tp-dave": Credential("l2tp-dave", "f", b'pa"ss\\word', True),
-             "l2tp-eve@example.com": Credential("l2tp-eve@example.com", "f", b"x y", True)}
+    creds = {"l2tp.user.dave": Credential("l2tp.user.dave", "f", b'pa"ss\\word', True),
+             "l2tp.user.eve@example.com": Credential("l2tp.user.eve@example.com", "f", b"x y", True)}
     block = chap_block(answers, creds)
     assert block == (f'{BLOCK_BEGIN}\n"dave" l2tpd "pa\\"ss\\\\word" *\n"eve@example.com" l2tpd "x y" *\n'
                      f"{BLOCK_END}\n")

@@ -8,7 +8,7 @@ from typing import Any
 from wizard import answers_file
 from wizard.answers import Answers
 from wizard.connections import SecretSpec, connections, pools, secrets
-from wizard.credentials import Credential
+from wizard.credentials import Credential, secret_key
 from wizard.ntlm import nt_hash
 from wizard.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_ESP, MODERN_IKE, SEED_IKE
 from wizard.render_swanctl import connection_tree, secret_section, secret_value, swanctl_conf
@@ -26,7 +26,13 @@ def tree(answers: Answers, name: str) -> dict[str, Any]:
 
 
 def creds(pairs: dict[str, str]) -> dict[str, Credential]:
-    return {k: Credential(k, f"field-{k}", v.encode(), True) for k, v in pairs.items()}
+    """Credentials by secret_key, given as {"xauth-psk": ..., "eap-bob": ...} (variant-owner, "psk" the group's)."""
+    out = {}
+    for short, v in pairs.items():
+        variant, owner = short.split("-", 1)
+        k = secret_key(variant, None if owner == "psk" else owner)  # type: ignore[arg-type]
+        out[k] = Credential(k, f"field-{k}", v.encode(), True)
+    return out
 
 
 def test_ikev2_cert_road_warrior() -> None:

@@ -104,10 +104,10 @@ def client_files(root: Path) -> dict[str, bytes | str]:
     files["/etc/swanctl/x509/peer1.pem"] = (peer / "cert.pem").read_bytes()
     files["/etc/swanctl/private/peer1.key"] = (peer / "key.pem").read_bytes()
     secrets |= {
-        "eap-bob": {"id": BOB, "secret": read_secret(root, f"eap-{BOB}")},
-        "eap-bob2": {"id": "bob2", "secret": "not-" + read_secret(root, "eap-bob2")},
-        "xauth-carol": {"id": CAROL, "secret": read_secret(root, f"xauth-{CAROL}")},
-        "ike-l2tp": {"secret": read_secret(root, "l2tp-psk")},
+        "eap-bob": {"id": BOB, "secret": read_secret(root, f"eap.user.{BOB}")},
+        "eap-bob2": {"id": "bob2", "secret": "not-" + read_secret(root, "eap.user.bob2")},
+        "xauth-carol": {"id": CAROL, "secret": read_secret(root, f"xauth.user.{CAROL}")},
+        "ike-l2tp": {"secret": read_secret(root, "l2tp.psk")},
     }
     alice = {"auth": "pubkey", "id": ALICE}
     conns = {
@@ -195,7 +195,7 @@ def test_ikev2_cert_split_tunnel_carries_tcp_and_pushes_dns(site: Site, marks: t
 
 def test_ikev2_eap_with_nt_hash_secrets_carries_tcp(site: Site, marks: tuple[LogMark, LogMark]) -> None:
     server_log, _ = marks
-    password = read_secret(site.root, f"eap-{BOB}")
+    password = read_secret(site.root, f"eap.user.{BOB}")
     for conf_file in ("etc/swanctl/conf.d/swan-wizard.conf", "etc/ipsec.secrets"):
         path = site.root / conf_file
         if path.exists():

@@ -111,7 +111,7 @@ def _site(work: Path, host_key: str, clients: dict[str, str], xauth: bool) -> It
     extra = {} if xauth else {"/etc/swanctl/conf.d/zz-probe.conf": probe_xauth_conf()}
     conns = ("IPSec-IKEv2", "CiscoIPSec", "L2TP-IPsec") if xauth else ("IPSec-IKEv2", "IPSec-IKEv2-EAP",
                                                                      "L2TP-IPsec", "CiscoIPSec")
-    secret = read_secret(root, "xauth-carol") if xauth else "carol-password"
+    secret = read_secret(root, "xauth.user.carol") if xauth else "carol-password"
     with open_lab(work / "lab") as lab:
         server, _ = start_server(lab, root, "swanctl", conns, extra_files=extra)
         client = start_client(lab, client_conns(root, tuple(clients), secret))

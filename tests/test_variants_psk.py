@@ -69,13 +69,13 @@ def client_files(root: Path) -> dict[str, bytes | str]:
     files, secrets = p12_credentials(root, ALICE, "alice")
     files["/etc/swanctl/x509ca/ca.pem"] = ca_pem(root)
     secrets |= {
-        "eap-bob": {"id": "bob", "secret": read_secret(root, "eap-bob")},
-        "xauth-carol": {"id": "carol", "secret": read_secret(root, "xauth-carol")},
+        "eap-bob": {"id": "bob", "secret": read_secret(root, "eap.user.bob")},
+        "xauth-carol": {"id": "carol", "secret": read_secret(root, "xauth.user.carol")},
         # the group PSK, as typed into an iOS "Cisco IPSec" or Android "IPSec Xauth PSK" profile
-        "ike-group": {"secret": read_secret(root, "xauth-psk")},
+        "ike-group": {"secret": read_secret(root, "xauth.psk")},
         # Owned by this host's own identity only: with the server's address as an owner too, this key
         # would be this charon's best match for the server's IP and win over the group PSK (IKEv1).
-        "ike-peer1": {"id": CLIENT_ADDR, "secret": read_secret(root, "transport-peer1")},
+        "ike-peer1": {"id": CLIENT_ADDR, "secret": read_secret(root, "transport.peer.peer1")},
     }
     conns = {
         "eap": road_warrior(2, {"auth": "eap-mschapv2", "eap_id": "bob"}, ike=FIRST_IKE, esp=FIRST_ESP, child="eap"),

@@ -14,8 +14,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from wizard.answers import Answers, SecretRef
+from wizard.boundedread import UnreadableFile, read_regular
 from wizard.diagnostics import InvalidAnswers, Problem
-from wizard.yamlsource import LoadedYaml, YamlProblem
+from wizard.yamlsource import MAX_BYTES, LoadedYaml, YamlProblem
 from wizard.yamlsource import load as load_yaml
 
 # Tags pydantic puts into an error's location for the branches of discriminated unions.
@@ -132,7 +133,10 @@ def parse(text: str | bytes, source_name: str = "answers") -> Answers:
 def load(path: str | Path) -> Answers:
     path = Path(path)
     try:
-        data = path.read_bytes()
+        # One byte over the limit is enough for yamlsource to say "too big"; /dev/zero or a FIFO is refused.
+        data = read_regular(path, MAX_BYTES + 1)
+    except UnreadableFile as exc:
+        raise InvalidAnswers([Problem(str(exc), "", str(path))]) from None
     except OSError as exc:
         raise InvalidAnswers([Problem(f"cannot read: {exc.strerror}", "", str(path))]) from None
     return parse(data, str(path))

@@ -11,10 +11,10 @@ from pathlib import Path
 from wizard import __version__, answers_file
 from wizard.answers import is_ip
 from wizard.apply import apply
-from wizard.diagnostics import Exit, WizardError, report, warn
+from wizard.diagnostics import Exit, WizardError, io_failure, io_failures, report, warn
 from wizard.paths import Root
 from wizard.plan import describe, file_changes
-from wizard.planner import build_plan, system_facts
+from wizard.planner import build_plan, needed_bytes, system_facts
 from wizard.secrets import SecretSource
 
 
@@ -56,7 +56,8 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
     _, root, plan = _plan(args)
     for field_name, message in plan.warnings:
         warn(f"{field_name}: {message}")
-    result = apply(plan, root, run_commands=not args.no_start, report=print)
+    with io_failures(needed_bytes(plan), f"writing under {root.path}"):
+        result = apply(plan, root, run_commands=not args.no_start, report=print)
     if result.nothing_changed:
         print("Nothing to change: the system already matches the answers.")
     else:
@@ -247,6 +248,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     if not hasattr(args, "func"):
         args.func = cmd_tui
@@ -257,6 +259,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("swan-wizard: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # A read-only or full file system, a vanished directory: one line naming the file, exit 1.
+        return int(report(io_failure(exc)))
+    except Exception as exc:
+        from wizard import crash
+
+        return int(crash.handle(exc, argv, _crash_root(args)))
+
+
+def _crash_root(args: argparse.Namespace) -> Root | None:
+    """Where a crash report goes: the --root's crash directory (None: the live system's, if root)."""
+    try:
+        return Root.of(args.root) if getattr(args, "root", None) else None
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 if __name__ == "__main__":

@@ -28,12 +28,12 @@ from pydantic import ValidationError
 from wizard import answers_file, paths, pki, revocation
 from wizard.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
 from wizard.apply import apply, lock, write_atomic
-from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, warn
+from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, io_failures, warn
 from wizard.keytypes import KeyType
 from wizard.materials import client_files
 from wizard.paths import Root
 from wizard.plan import describe, file_changes
-from wizard.planner import build_plan
+from wizard.planner import build_plan, needed_bytes
 from wizard.profiles import README_NAME
 from wizard.secrets import SecretSource
 
@@ -142,7 +142,8 @@ def execute(target: Target, current: Answers, change: Change) -> Outcome:
         save_answers(target.answers_path, change.answers)
         outcome.answers_saved = True
         say(f"updated {target.answers_path}")
-    result = apply(plan, target.root, run_commands=target.run_commands, report=say)
+    with io_failures(needed_bytes(plan), f"writing under {target.root.path}"):
+        result = apply(plan, target.root, run_commands=target.run_commands, report=say)
     outcome.changed_files, outcome.backup_id = len(result.changed), result.backup_id
     if result.nothing_changed:
         say("Nothing to change under " + str(target.root.path))
@@ -331,6 +332,8 @@ def list_clients(target: Target, now: datetime | None = None) -> list[ClientInfo
 
 def export(target: Target, name: str, new_password: bool = False, out_dir: Path | None = None) -> Outcome:
     """Regenerate a client's profiles (a new PKCS#12 password on request); copy them to ``out_dir``."""
+    if out_dir is not None:
+        _check_out_dir(out_dir)
     with _locked(target):
         answers = target.load()
         if name not in all_names(answers):
@@ -353,6 +356,13 @@ def export(target: Target, name: str, new_password: bool = False, out_dir: Path 
     elif not target.dry_run:
         target.report(f"{name}: profiles and {README_NAME} in {paths.client_dir(name)}")
     return outcome
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Before anything is planned: ``--out`` must be a directory or not exist yet (never a file to write over)."""
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise InvalidAnswers([Problem(f"{out_dir} exists and is not a directory; name a directory to copy the "
+                                      "files into", "--out")])
 
 
 def copy_out(root: Root, name: str, out_dir: Path) -> list[Path]:

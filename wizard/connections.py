@@ -12,7 +12,7 @@ from typing import Literal
 
 from wizard import paths
 from wizard.answers import Answers, CustomProposals, is_ip
-from wizard.credentials import Credential
+from wizard.credentials import Credential, secret_key
 from wizard.ntlm import nt_hash
 from wizard.proposals import preset
 
@@ -162,22 +162,23 @@ def secrets(answers: Answers, creds: dict[str, Credential]) -> tuple[SecretSpec,
     out: list[SecretSpec] = []
     if v.ikev2_eap is not None:
         # EAP-MSCHAPv2 works from the NT hash alone: the plaintext password never reaches the disk.
-        out += [SecretSpec("ntlm", f"eap-{u.name}", (u.name,), nt_hash(creds[f"eap-{u.name}"].value))
+        out += [SecretSpec("ntlm", f"eap-{u.name}", (u.name,), nt_hash(creds[secret_key("eap", u.name)].value))
                 for u in v.ikev2_eap.users]
     if v.ikev1_xauth is not None:
         if v.ikev1_xauth.auth == "psk":
             # IKEv1 main mode looks a PSK up before it knows the peer's identity: no owner, i.e. %any.
-            out.append(SecretSpec("ike", "xauth-psk", (), creds["xauth-psk"].value))
+            out.append(SecretSpec("ike", "xauth-psk", (), creds[secret_key("xauth")].value))
         # XAUTH compares the plaintext (xauth-generic): it has to be stored as such, in a 0600 file.
-        out += [SecretSpec("xauth", u.name, (u.name,), creds[f"xauth-{u.name}"].value)
+        out += [SecretSpec("xauth", u.name, (u.name,), creds[secret_key("xauth", u.name)].value)
                 for u in v.ikev1_xauth.users]
     if v.transport is not None:
         for peer in v.transport.peers:
             if peer.auth == "psk":
                 owners = (answers.server.address, peer.id or peer.address)
-                out.append(SecretSpec("ike", f"transport-{peer.name}", owners, creds[f"transport-{peer.name}"].value))
+                value = creds[secret_key("transport", peer.name)].value
+                out.append(SecretSpec("ike", f"transport-{peer.name}", owners, value))
     if v.l2tp is not None and v.l2tp.auth == "psk":
-        out.append(SecretSpec("ike", "l2tp-psk", (), creds["l2tp-psk"].value))
+        out.append(SecretSpec("ike", "l2tp-psk", (), creds[secret_key("l2tp")].value))
     return tuple(out)
 
 

@@ -6,7 +6,10 @@ so a script driving ``swan-wizard`` can rely on the codes below.
 
 from __future__ import annotations
 
+import errno
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TextIO
@@ -19,6 +22,7 @@ class Exit(IntEnum):
     CONFLICT = 3  # existing key material does not match the answers; nothing was overwritten
     LOCKED = 4  # another run holds the lock
     USAGE = 64  # EX_USAGE: the command line itself is malformed
+    CRASH = 70  # EX_SOFTWARE: an internal error; a crash report says where
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,38 @@ def report(error: WizardError, stream: TextIO | None = None) -> Exit:
     for problem in error.problems:
         print(f"swan-wizard: error: {problem}", file=stream)
     return error.exit_code
+
+
+def internal_error(what: str, report_path: object | None, stream: TextIO | None = None) -> Exit:
+    """The one line an unexpected exception gets (the details are in the crash report, never on screen)."""
+    where = f"report in {report_path}" if report_path is not None else "no report could be written"
+    print(f"swan-wizard: internal error: {what}; {where}", file=stream or sys.stderr)
+    return Exit.CRASH
+
+
+@contextmanager
+def io_failures(needed_bytes: int | None = None, where: object = "") -> Iterator[None]:
+    """Turn an OSError from writing into one line (exit 1); ``needed_bytes`` is what the step writes,
+    ``where`` names the place when the error does not (a failed write() has no file name)."""
+    try:
+        yield
+    except OSError as exc:
+        raise io_failure(exc, needed_bytes, where) from None
+
+
+def io_failure(exc: OSError, needed_bytes: int | None = None, where: object = "") -> WizardError:
+    """A failed write or read (read-only file system, full disk...) as one line, exit 1."""
+    where = exc.filename or where
+    message = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC and needed_bytes is not None:
+        message += f": the files this step writes take {_size(needed_bytes)}, plus as much again for backups"
+    elif exc.errno == errno.EROFS:
+        message += ": nothing can be written there"
+    return WizardError([Problem(message, str(where))], Exit.FAILED)
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
 
 
 def warn(message: str, stream: TextIO | None = None) -> None:

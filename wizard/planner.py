@@ -97,6 +97,22 @@ def _credential_files(creds: dict[str, Credential]) -> list[FileAction]:
                        why=f"generated secret for {c.field}") for c in creds.values() if c.generated]
 
 
+def _stale_secret_files(root: Root, creds: dict[str, Credential]) -> list[FileAction]:
+    """Stored secrets no credential of the answers uses any more: a removed user's or peer's, a variant
+    turned off, an old file name after an upgrade moved it. They go, so that a later user of the same name
+    never gets the old password back (the backup of this apply keeps a copy). Symbolic links stay."""
+    base = root(paths.SECRETS_DIR)
+    if not base.is_dir():
+        return []
+    wanted = {c.key for c in creds.values() if c.generated}
+    moved = {c.migrated_from: c.key for c in creds.values() if c.migrated_from}
+    return [FileAction(paths.SECRETS_DIR / entry.name, None,
+                       why=f"moved to {credentials.secret_file(moved[entry.name])}" if entry.name in moved
+                       else "no longer part of the answers")
+            for entry in sorted(base.iterdir())
+            if entry.name not in wanted and entry.is_file() and not entry.is_symlink()]
+
+
 def _peer_files(m: Materials) -> list[FileAction]:
     out = []
     for name, pair in m.peers:
@@ -179,7 +195,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
 
     ``renew``/``new_passwords`` name clients that get a new certificate / PKCS#12 password (``client`` commands)."""
     m = build_materials(answers, root, source, progress=progress, now=now, renew=renew, new_passwords=new_passwords)
-    creds = credentials.resolve(answers, root, source)
+    secret_warnings: list[tuple[str, str]] = []
+    creds = credentials.resolve(answers, root, source, secret_warnings)
     secrets = connections.secrets(answers, creds)
     files = [
         FileAction(paths.CA_KEY, m.ca.key_pem, 0o600, secret=True,
@@ -193,7 +210,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
-    files += _client_files(m) + _peer_files(m) + _credential_files(creds) + _l2tp_files(answers, root, creds)
+    files += _client_files(m) + _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
+    files += _l2tp_files(answers, root, creds)
     # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
     client_profiles = profiles.plan_files(answers, m, creds)
     files += list(client_profiles.files) + revocation.crl_files(answers, root, m.ca, now)
@@ -219,5 +237,11 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
                  for c in creds.values() if c.generated and not root(credentials.secret_file(c.key)).exists()]
     cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None,
                     firewall=fw.commands) if facts else ()
-    return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), tuple(answers_warnings(answers)),
+    warnings = (*answers_warnings(answers), *secret_warnings)
+    return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
                 tuple(handouts))
+
+
+def needed_bytes(plan: Plan) -> int:
+    """The size of every file the plan writes: what a full disk is told it needs."""
+    return sum(len(f.content) for f in plan.files if f.content is not None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wizard import managed_block, paths
 from wizard.answers import Answers
-from wizard.credentials import Credential
+from wizard.credentials import Credential, secret_key
 from wizard.render_strongswan import HEADER
 
 L2TP_NAME = "l2tpd"  # the server name pppd and chap-secrets agree on
@@ -40,5 +40,8 @@ def _chap_quote(text: str) -> str:
 def chap_block(answers: Answers, creds: dict[str, Credential]) -> str:
     l2tp = answers.variants.l2tp
     assert l2tp is not None
-    return managed_block.block(
-        [f"{_chap_quote(u.name)} {L2TP_NAME} {_chap_quote(creds[f'l2tp-{u.name}'].text)} *" for u in l2tp.users])
+    lines = []
+    for u in l2tp.users:
+        password = creds[secret_key("l2tp", u.name)].text
+        lines.append(f"{_chap_quote(u.name)} {L2TP_NAME} {_chap_quote(password)} *")
+    return managed_block.block(lines)

@@ -7,20 +7,39 @@ from __future__ import annotations
 
 import os
 import secrets as _random
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wizard.answers import Secret, SecretRef
+from wizard.boundedread import UnreadableFile, read_regular
 from wizard.diagnostics import InvalidAnswers, Problem
 
 # Unambiguous characters: generated passwords are often typed on a phone from a screen.
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# A secret is one line; a bigger file is a wrong path (a log, an image), never a password.
+MAX_SECRET_FILE = 64 * 1024
+
+
+# Every secret value this process has handled, so that a crash report can be scrubbed of them.
+_SEEN: set[str] = set()
+
+
+def remember(value: bytes) -> bytes:
+    _SEEN.add(value.decode("utf-8", errors="replace"))
+    return value
+
+
+def seen() -> frozenset[str]:
+    return frozenset(_SEEN)
 
 
 def generate_password(groups: int = 4, group_len: int = 5) -> str:
     """About 99 bits of randomness in a form that is easy to read out and type."""
-    return "-".join("".join(_random.choice(_ALPHABET) for _ in range(group_len)) for _ in range(groups))
+    value = "-".join("".join(_random.choice(_ALPHABET) for _ in range(group_len)) for _ in range(groups))
+    remember(value.encode())
+    return value
 
 
 @dataclass(frozen=True)
@@ -35,25 +54,53 @@ class SecretSource:
         if secret is None:
             return None
         if isinstance(secret, str):
-            return secret.encode()
+            return _checked(secret, field_name, "the value")
         assert isinstance(secret, SecretRef)
         if secret.env is not None:
             value = self.environ.get(secret.env)
             if not value:
                 raise InvalidAnswers([Problem(f"environment variable {secret.env} is not set or empty",
                                               field_name)])
-            return value.encode()
+            return _checked(value, field_name, f"environment variable {secret.env}")
         if secret.file is not None:
             path = Path(secret.file).expanduser()
             if not path.is_absolute():
                 path = self.base_dir / path
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise InvalidAnswers([Problem(f"cannot read secret file {path}: {exc.strerror}",
-                                              field_name)]) from None
-            value = text.splitlines()[0] if text.strip() else ""
-            if not value:
-                raise InvalidAnswers([Problem(f"secret file {path} is empty", field_name)])
-            return value.encode()
+            return _checked(read_secret_file(path, field_name), field_name, f"secret file {path}")
         return None
+
+
+def _problem(message: str, field_name: str) -> InvalidAnswers:
+    return InvalidAnswers([Problem(message, field_name)])
+
+
+def read_secret_file(path: Path, field_name: str) -> str:
+    """The first line of a secret file: a regular UTF-8 text file of at most MAX_SECRET_FILE bytes."""
+    try:
+        data = read_regular(path, MAX_SECRET_FILE)
+    except UnreadableFile as exc:
+        raise _problem(f"secret file {path} {exc}", field_name) from None
+    except OSError as exc:
+        raise _problem(f"cannot read secret file {path}: {exc.strerror}", field_name) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _problem(f"secret file {path} is not UTF-8 text (byte {exc.start})", field_name) from None
+    value = text.splitlines()[0] if text.strip() else ""
+    if not value:
+        raise _problem(f"secret file {path} is empty", field_name)
+    return value
+
+
+def _checked(value: str, field_name: str, what: str) -> bytes:
+    """The secret as UTF-8 bytes; control characters (NUL, escapes, line breaks) are refused, since every
+    file format a secret lands in would cut or misread it."""
+    bad = next((i for i, c in enumerate(value) if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise _problem(f"{what} holds a control character (U+{ord(value[bad]):04X} at position {bad + 1})",
+                       field_name)
+    try:
+        return remember(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        # os.environ carries undecodable bytes as lone surrogates.
+        raise _problem(f"{what} is not UTF-8 text", field_name) from None

@@ -124,7 +124,7 @@ def cases(answers: Answers, root: Root, source: SecretSource, token: str) -> tup
             conn["local"] = {"auth": "pubkey", "certs": "st-xauth.pem", "id": name}
             case.files = {"x509/st-xauth.pem": cert_pem, "private/st-xauth.key": key_pem}
         else:
-            psk = credentials.resolve(answers, root, source)["xauth-psk"].text
+            psk = credentials.resolve(answers, root, source)[credentials.secret_key("xauth")].text
             conn["local"] = {"auth": "psk"}
             conn["remote"] = {"auth": "psk", "id": answers.server.address}
             case.secrets["ike-st"] = {"secret": psk}

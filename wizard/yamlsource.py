@@ -6,12 +6,16 @@ they are never needed here and are how a "billion laughs" document explodes on l
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 MAX_BYTES = 1024 * 1024
+# An answers file nests five or six levels; the composer and everything after it recurse per level, so a
+# deep document ("[[[[..." or thousands of nested mappings) would end in a RecursionError.
+MAX_DEPTH = 32
 
 Path_ = tuple[str | int, ...]
 
@@ -39,7 +43,19 @@ class LoadedYaml:
 
 
 class _NoAliasComposer(yaml.SafeLoader):
+    depth = 0
+
     def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.depth >= MAX_DEPTH:
+            raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep; an answers file never is",
+                              self.peek_event().start_mark.line + 1)
+        self.depth += 1
+        try:
+            return self._compose_checked(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _compose_checked(self, parent, index):  # type: ignore[no-untyped-def]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise YamlProblem("YAML aliases (*name) are not allowed in an answers file",
@@ -70,11 +86,26 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
             _walk(item, (*path, index), lines)
 
 
+def decode(data: bytes) -> str:
+    """UTF-8 text (a UTF-8 byte order mark is allowed); anything else is named, not guessed at."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise YamlProblem("file is UTF-16 (or UTF-32) text; save it as UTF-8")
+    if b"\0" in data:
+        raise YamlProblem("file holds NUL bytes (UTF-16 without a byte order mark, or binary); save it as UTF-8 text",
+                          data[:data.index(b"\0")].count(b"\n") + 1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise YamlProblem(f"file is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}); save it as UTF-8",
+                          line) from None
+
+
 def load(text: str | bytes) -> LoadedYaml:
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
-        text = text.decode("utf-8")
+        text = decode(text)
     elif len(text.encode()) > MAX_BYTES:
         raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
     try:
@@ -97,7 +128,11 @@ def load(text: str | bytes) -> LoadedYaml:
             message += f" ({exc.context} started on line {context.line + 1})"
         raise YamlProblem(message, mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
-        raise YamlProblem(f"not valid YAML: {exc}") from None
+        # One line: PyYAML's own text goes on with "in <unicode string>, position N".
+        raise YamlProblem(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        # The depth limit above should come first; this keeps any other deep path from a traceback.
+        raise YamlProblem("nested too deeply; an answers file never is") from None
     if not isinstance(data, dict):
         raise YamlProblem(f"the document is a {type(data).__name__}, expected a mapping of answers",
                           node.start_mark.line + 1)

@@ -149,6 +149,35 @@ def _answers_secrets(answers: Answers, base_dir: Path) -> list[str]:
     return out
 
 
+def encodings(secrets: set[str]) -> set[str]:
+    """Each secret as charon's log may print it: itself, and hex (``%#B``: 61:74:74, ``%+B``: 617474), either case."""
+    out = set(secrets)
+    for secret in secrets:
+        hexed = secret.encode().hex()
+        colons = ":".join(hexed[i:i + 2] for i in range(0, len(hexed), 2))
+        out |= {hexed, hexed.upper(), colons, colons.upper()}
+    return out
+
+
+# charon's %B hex dump: "=> N bytes @ 0x...", then lines "   0: 61 74 74 ...  att" (hex and ASCII columns).
+# A secret is cut across lines in both columns, so no search for it can find it: every dump line goes.
+_HEXDUMP_LINE = re.compile(r"^(?P<head>.*?\]\s.*?)\s*\d{1,5}: (?:[0-9A-Fa-f]{2} ){1,16}.*$")
+# %#B after a secret-like word ("secret: 61:74:..."), whatever the secret is.
+_SECRET_HEX = re.compile(r"(?i)(?P<word>secret|password|passphrase|psk|key)(?P<sep>\W{0,4}?[:=]>?\s*)"
+                         r"(?P<hex>(?:[0-9a-f]{2}:){3,}[0-9a-f]{2}|[0-9a-f]{16,})")
+
+
+def redact_log(text: str) -> str:
+    """charon's log: hex dumps (both columns) and hex after a secret-like word."""
+    out = []
+    for line in text.splitlines():
+        match = _HEXDUMP_LINE.match(line)
+        if match:
+            line = f"{match['head']} {REDACTED} (hex dump)"
+        out.append(_SECRET_HEX.sub(lambda m: f"{m['word']}{m['sep']}{REDACTED}", line))
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def scrub(text: str, secrets: set[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         if secret in text:
@@ -257,8 +286,8 @@ def build_members(ctx: Context, report_json: dict[str, object], report_text: str
     members.update(_cert_members(ctx))
     tail = _log_tail(ctx.log_path, log_lines)
     if tail:
-        members["log/charon.log"] = tail
-    secrets = known_secrets(ctx)
+        members["log/charon.log"] = redact_log(tail)
+    secrets = encodings(known_secrets(ctx))
     out: dict[str, bytes] = {}
     for name, text in members.items():
         data = scrub(text, secrets).encode()

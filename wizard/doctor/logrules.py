@@ -156,7 +156,7 @@ RULES: tuple[LogRule, ...] = (
         "warning",
         "The user is unknown (no secret for that EAP identity) or typed a wrong password.",
         "Check the user name (case matters) against variants.ikev2-eap.users and the password the user was "
-        "given (/etc/swan-wizard/secrets/eap-<user> when generated); re-run `swan-wizard apply` after a change.",
+        "given (/etc/swan-wizard/secrets/eap.user.<user> when generated); re-run `swan-wizard apply` after a change.",
         "§6 row 11", "lab", patterns=(r"EAP method \S+ failed for peer",),
         refine=r"(?:no EAP key found for hosts '[^']*' - '(?P<user>[^']*)'|EAP-MS-CHAPv2 verification failed"
                r"|EAP method \S+ failed for peer (?P<peer>\S+))"),

@@ -128,24 +128,26 @@ def plan_files(answers: Answers, m: Materials, creds: dict[str, Credential]) -> 
     v = answers.variants
     if v.ikev2_eap is not None and eap_spec is not None:
         for user in v.ikev2_eap.users:
-            key = f"eap-{user.name}"
+            key = credentials.secret_key("eap", user.name)
             r = doc(user.name)
             r.eap_password_hint = secret_hint(user.password, f"in {credentials.secret_file(key)} on the server")
             r.eap = Profile(user.name, server, _tunnel(answers, eap_spec), eap=EapLogin(creds[key].text))
     ikev1 = connections.proposals_for(answers, "ike", 1)
+
+    def stored_in(variant: credentials.Variant, owner: str | None = None) -> str:
+        return f"in {credentials.secret_file(credentials.secret_key(variant, owner))} on the server"
+
     if v.ikev1_xauth is not None:
         x = v.ikev1_xauth
-        psk = secret_hint(x.psk, f"in {credentials.secret_file('xauth-psk')} on the server") \
-            if x.auth == "psk" else None
+        psk = secret_hint(x.psk, stored_in("xauth")) if x.auth == "psk" else None
         for user in x.users:
-            hint = secret_hint(user.password, f"in {credentials.secret_file('xauth-' + user.name)} on the server")
+            hint = secret_hint(user.password, stored_in("xauth", user.name))
             doc(user.name).typed.append(readme.TypedLogin("xauth", x.auth, hint, psk, ikev1))
     if v.l2tp is not None:
         lt = v.l2tp
-        psk = secret_hint(lt.psk, f"in {credentials.secret_file('l2tp-psk')} on the server") \
-            if lt.auth == "psk" else None
+        psk = secret_hint(lt.psk, stored_in("l2tp")) if lt.auth == "psk" else None
         for user in lt.users:
-            hint = secret_hint(user.password, f"in {credentials.secret_file('l2tp-' + user.name)} on the server")
+            hint = secret_hint(user.password, stored_in("l2tp", user.name))
             doc(user.name).typed.append(readme.TypedLogin("l2tp", lt.auth, hint, psk, ikev1))
 
     files: list[FileAction] = []
