@@ -701,13 +701,13 @@ class Answers(Section):
                 if peer.auth == "psk":
                     checks.append((("variants", "transport", "peers", i, "id"), peer.id,
                                    formats.ipsec_secret_selector))
-        out = []
+        out: dict[tuple[str | int, ...], str] = {}
         for loc, value, rule in checks:
             try:
                 rule(value, "")
             except InvalidAnswers as exc:
-                out.append((loc, exc.problems[0].message))
-        return out
+                out.setdefault(loc, exc.problems[0].message)  # one message per field
+        return list(out.items())
 
     @model_validator(mode="after")
     def _variants_fit(self) -> Answers:

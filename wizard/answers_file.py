@@ -102,6 +102,9 @@ def problems_from(exc: ValidationError, source: LoadedYaml | None, source_name: 
     problems = []
     for error in exc.errors():
         loc = _clean_loc(error["loc"])
+        if error["type"] == "extra_forbidden":
+            # The unknown key is the input's own, whatever it holds ("[" included): never dropped as a tag.
+            loc = (*_clean_loc(error["loc"][:-1]), error["loc"][-1])
         message = _message(error, loc)
         line = source.line_of(loc) if source else None
         shown_loc = loc[:-1] if error["type"] == "extra_forbidden" else loc
