@@ -9,7 +9,6 @@ ends the file for charon), which the doctor's more forgiving reader is not meant
 
 from __future__ import annotations
 
-import configparser
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -159,11 +158,19 @@ def powershell_assignments(script: str) -> dict[str, str]:
 
 
 def keyfile(text: str) -> dict[str, dict[str, str]]:
-    """A NetworkManager keyfile (GKeyFile) with its escapes undone."""
-    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",), comment_prefixes=("#",),
-                                       strict=True)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read_string(text)
+    """A NetworkManager keyfile as GKeyFile reads it: blanks after "=" dropped, trailing ones kept, escapes undone."""
     escapes = {"s": " ", "n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
-    return {name: {k: re.sub(r"\\(.)", lambda m: escapes[m[1]], v) for k, v in parser[name].items()}
-            for name in parser.sections()}
+    out: dict[str, dict[str, str]] = {}
+    group: dict[str, str] | None = None
+    for line in text.split("\n"):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line.startswith("["):
+            assert line.endswith("]"), line
+            group = out.setdefault(line[1:-1], {})
+            continue
+        assert group is not None and "=" in line, line
+        key, _, value = line.partition("=")
+        assert key.strip() not in group, f"{key} twice"
+        group[key.strip()] = re.sub(r"\\(.)", lambda m: escapes[m[1]], value.lstrip(" \t"))
+    return out

@@ -101,9 +101,12 @@ def _secret_line(secret: SecretSpec) -> str:
     selectors = [(ike_identity(o) if secret.kind == "ike" else o, f)
                  for o, f in zip(secret.owners, fields, strict=True)]
     kind = _SECRET_KIND[secret.kind]
-    if secret.kind == "ntlm" or secret.value[:2] in (b"0x", b"0s"):
+    if secret.kind == "ntlm":
         return ipsec_secret(selectors, kind, "0x" + secret.value.hex(), quote=False)
-    return ipsec_secret(selectors, kind, formats.secret_text(secret.value, secret.field), field=secret.field)
+    text = formats.secret_text(secret.value, secret.field)  # the rule of every secret, hex-written or not
+    if secret.value[:2] in (b"0x", b"0s"):
+        return ipsec_secret(selectors, kind, "0x" + secret.value.hex(), quote=False)
+    return ipsec_secret(selectors, kind, text, field=secret.field)
 
 
 def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None,
