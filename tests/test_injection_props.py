@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import parseback
 from cryptography.hazmat.primitives.serialization import pkcs12
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-import parseback
 from wizard import answers_file, formats, paths
 from wizard.answers import Answers
 from wizard.connections import ike_identity
@@ -98,6 +98,11 @@ def put(doc: dict[str, Any], where: Path_, value: Any) -> None:
     node[where[-1]] = value
 
 
+def named(exc: WizardError) -> bool:
+    """Each problem on one line, naming its field (or, for a file that is no YAML at all, the file)."""
+    return bool(exc.problems) and all((p.field or p.source) and "\n" not in p.message for p in exc.problems)
+
+
 def plan_of(answers: Answers, environ: dict[str, str]) -> Plan:
     with tempfile.TemporaryDirectory() as root:
         return build_plan(answers, Root(Path(root)), SecretSource(Path(root), environ))
@@ -150,10 +155,11 @@ def check_values(parsed: dict[str, Any], answers: Answers) -> None:
         conf = parsed[str(paths.SWANCTL_CONF)]
         assert conf.section("connections", "IPSec-IKEv2", "local").get("id") == address
         if peer is not None:
-            assert conf.section("connections", f"transport-{peer.name}", "remote").get("id") == (peer.id or peer.address)
-        for user in answers.variants.ikev2_eap.users if answers.variants.ikev2_eap else []:
-            assert conf.section("secrets", *[s for s in conf.section("secrets").sections
-                                             if conf.section("secrets", s).get("id") == user.name])
+            remote = conf.section("connections", f"transport-{peer.name}", "remote")
+            assert remote.get("id") == (peer.id or peer.address)
+        owners = [conf.section("secrets", s).get("id") for s in conf.section("secrets").sections]
+        users = [u.name for v in (answers.variants.ikev2_eap, answers.variants.ikev1_xauth) if v for u in v.users]
+        assert all(name in owners for name in users)
     else:
         conns, _ = parsed[str(paths.IPSEC_CONF)]
         assert conns["IPSec-IKEv2"].get("leftid") == ike_identity(address)
@@ -180,16 +186,17 @@ def check_values(parsed: dict[str, Any], answers: Answers) -> None:
 
 
 @given(layout=st.sampled_from(("swanctl", "ipsec")), firewall=st.sampled_from(("nftables", "iptables")),
-       where=st.sampled_from(FIELDS), value=hostile())
+       where=st.sampled_from(FIELDS), value=hostile(), ascii_yaml=st.booleans())
 def test_free_text_field_is_refused_by_name_or_parses_back(layout: str, firewall: str, where: Path_,
-                                                          value: str) -> None:
+                                                          value: str, ascii_yaml: bool) -> None:
     doc = base_doc(layout, firewall)
     put(doc, where, value)
     try:
-        answers = answers_file.parse(json.dumps(doc))
+        # JSON is YAML: with ensure_ascii the value arrives through YAML escapes, else as raw characters.
+        answers = answers_file.parse(json.dumps(doc, ensure_ascii=ascii_yaml))
     except InvalidAnswers as exc:
         event("refused by the model")
-        assert exc.problems and all(p.field for p in exc.problems)
+        assert named(exc), exc
         return
     # What the model let through holds nothing a file cannot carry (and no scope id in an address).
     kept = json.dumps(answers_file.to_data(answers), ensure_ascii=False)
@@ -199,7 +206,7 @@ def test_free_text_field_is_refused_by_name_or_parses_back(layout: str, firewall
     except InvalidAnswers as exc:
         event("refused by a format")
         # Only a format rule may still refuse, and only with a field's name.
-        assert exc.problems and all(p.field for p in exc.problems)
+        assert named(exc) and all(p.field for p in exc.problems), exc
         return
     event("accepted")
     check_values(check_well_formed(plan, answers), answers)
@@ -274,9 +281,9 @@ def _mutation() -> st.SearchStrategy[tuple[str, Any, Any]]:
 
 
 @given(layout=st.sampled_from(("swanctl", "ipsec")), mutations=st.lists(_mutation(), min_size=1, max_size=3),
-       environ=st.dictionaries(st.sampled_from(sorted(ENV)), hostile(1), max_size=2))
+       environ=st.dictionaries(st.sampled_from(sorted(ENV)), hostile(1), max_size=2), ascii_yaml=st.booleans())
 def test_fuzz_loader_planner_renderers(layout: str, mutations: list[tuple[str, Any, Any]],
-                                       environ: dict[str, str]) -> None:
+                                       environ: dict[str, str], ascii_yaml: bool) -> None:
     """Random hostile edits anywhere: a field-named refusal, or files that all parse."""
     doc = base_doc(layout)
     for kind, where, value in mutations:
@@ -292,11 +299,11 @@ def test_fuzz_loader_planner_renderers(layout: str, mutations: list[tuple[str, A
             continue  # an earlier edit replaced the section this one reaches into
         doc = target
     try:
-        answers = answers_file.parse(json.dumps(doc))
+        answers = answers_file.parse(json.dumps(doc, ensure_ascii=ascii_yaml))
         plan = plan_of(answers, {**ENV, **environ})
     except WizardError as exc:
         event("refused")
-        assert exc.problems and all(p.field for p in exc.problems), exc
+        assert named(exc), exc
         assert exc.exit_code == 2
         return
     event("accepted")

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from wizard import formats
 from wizard.answers import Answers, SecretRef
 from wizard.diagnostics import InvalidAnswers, Problem
 from wizard.yamlsource import LoadedYaml, YamlProblem
@@ -109,7 +110,8 @@ def problems_from(exc: ValidationError, source: LoadedYaml | None, source_name: 
         line = source.line_of(loc) if source else None
         shown_loc = loc[:-1] if error["type"] == "extra_forbidden" else loc
         field = field_path(loc) if error["type"] == "extra_forbidden" else field_path(shown_loc)
-        problems.append(Problem(message, field or "(top level)", source_name, line))
+        # A key of the input may hold anything: messages and field names stay on one line, escapes shown.
+        problems.append(Problem(formats.visible(message), formats.visible(field) or "(top level)", source_name, line))
     # One line per problem: union branches can report the same place twice.
     return list(dict.fromkeys(problems))
 
