@@ -81,6 +81,13 @@ def test_peer_id_that_ipsec_secrets_cannot_hold_is_refused_for_that_layout_only(
     assert (secret.get("id-2"), secret.get("secret")) == (peer_id, "the-psk")
 
 
+@pytest.mark.parametrize("layout", ["ipsec", "swanctl"])
+def test_peer_id_cannot_be_a_wildcard_keyword(layout: str) -> None:
+    # "%any" as the owner of the transport PSK would hand that key to every peer.
+    exc = refused(transport(layout, "%any"))
+    assert fields(exc) == ["variants.transport.peers[0].id"] and "keyword" in str(exc)
+
+
 def test_ipsec_secrets_refuses_a_hostile_owner_even_past_the_model() -> None:
     answers = parse(transport("ipsec", "peer.example.com"))
     spec = SecretSpec("ike", "transport-p1", ("vpn.example.com", HOSTILE_ID), b"psk", "variants.transport.peers[0].psk",

@@ -332,6 +332,15 @@ class TransportPeer(PskChoice):
     def _check_address(cls, value: str) -> str:
         return check_cn_name(value)
 
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str | None) -> str | None:
+        # strongSwan reads "%any" (and any "%" word) as a keyword: as the owner of a PSK it would match
+        # every peer, not this one.
+        if value is not None and value.startswith("%"):
+            raise ValueError(f"'{value}' is a strongSwan keyword (%any matches every peer), not a peer's identity")
+        return value
+
 
 class Transport(Section):
     """Host-to-host IPsec in transport mode between this server and named peers."""
