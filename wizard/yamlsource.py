@@ -77,10 +77,7 @@ def load(text: str | bytes) -> LoadedYaml:
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise YamlProblem(f"not UTF-8 text (byte {exc.start + 1})", text[:exc.start].count(b"\n") + 1) from None
+        text = text.decode("utf-8")
     elif len(text.encode()) > MAX_BYTES:
         raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
     try:
