@@ -92,8 +92,8 @@ def ipsec_secret_selector(text: str, field: str) -> str:
     """ipsec.secrets: one identity left of ``:``; charon splits the line at the first " : " and the
     identities at blanks, where a quoted one may hold blanks (but no quote)."""
     _plain(text, field, "ipsec.secrets (layout: ipsec)")
-    if '"' in text or "'" in text or " : " in text or not text:
-        raise _refuse(field, "ipsec.secrets (layout: ipsec) cannot hold an identity with a quote or ' : ' in it; "
+    if '"' in text or " : " in text or not text:
+        raise _refuse(field, "ipsec.secrets (layout: ipsec) cannot hold an identity with a '\"' or ' : ' in it; "
                              "use layout: swanctl")
     return text if _SECRETS_SELECTOR_BARE.fullmatch(text) else f'"{text}"'
 
