@@ -39,10 +39,6 @@ _HOSTNAME_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}")
 
 
-def _ordinal(n: int) -> str:
-    return f"{n}{'tsnrhtdd'[(n // 10 % 10 != 1) * (n % 10 < 4) * n % 10::4]}"
-
-
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -56,7 +52,7 @@ class Section(BaseModel):
         for i, item in enumerate(items):
             problem = formats.plain_text_problem(item) if isinstance(item, str) else None
             if problem:
-                where = f"its {_ordinal(i + 1)} entry " if isinstance(value, list) else ""
+                where = f"entry {i + 1} " if isinstance(value, list) else ""
                 raise ValueError(where + problem)
         return value
 
@@ -236,9 +232,7 @@ def check_networks(values: list[str]) -> list[str]:
     return out
 
 
-# Interface names as the kernel takes them (IFNAMSIZ 16 with the NUL), in the characters firewall rules
-# and strongswan.conf can hold unquoted.
-_IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
+_IFNAME = formats.IFNAME
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}")
 
 

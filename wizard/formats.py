@@ -133,12 +133,14 @@ def xml_text(text: str, field: str) -> str:
     return _plain(text, field, "an Apple profile (XML)")
 
 
-_IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
+# Interface names as the kernel takes them (IFNAMSIZ 16 with the NUL), in the characters firewall rules
+# and strongswan.conf hold unquoted.
+IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 
 
 def interface_name(text: str, field: str) -> str:
     """A network interface name as nftables, iptables, ufw and strongswan.conf take it unquoted."""
-    if not _IFNAME.fullmatch(text) or text in (".", ".."):
+    if not IFNAME.fullmatch(text) or text in (".", ".."):
         raise _refuse(field, f"'{visible(text)}' is not an interface name (at most 15 letters, digits, . _ - : @)")
     return text
 
