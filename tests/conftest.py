@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from wizard import answers_file
 from wizard.answers import Answers
@@ -12,6 +14,15 @@ from wizard.paths import Root
 from wizard.plan import Plan
 from wizard.planner import build_plan
 from wizard.secrets import SecretSource
+
+# Property and fuzz tests (test_injection_props.py) run a fixed, derandomized budget by default so CI stays
+# quick and repeatable; SWAN_WIZARD_FUZZ_EXAMPLES=N runs N examples per test with fresh random seeds
+# (pytest --hypothesis-seed=S repeats one run).
+FUZZ_EXAMPLES = int(os.environ.get("SWAN_WIZARD_FUZZ_EXAMPLES") or 0)
+settings.register_profile("swan-wizard", max_examples=FUZZ_EXAMPLES or 100, deadline=None,
+                          derandomize=not FUZZ_EXAMPLES, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+settings.load_profile("swan-wizard")
 
 # Fast key types keep the engine tests quick; RSA sizes are covered by the PKI tests.
 FAST_ANSWERS = """

@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from wizard import formats
+from wizard.diagnostics import InvalidAnswers
 from wizard.keytypes import KeyType
 from wizard.proposals import check_proposal, ikev1_split
 
@@ -31,14 +33,28 @@ SCHEMA_VERSION = 1
 
 LOG_SUBSYSTEMS = ("dmn", "mgr", "ike", "chd", "job", "cfg", "knl", "net", "asn", "enc", "tls", "esp",
                   "lib", "tnc", "imc", "imv", "pts", "default")
-_DURATION = re.compile(r"^[0-9]+[smhd]?$")
-_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DURATION = re.compile(r"[0-9]+[smhd]?")
+_HOSTNAME_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 # 64 characters: the name becomes the certificate's CN, which X.509 caps at 64 (RFC 5280 ub-common-name).
-_CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}$")
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}")
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text(cls, value: Any) -> Any:
+        # One rule for every free-text field, before any other check (and before a message quotes the
+        # value): what no output format can hold -- a line break would start a new line of ipsec.secrets,
+        # of a PowerShell script or of a README -- is refused here with the field's name.
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            problem = formats.plain_text_problem(item) if isinstance(item, str) else None
+            if problem:
+                where = f"entry {i + 1} " if isinstance(value, list) else ""
+                raise ValueError(where + problem)
+        return value
 
 
 class SecretRef(Section):
@@ -53,7 +69,7 @@ class SecretRef(Section):
         chosen = [k for k in ("env", "file", "generate") if getattr(self, k) not in (None, False)]
         if len(chosen) != 1:
             raise ValueError("give exactly one of env, file or generate: true")
-        if self.env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.env):
+        if self.env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.env):
             raise ValueError(f"'{self.env}' is not an environment variable name")
         return self
 
@@ -71,20 +87,38 @@ Secret = Annotated[
 GENERATE = SecretRef(generate=True)
 
 
+def _no_scope(text: str) -> str:
+    # Python's ipaddress takes any text after "%" as an IPv6 scope id ("fe80::1%eth0"), line breaks
+    # included; no configuration file here has a place for a scope, so an address never carries one.
+    if "%" in text:
+        raise ValueError(f"'{text}' carries a scope id (after '%'); give the address without it")
+    return text
+
+
+def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IP address without a scope id."""
+    return ipaddress.ip_address(_no_scope(text))
+
+
+def ip_network(text: str, strict: bool = True) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An IP network without a scope id."""
+    return ipaddress.ip_network(_no_scope(text), strict=strict)
+
+
 def is_ip(text: str) -> bool:
     try:
-        ipaddress.ip_address(text)
+        ip_address(text)
     except ValueError:
         return False
     return True
 
 
 def check_hostname_or_ip(value: str) -> str:
-    value = value.strip()
+    value = _no_scope(value.strip())
     if is_ip(value):
-        return str(ipaddress.ip_address(value))
+        return str(ip_address(value))
     name = value.rstrip(".")
-    if not name or len(name) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in name.split(".")):
+    if not name or len(name) > 253 or not all(_HOSTNAME_LABEL.fullmatch(label) for label in name.split(".")):
         raise ValueError(f"'{value}' is neither a DNS name nor an IP address")
     if name.replace(".", "").isdigit():
         raise ValueError(f"'{value}' looks like an IPv4 address but is not a valid one")
@@ -163,7 +197,7 @@ class Client(Section):
             raise ValueError(f"'{value}' contains a path separator; a client name becomes a directory name")
         if value in (".", ".."):
             raise ValueError(f"'{value}' is not a usable client name")
-        if not _CLIENT_NAME.match(value):
+        if not _CLIENT_NAME.fullmatch(value):
             raise ValueError(
                 f"'{value}' may only hold letters, digits and @ . _ + - (at most 64, starting with a letter or digit)")
         return value
@@ -190,14 +224,16 @@ def check_networks(values: list[str]) -> list[str]:
         raise ValueError("give at least one network (0.0.0.0/0 for a full tunnel)")
     out = []
     for v in values:
+        _no_scope(v)
         try:
-            out.append(str(ipaddress.ip_network(v, strict=True)))
+            out.append(str(ip_network(v, strict=True)))
         except ValueError as exc:
             raise ValueError(f"'{v}' is not a network: {exc}") from None
     return out
 
 
-_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}$")
+_IFNAME = formats.IFNAME
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}")
 
 
 class User(Section):
@@ -209,7 +245,7 @@ class User(Section):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _USER_NAME.match(value):
+        if not _USER_NAME.fullmatch(value):
             raise ValueError(f"'{value}' may only hold letters, digits and @ . _ + - "
                              "(and start with a letter or digit)")
         return value
@@ -281,7 +317,7 @@ class TransportPeer(PskChoice):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$", value):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", value):
             raise ValueError(f"'{value}' may only hold letters, digits, - and _")
         return value
 
@@ -289,6 +325,15 @@ class TransportPeer(PskChoice):
     @classmethod
     def _check_address(cls, value: str) -> str:
         return check_cn_name(value)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str | None) -> str | None:
+        # strongSwan reads "%any" (and any "%" word) as a keyword: as the owner of a PSK it would match
+        # every peer, not this one.
+        if value is not None and value.startswith("%"):
+            raise ValueError(f"'{value}' is a strongSwan keyword (%any matches every peer), not a peer's identity")
+        return value
 
 
 class Transport(Section):
@@ -463,6 +508,13 @@ class Dhcp(Section):
     identity_lease: bool = False
     interface: str | None = None
 
+    @field_validator("interface")
+    @classmethod
+    def _check_interface(cls, value: str | None) -> str | None:
+        if value is not None and not _IFNAME.fullmatch(value):
+            raise ValueError(f"'{value}' is not an interface name (at most 15 letters, digits, . _ - : @)")
+        return value
+
     @field_validator("server")
     @classmethod
     def _check_server(cls, value: str) -> str:
@@ -482,8 +534,9 @@ class Pool(Section):
     def _check_addresses(cls, value: str) -> str:
         if value == "dhcp":
             return value
+        _no_scope(value)
         try:
-            net = ipaddress.ip_network(value, strict=True)
+            net = ip_network(value, strict=True)
         except ValueError as exc:
             raise ValueError(f"'{value}' is not a network or 'dhcp': {exc}") from None
         if net.num_addresses < 4:
@@ -495,9 +548,9 @@ class Pool(Section):
     def _check_dns(cls, values: list[str]) -> list[str]:
         out = []
         for v in values:
-            if not is_ip(str(v)):
+            if not is_ip(_no_scope(str(v))):
                 raise ValueError(f"'{v}' is not an IP address (DNS servers are pushed as addresses)")
-            out.append(str(ipaddress.ip_address(str(v))))
+            out.append(str(ip_address(str(v))))
         return out
 
     @model_validator(mode="after")
@@ -549,7 +602,7 @@ class Dpd(Section):
     @classmethod
     def _check_delay(cls, value: str | int) -> str:
         value = str(value)
-        if not _DURATION.match(value):
+        if not _DURATION.fullmatch(value):
             raise ValueError(f"'{value}' is not a duration like 300s, 5m or 1h")
         return value
 
@@ -567,7 +620,7 @@ def parse_log_levels(text: str) -> dict[str, int]:
         name, level = bits[0].lower(), bits[1]
         if name not in LOG_SUBSYSTEMS:
             raise ValueError(f"unknown log subsystem '{name}' (known: {', '.join(LOG_SUBSYSTEMS)})")
-        if not re.match(r"^-?[0-9]$", level) or not -1 <= int(level) <= 4:
+        if not re.fullmatch(r"-?[0-9]", level) or not -1 <= int(level) <= 4:
             raise ValueError(f"log level for '{name}' must be -1..4, got '{level}'")
         levels[name] = int(level)
     return levels
@@ -587,7 +640,7 @@ class Networking(Section):
     @field_validator("wan_interface")
     @classmethod
     def _check_interface(cls, value: str) -> str:
-        if value != "auto" and not re.match(r"^[A-Za-z0-9_.:@-]{1,15}$", value):
+        if value != "auto" and not _IFNAME.fullmatch(value):
             raise ValueError(f"'{value}' is not an interface name (at most 15 letters, digits, . _ - : @)")
         return value
 
@@ -640,10 +693,31 @@ class Answers(Section):
     def log_levels(self) -> dict[str, int]:
         return parse_log_levels(self.logging)
 
+    def layout_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(location, message) for values the chosen layout's files cannot hold (formats decides)."""
+        if self.layout != "ipsec":
+            return []
+        checks: list[tuple[tuple[str | int, ...], str, Any]] = [(("ca", "dn"), self.ca.dn, formats.ipsec_conf_value)]
+        for i, peer in enumerate(self.variants.transport.peers if self.variants.transport else []):
+            if peer.id is not None:
+                checks.append((("variants", "transport", "peers", i, "id"), peer.id, formats.ipsec_conf_value))
+                if peer.auth == "psk":
+                    checks.append((("variants", "transport", "peers", i, "id"), peer.id,
+                                   formats.ipsec_secret_selector))
+        out: dict[tuple[str | int, ...], str] = {}
+        for loc, value, rule in checks:
+            try:
+                rule(value, "")
+            except InvalidAnswers as exc:
+                out.setdefault(loc, exc.problems[0].message)  # one message per field
+        return list(out.items())
+
     @model_validator(mode="after")
     def _variants_fit(self) -> Answers:
-        # Checks across sections (key types, proposals, address ranges) live with the variants (Variants).
+        # Checks across sections (key types, proposals, address ranges) live with the variants (Variants);
+        # what the legacy layout's files cannot hold is refused here too, so the screens show it.
         errors = [(loc, msg) for loc, msg, error in self.variants.cross_problems(self) if error]
+        errors += self.layout_problems()
         if errors:
             raise ValidationError.from_exception_data("Answers", [
                 InitErrorDetails(type=PydanticCustomError("variants", "{message}", {"message": msg}), loc=loc,

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from wizard import formats
 from wizard.answers import Answers, SecretRef
 from wizard.boundedread import UnreadableFile, read_regular
 from wizard.diagnostics import InvalidAnswers, Problem
@@ -103,11 +104,15 @@ def problems_from(exc: ValidationError, source: LoadedYaml | None, source_name: 
     problems = []
     for error in exc.errors():
         loc = _clean_loc(error["loc"])
+        if error["type"] == "extra_forbidden":
+            # The unknown key is the input's own, whatever it holds ("[" included): never dropped as a tag.
+            loc = (*_clean_loc(error["loc"][:-1]), error["loc"][-1])
         message = _message(error, loc)
         line = source.line_of(loc) if source else None
         shown_loc = loc[:-1] if error["type"] == "extra_forbidden" else loc
         field = field_path(loc) if error["type"] == "extra_forbidden" else field_path(shown_loc)
-        problems.append(Problem(message, field or "(top level)", source_name, line))
+        # A key of the input may hold anything: messages and field names stay on one line, escapes shown.
+        problems.append(Problem(formats.visible(message), formats.visible(field) or "(top level)", source_name, line))
     # One line per problem: union branches can report the same place twice.
     return list(dict.fromkeys(problems))
 

@@ -9,28 +9,26 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from wizard import formats
+
 # Values made only of these characters need no quotes in strongswan.conf / swanctl.conf syntax.
-_BARE_SETTINGS = re.compile(r"^[A-Za-z0-9_.:/%@=+\-*\[\]]+$")
-_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# fullmatch throughout: "$" would also match before a final line break, and "x\n" is no bare word.
+_BARE_SETTINGS = re.compile(r"[A-Za-z0-9_.:/%@=+\-*\[\]]+")
+_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
 
 Value = str | int | bool | Sequence[str]
 Tree = Mapping[str, "Value | Tree"]
 
 
-def _quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{escaped}"'
-
-
-def settings_value(value: Value) -> str:
+def settings_value(value: Value, field: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return value if _BARE_SETTINGS.match(value) else _quote(value)
+        return value if _BARE_SETTINGS.fullmatch(value) else formats.settings_string(value, field)
     items = [str(v) for v in value]
-    if all(_BARE_SETTINGS.match(v) and "," not in v for v in items):
+    if all(_BARE_SETTINGS.fullmatch(v) and "," not in v for v in items):
         return ", ".join(items)
     raise ValueError(f"list items must be bare words: {items!r}")
 
@@ -40,7 +38,7 @@ def render_settings(tree: Tree, indent: str = "   ", _level: int = 0) -> str:
     lines: list[str] = []
     pad = indent * _level
     for key, value in tree.items():
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise ValueError(f"not a valid settings key: {key!r}")
         if isinstance(value, Mapping):
             lines.append(f"{pad}{key} {{")
@@ -53,17 +51,14 @@ def render_settings(tree: Tree, indent: str = "   ", _level: int = 0) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-_BARE_IPSEC = re.compile(r"^[A-Za-z0-9_.:/%@=+\-,!\[\]]+$")
-
-
-def ipsec_value(value: Value) -> str:
+def ipsec_value(value: Value, field: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return value if _BARE_IPSEC.match(value) else _quote(value)
-    return ipsec_value(",".join(str(v) for v in value))
+        return formats.ipsec_conf_value(value, field)
+    return ipsec_value(",".join(str(v) for v in value), field)
 
 
 def render_ipsec_conf(setup: Mapping[str, Value], conns: Sequence[tuple[str, Mapping[str, Value]]],
@@ -73,15 +68,18 @@ def render_ipsec_conf(setup: Mapping[str, Value], conns: Sequence[tuple[str, Map
     out.append("config setup\n")
     out += [f"    {k}={ipsec_value(v)}\n" for k, v in setup.items()]
     for name, options in conns:
-        if not _KEY.match(name) and name != "%default":
+        if not _KEY.fullmatch(name) and name != "%default":
             raise ValueError(f"not a valid conn name: {name!r}")
         out.append(f"\nconn {name}\n")
         out += [f"    {k}={ipsec_value(v)}\n" for k, v in options.items()]
     return "".join(out)
 
 
-def ipsec_secret(selectors: str, kind: str, value: str, quote: bool = True) -> str:
-    """One ipsec.secrets line: ``SELECTORS : KIND "secret"`` (key files are not quoted)."""
-    text = _quote(value) if quote else value
-    left = f"{selectors} " if selectors else ""
+def ipsec_secret(selectors: Sequence[tuple[str, str]], kind: str, value: str, quote: bool = True,
+                 field: str = "") -> str:
+    """One ipsec.secrets line: ``SELECTORS : KIND "secret"`` (key files and hex values are not quoted).
+
+    ``selectors`` are (identity, field) pairs; ``field`` names the secret's answers field for a refusal."""
+    text = formats.ipsec_secret_quoted(value, field) if quote else value
+    left = "".join(f"{formats.ipsec_secret_selector(owner, where)} " for owner, where in selectors)
     return f"{left}: {kind} {text}\n"

@@ -7,6 +7,7 @@ up in charon's log and in ``swanctl --list-sas``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +69,9 @@ class SecretSpec:
     suffix: str
     owners: tuple[str, ...]  # identities the secret belongs to; empty = any
     value: bytes  # for ntlm: the 16-byte NT hash; otherwise the secret itself
+    # Where the value and each owner come from in the answers, for a file format's refusal (not content).
+    field: str = dataclasses.field(default="", compare=False)
+    owner_fields: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
 
 def proposals_for(answers: Answers, kind: str, version: int) -> tuple[str, ...]:
@@ -162,23 +166,28 @@ def secrets(answers: Answers, creds: dict[str, Credential]) -> tuple[SecretSpec,
     out: list[SecretSpec] = []
     if v.ikev2_eap is not None:
         # EAP-MSCHAPv2 works from the NT hash alone: the plaintext password never reaches the disk.
-        out += [SecretSpec("ntlm", f"eap-{u.name}", (u.name,), nt_hash(creds[secret_key("eap", u.name)].value))
-                for u in v.ikev2_eap.users]
+        out += [SecretSpec("ntlm", f"eap-{u.name}", (u.name,), nt_hash(creds[secret_key("eap", u.name)].value),
+                           creds[secret_key("eap", u.name)].field, (f"variants.ikev2-eap.users[{i}].name",))
+                for i, u in enumerate(v.ikev2_eap.users)]
     if v.ikev1_xauth is not None:
         if v.ikev1_xauth.auth == "psk":
             # IKEv1 main mode looks a PSK up before it knows the peer's identity: no owner, i.e. %any.
-            out.append(SecretSpec("ike", "xauth-psk", (), creds[secret_key("xauth")].value))
+            group = creds[secret_key("xauth")]
+            out.append(SecretSpec("ike", "xauth-psk", (), group.value, group.field))
         # XAUTH compares the plaintext (xauth-generic): it has to be stored as such, in a 0600 file.
-        out += [SecretSpec("xauth", u.name, (u.name,), creds[secret_key("xauth", u.name)].value)
-                for u in v.ikev1_xauth.users]
+        out += [SecretSpec("xauth", u.name, (u.name,), creds[secret_key("xauth", u.name)].value,
+                           creds[secret_key("xauth", u.name)].field, (f"variants.ikev1-xauth.users[{i}].name",))
+                for i, u in enumerate(v.ikev1_xauth.users)]
     if v.transport is not None:
-        for peer in v.transport.peers:
+        for i, peer in enumerate(v.transport.peers):
             if peer.auth == "psk":
                 owners = (answers.server.address, peer.id or peer.address)
-                value = creds[secret_key("transport", peer.name)].value
-                out.append(SecretSpec("ike", f"transport-{peer.name}", owners, value))
+                fields = ("server.address", f"variants.transport.peers[{i}].{'id' if peer.id else 'address'}")
+                cred = creds[secret_key("transport", peer.name)]
+                out.append(SecretSpec("ike", f"transport-{peer.name}", owners, cred.value, cred.field, fields))
     if v.l2tp is not None and v.l2tp.auth == "psk":
-        out.append(SecretSpec("ike", "l2tp-psk", (), creds[secret_key("l2tp")].value))
+        group = creds[secret_key("l2tp")]
+        out.append(SecretSpec("ike", "l2tp-psk", (), group.value, group.field))
     return tuple(out)
 
 

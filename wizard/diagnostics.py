@@ -71,8 +71,11 @@ class Locked(WizardError):
 def report(error: WizardError, stream: TextIO | None = None) -> Exit:
     """Print one line per problem to stderr and return the exit code to use."""
     stream = stream or sys.stderr
+    from wizard.formats import visible  # lazy: formats imports this module
+
     for problem in error.problems:
-        print(f"swan-wizard: error: {problem}", file=stream)
+        # One line per problem, whatever a value quoted in the message holds (no terminal escapes either).
+        print(f"swan-wizard: error: {visible(str(problem))}", file=stream)
     return error.exit_code
 
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from wizard import managed_block, paths
+from wizard import formats, managed_block, paths
 from wizard.answers import Answers
 from wizard.netfacts import NetFacts
 from wizard.plan import Command, FileAction
@@ -61,9 +61,13 @@ def resolve_backend(answers: Answers, facts: NetFacts | None) -> str:
 
 
 def resolve_wan(answers: Answers, facts: NetFacts | None) -> str | None:
+    """The WAN interface, in the one spelling nftables, iptables and ufw rules all take unquoted; the
+    default route's comes from the host, so it passes the same rule as the answers' own."""
     if answers.networking.wan_interface != "auto":
-        return answers.networking.wan_interface
-    return facts.default_interface if facts else None
+        return formats.interface_name(answers.networking.wan_interface, "networking.wan_interface")
+    if facts is None or facts.default_interface is None:
+        return None
+    return formats.interface_name(facts.default_interface, "networking.wan_interface (auto: the default route's)")
 
 
 # ---------------------------------------------------------------------------------------------- nftables

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from wizard import paths, pki
+from wizard import formats, paths, pki
 from wizard.answers import Answers, Client
 from wizard.diagnostics import MaterialConflict, Problem
 from wizard.keytypes import KeyType
@@ -269,8 +269,12 @@ def _host_pair(answers: Answers, root: Root, ca: KeyPair, key: pki.PrivateKey, n
 def _p12_password(client: Client, index: int, root: Root, source: SecretSource,
                   new_password: bool = False) -> tuple[bytes, bool]:
     """The bundle's password and whether it is generated (then kept 0600 beside the bundle)."""
-    password = source.resolve(client.p12_password, f"clients[{index}].p12_password")
+    where = f"clients[{index}].p12_password"
+    password = source.resolve(client.p12_password, where)
     if password is not None:
+        # The password is typed on the client and written into its profiles (plist, PowerShell, JSON):
+        # refused before any key is made if one of them cannot hold it.
+        formats.secret_text(password, where)
         return password, False
     stored = root(client_files(client.name)["password"])
     password = stored.read_text().strip().encode() if stored.is_file() and not new_password else b""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wizard import pki
+from wizard import formats, pki
 from wizard.answers import Answers
 from wizard.confsyntax import Value, ipsec_secret, render_ipsec_conf
 from wizard.connections import ConnSpec, SecretSpec, connections, ike_identity, pools
@@ -97,10 +97,16 @@ def _key_kind(key_type: KeyType) -> str:
 
 def _secret_line(secret: SecretSpec) -> str:
     # IKE identities get ipsec.conf's spelling; EAP/XAUTH owners are plain user names, as in the article.
-    selectors = " ".join(ike_identity(o) if secret.kind == "ike" else o for o in secret.owners)
-    if secret.kind == "ntlm" or secret.value[:2] in (b"0x", b"0s"):
-        return ipsec_secret(selectors, _SECRET_KIND[secret.kind], "0x" + secret.value.hex(), quote=False)
-    return ipsec_secret(selectors, _SECRET_KIND[secret.kind], secret.value.decode())
+    fields = secret.owner_fields or ("",) * len(secret.owners)
+    selectors = [(ike_identity(o) if secret.kind == "ike" else o, f)
+                 for o, f in zip(secret.owners, fields, strict=True)]
+    kind = _SECRET_KIND[secret.kind]
+    if secret.kind == "ntlm":
+        return ipsec_secret(selectors, kind, "0x" + secret.value.hex(), quote=False)
+    text = formats.secret_text(secret.value, secret.field)  # the rule of every secret, hex-written or not
+    if secret.value[:2] in (b"0x", b"0s"):
+        return ipsec_secret(selectors, kind, "0x" + secret.value.hex(), quote=False)
+    return ipsec_secret(selectors, kind, text, field=secret.field)
 
 
 def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None,
@@ -108,7 +114,7 @@ def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None,
     kind = _key_kind(pki.key_type_of(host_key) if host_key is not None else answers.host.key)
     lines = ["# /etc/ipsec.secrets - strongSwan IPsec secrets file\n", HEADER,
              "\n# The VPN host's private key (relative to /etc/ipsec.d/private)\n",
-             ipsec_secret("", kind, HOST_KEY_NAME, quote=False)]
+             ipsec_secret((), kind, HOST_KEY_NAME, quote=False)]
     if secrets:
         lines.append("\n# Users and pre-shared keys (EAP-MSCHAPv2 users as NT hashes)\n")
         lines += [_secret_line(s) for s in secrets]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wizard import managed_block, paths
+from wizard import formats, managed_block, paths
 from wizard.answers import Answers
 from wizard.credentials import Credential, secret_key
 from wizard.render_strongswan import HEADER
@@ -33,15 +33,13 @@ def ppp_options(answers: Answers) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _chap_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def chap_block(answers: Answers, creds: dict[str, Credential]) -> str:
     l2tp = answers.variants.l2tp
     assert l2tp is not None
     lines = []
-    for u in l2tp.users:
-        password = creds[secret_key("l2tp", u.name)].text
-        lines.append(f"{_chap_quote(u.name)} {L2TP_NAME} {_chap_quote(password)} *")
+    for i, u in enumerate(l2tp.users):
+        cred = creds[secret_key("l2tp", u.name)]
+        name = formats.chap_secret(u.name, f"variants.l2tp.users[{i}].name")
+        password = formats.chap_secret(formats.secret_text(cred.value, cred.field), cred.field)
+        lines.append(f"{name} {L2TP_NAME} {password} *")
     return managed_block.block(lines)

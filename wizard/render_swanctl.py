@@ -6,6 +6,7 @@ import hashlib
 import re
 from typing import Any
 
+from wizard import formats
 from wizard.answers import Answers
 from wizard.confsyntax import render_settings
 from wizard.connections import ConnSpec, PoolSpec, SecretSpec, connections, pools
@@ -105,9 +106,13 @@ def secret_section(secret: SecretSpec) -> str:
 
 def secret_value(secret: SecretSpec) -> str:
     """The secret as charon reads it: values starting 0x/0s would be decoded as hex/base64, so send those as hex."""
-    if secret.kind == "ntlm" or secret.value[:2] in (b"0x", b"0s"):
+    if secret.kind == "ntlm":
         return "0x" + secret.value.hex()
-    return secret.value.decode()
+    text = formats.secret_text(secret.value, secret.field)  # the rule of every secret, hex-written or not
+    if secret.value[:2] in (b"0x", b"0s"):
+        return "0x" + secret.value.hex()
+    formats.settings_string(text, secret.field)  # refused here, with the field's name, if swanctl.conf cannot hold it
+    return text
 
 
 def swanctl_conf(answers: Answers, secrets: tuple[SecretSpec, ...] = ()) -> str:

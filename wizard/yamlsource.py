@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from wizard import formats
+
 MAX_BYTES = 1024 * 1024
 # An answers file nests five or six levels; the composer and everything after it recurse per level, so a
 # deep document ("[[[[..." or thousands of nested mappings) would end in a RecursionError.
@@ -76,7 +78,8 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
             if key in seen:
                 # PyYAML would silently keep the last value; an answer given twice is a mistake.
-                raise YamlProblem(f"key '{key}' appears twice in the same mapping", key_node.start_mark.line + 1)
+                raise YamlProblem(f"key '{formats.visible(str(key))}' appears twice in the same mapping",
+                                  key_node.start_mark.line + 1)
             seen.add(key)
             _walk(value_node, (*path, key), lines)
             # Point at the key's line: it is where the field starts, and where a misspelled key stands.
@@ -127,6 +130,11 @@ def load(text: str | bytes) -> LoadedYaml:
         if exc.context and context is not None and mark is not None and context.line != mark.line:
             message += f" ({exc.context} started on line {context.line + 1})"
         raise YamlProblem(message, mark.line + 1 if mark else None) from None
+    except yaml.reader.ReaderError as exc:
+        # Its own str() spans two lines and prints the character itself: name it, on one line.
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        raise YamlProblem(f"not valid YAML: {exc.reason} {formats.char_name(char)}", line) from None
     except yaml.YAMLError as exc:
         # One line: PyYAML's own text goes on with "in <unicode string>, position N".
         raise YamlProblem(f"not valid YAML: {str(exc).splitlines()[0]}") from None

@@ -114,11 +114,22 @@ def _strip_comment(line: str) -> str:
     return line
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
 def _unquote(value: str) -> str:
+    """A settings value as charon's lexer reads it: escapes left to right, ``\\x`` is ``x`` itself."""
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] == '"':
-        inner = value[1:-1]
-        return inner.replace('\\"', '"').replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
+        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[1]), value[1:-1], flags=re.DOTALL)
+    return value
+
+
+def _unquote_secret(value: str) -> str:
+    """An ipsec.secrets value: charon takes what lies between the quotes as it is (the file has no escapes)."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
     return value
 
 
@@ -344,7 +355,7 @@ def parse_ipsec_secrets(path: PurePosixPath, read: Reader, expand: Globber, dept
         if match is None:
             problems.append(SyntaxProblem(loc, "not 'SELECTORS : TYPE value'"))
             continue
-        entries.append(SecretEntry(loc, match["sel"].strip(), match["kind"], _unquote(match["value"]),
+        entries.append(SecretEntry(loc, match["sel"].strip(), match["kind"], _unquote_secret(match["value"]),
                                    match.span("value")))
     return entries, problems
 

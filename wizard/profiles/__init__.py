@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from wizard import connections, credentials, paths, pki
+from wizard import connections, credentials, formats, paths, pki
 from wizard.answers import Answers, Secret, SecretRef
 from wizard.connections import ConnSpec
 from wizard.credentials import Credential
@@ -122,7 +122,8 @@ def plan_files(answers: Answers, m: Materials, creds: dict[str, Credential]) -> 
         if bundle.revoked:
             r.revoked = _revocation(answers, bundle)
         elif cert_spec is not None:
-            login = CertLogin(bundle.p12, bundle.p12_password.decode(), bundle.pair.cert, bundle.pair.cert_pem,
+            password = formats.secret_text(bundle.p12_password, f"clients[{answers.clients.index(c)}].p12_password")
+            login = CertLogin(bundle.p12, password, bundle.pair.cert, bundle.pair.cert_pem,
                               bundle.pair.key_pem, pki.key_type_of(bundle.pair.key))
             r.cert = Profile(bundle.name, server, _tunnel(answers, cert_spec), cert=login, on_demand=c.on_demand)
     v = answers.variants
@@ -131,7 +132,9 @@ def plan_files(answers: Answers, m: Materials, creds: dict[str, Credential]) -> 
             key = credentials.secret_key("eap", user.name)
             r = doc(user.name)
             r.eap_password_hint = secret_hint(user.password, f"in {credentials.secret_file(key)} on the server")
-            r.eap = Profile(user.name, server, _tunnel(answers, eap_spec), eap=EapLogin(creds[key].text))
+            # The profiles (plist, JSON, PowerShell, keyfile) carry the password as text: the same rule for all.
+            password = formats.secret_text(creds[key].value, creds[key].field)
+            r.eap = Profile(user.name, server, _tunnel(answers, eap_spec), eap=EapLogin(password))
     ikev1 = connections.proposals_for(answers, "ike", 1)
 
     def stored_in(variant: credentials.Variant, owner: str | None = None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import plistlib
 from typing import Any
 
+from wizard import formats
 from wizard.keytypes import KeyType
 from wizard.profiles import suites
 from wizard.profiles.model import Profile
@@ -81,7 +82,7 @@ def vpn_payload(profile: Profile, p12_uuid: str | None) -> dict[str, Any]:
         ikev2["AuthenticationMethod"] = "None"
         ikev2["ExtendedAuthEnabled"] = 1
         ikev2["AuthName"] = profile.name
-        ikev2["AuthPassword"] = profile.eap.password
+        ikev2["AuthPassword"] = formats.xml_text(profile.eap.password, f"{profile.name}: EAP password")
     if profile.on_demand:
         ikev2["OnDemandEnabled"] = 1
         ikev2["OnDemandRules"] = [{"Action": "Connect"}]
@@ -125,7 +126,7 @@ def mobileconfig(profile: Profile) -> bytes:
             "PayloadCertificateFileName": f"{profile.name}.p12",
             "PayloadContent": profile.cert.p12,
             # With the password in the payload the profile installs without asking for it.
-            "Password": profile.cert.p12_password,
+            "Password": formats.xml_text(profile.cert.p12_password, f"{profile.name}: p12_password"),
         })
     content = [vpn_payload(profile, p12_uuid), *content, ca_payload]
     document = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from wizard import formats
 from wizard.profiles import suites
 from wizard.profiles.model import LINUX_CERT_DIR, Profile
 from wizard.profiles.swanctl import CLIENT_CA_NAME, p12_file_name
@@ -151,4 +152,7 @@ def readme(r: ClientReadme) -> str:
                 *_ikev2_sections(r.eap, r.eap_password_hint)]
     for login in r.typed:
         out += _typed_section(r, login)
+    for line in out:
+        # Each value stands on the line written for it: a line break in one would forge instructions.
+        formats.line_text(line, f"README.txt of {r.name}", "README.txt")
     return "\n".join(out) + "\n"

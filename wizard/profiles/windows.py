@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import textwrap
 
+from wizard import formats
 from wizard.profiles import suites
 from wizard.profiles.model import Profile
 
 
-def ps_quote(text: str) -> str:
-    """A PowerShell single-quoted string literal: no expansion; a quote is written twice."""
-    return "'" + text.replace("'", "''") + "'"
+def ps_quote(text: str, field: str = "") -> str:
+    """A PowerShell single-quoted string literal (wizard.formats.powershell_literal)."""
+    return formats.powershell_literal(text, field)
 
 
 def _here_string(variable: str, data: bytes) -> list[str]:
@@ -52,8 +53,8 @@ def powershell(profile: Profile) -> str:
         f"#   powershell -ExecutionPolicy Bypass -File .\\{profile.stem}.ps1",
         "#Requires -RunAsAdministrator",
         "$ErrorActionPreference = 'Stop'",
-        f"$Name = {ps_quote(profile.display_name)}",
-        f"$Server = {ps_quote(server.address)}",
+        f"$Name = {ps_quote(profile.display_name, 'server.address')}",
+        f"$Server = {ps_quote(server.address, 'server.address')}",
         "",
         "# The CA that signed the server's certificate (Windows looks for it in the computer's store)",
         *_here_string("CaBase64", server.ca_der),
@@ -62,7 +63,8 @@ def powershell(profile: Profile) -> str:
         lines += [
             "# The client certificate and key (PKCS#12, 3DES: the kind Windows imports)",
             *_here_string("P12Base64", cert.p12),
-            f"$P12Password = ConvertTo-SecureString -String {ps_quote(cert.p12_password)} -AsPlainText -Force",
+            f"$P12Password = ConvertTo-SecureString -String {ps_quote(cert.p12_password, 'p12_password')} "
+            "-AsPlainText -Force",
         ]
     lines += [
         "",
@@ -110,6 +112,9 @@ def powershell(profile: Profile) -> str:
                   for ts in profile.tunnel.remote_ts]
     how = f"user name {profile.name} and its password" if profile.eap else "it authenticates with the certificate"
     lines.append(f"Write-Host \"VPN '$Name' added: connect in Settings > Network & Internet > VPN ({how}).\"")
+    for line in lines:
+        # Every value above is on its line alone: a line break in one would be a command of its own.
+        formats.line_text(line, f"{profile.stem}.ps1", "a PowerShell script line")
     text = "\r\n".join(lines) + "\r\n"
     # Windows PowerShell 5.1 reads a script without BOM in the ANSI code page: mark UTF-8 when it matters.
     return text if text.isascii() else "\ufeff" + text
