@@ -93,7 +93,7 @@ class Root:
 
     path: Path
     # Directories below the root already found to be real directories (not links): see __call__.
-    _verified: set[PurePosixPath] = field(default_factory=set, compare=False, repr=False, kw_only=True)
+    _verified: set[str] = field(default_factory=set, compare=False, repr=False, kw_only=True)
 
     @classmethod
     def of(cls, root: str | Path | None) -> Root:
@@ -110,11 +110,12 @@ class Root:
         nothing the wizard reads or writes is reached through a link. Writes do not rely on this check
         alone (it is made before the file is used): they go through ``safefs.Tree``.
         """
-        logical = PurePosixPath(logical)
-        if not logical.is_absolute():
+        text = str(PurePosixPath(logical))  # normalised: no "//", no trailing "/"
+        if not text.startswith("/"):
             raise ValueError(f"not an absolute path: {logical}")
-        check_no_links(self.path, logical, self._verified)
-        return self.path.joinpath(*logical.parts[1:])
+        if "/.." in text and ".." in text.split("/"):
+            raise ValueError(f"not a path under the root: {logical}")
+        return Path(check_no_links(self.path, text, self._verified))
 
     def forget_checks(self) -> None:
         """Check every directory again (a run that takes the lock starts from what is on disk now)."""
