@@ -144,6 +144,19 @@ def ensure_dir(root: Root, logical: PurePosixPath, modes: dict[PurePosixPath, in
     return root(logical)
 
 
+def write_under(root: Root, logical: PurePosixPath, content: bytes, mode: int,
+                modes: dict[PurePosixPath, int] | None = None) -> Path:
+    """One file under the root, written atomically without following a link (directories: ``modes``)."""
+    with Tree(root.path, paths.WIZARD_STATE) as tree:
+        tree.write(logical, content, mode, modes)
+    return root(logical)
+
+
+def remove_under(root: Root, logical: PurePosixPath) -> None:
+    with Tree(root.path, paths.WIZARD_STATE) as tree:
+        tree.unlink(logical)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
