@@ -137,13 +137,6 @@ def _has(dir_fd: int, name: str) -> bool:
     return True
 
 
-def ensure_dir(root: Root, logical: PurePosixPath, modes: dict[PurePosixPath, int]) -> Path:
-    """Create ``logical`` and its parents under root (no link followed); named directories get their mode."""
-    with Tree(root.path, paths.WIZARD_STATE) as tree:
-        tree.ensure_dir(logical, modes)
-    return root(logical)
-
-
 def write_under(root: Root, logical: PurePosixPath, content: bytes, mode: int,
                 modes: dict[PurePosixPath, int] | None = None) -> Path:
     """One file under the root, written atomically without following a link (directories: ``modes``)."""

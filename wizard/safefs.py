@@ -267,6 +267,10 @@ class Tree:
             os.unlink(tmp, dir_fd=dir_fd)
             raise WizardError(f"{logical} appeared under {self.base} while this run was writing; nothing was "
                               "put over it (run apply again to see the new plan)") from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
 
     def fix_mode(self, logical: PurePosixPath, mode: int) -> None:
         """chmod (and chown, for private material) an existing file, without following a link."""
