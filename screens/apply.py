@@ -124,9 +124,9 @@ class ApplyScreen(StepScreen):
             say(ApplyProgress("writing files" if not line.startswith("$") else "starting strongSwan",
                               count[0], max(total, 1)))
 
-        # "Start over" and an imported CA are the admin's explicit choice to put another CA in place.
+        # "Start over" and an imported CA are the admin's explicit choice to put other keys in place.
         result = apply(plan, root, run_commands=True, report=report, held=held,
-                       replace_ca=s.mode == "start-over" or s.ca_import is not None)
+                       replace_keys=s.mode == "start-over" or s.ca_import is not None)
         say(ApplyDone(len(result.changed), result.backup_id, len(result.commands_run), list(plan.handouts)))
 
     def on_apply_progress(self, message: ApplyProgress) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -166,3 +167,69 @@ def test_an_existing_ca_key_is_never_replaced_even_behind_the_locks_back(tmp_pat
         apply(plan, root)
     assert root(paths.CA_KEY).read_bytes() == other(paths.CA_KEY).read_bytes()
     assert not root(paths.CA_CERT).exists()
+
+
+def test_a_host_or_client_key_that_appears_after_planning_is_not_replaced(tmp_path: Path, make_answers,
+                                                                          plan_for) -> None:
+    other = Root.of(tmp_path / "other")
+    apply(plan_for(make_answers(), other), other)
+    for key in (paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME, paths.client_dir("bob") / "key.pem"):
+        root = Root.of(tmp_path / key.name)
+        plan = plan_for(make_answers(), root)
+        root(key.parent).mkdir(parents=True, mode=0o700)
+        root(key).write_bytes(other(key).read_bytes())
+        with pytest.raises(MaterialConflict, match=str(key)):
+            apply(plan, root)
+        assert root(key).read_bytes() == other(key).read_bytes()
+
+
+def test_the_wizards_apply_takes_the_lock_before_it_plans_again(tmp_path: Path, monkeypatch) -> None:
+    from test_tui_flow import flow_ikev2_eap
+    from test_tui_flow import start as start_wizard
+    from test_tui_support import click_id, fake_netfacts, probe_with, run_async, wait_screen, wait_until
+
+    from screens.app import create_app
+    from wizard import staging
+
+    root = tmp_path / "root"
+    planned_after_confirm: list[bool] = []
+    confirmed = [False]
+    real_compute = staging.compute_plan
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        planned_after_confirm.append(confirmed[0])
+        return real_compute(*args, **kwargs)
+
+    monkeypatch.setattr(staging, "compute_plan", recording)
+    outcome: dict[str, object] = {}
+
+    async def go() -> None:
+        app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start_wizard(pilot)
+            await flow_ikev2_eap(pilot)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "NetworkingScreen")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ReviewScreen")
+            await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ConfirmScreen")
+            # held as another process would: a plain flock on the lock file
+            lock_file = Root.of(root)(paths.LOCK_FILE)
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                confirmed[0] = True
+                await click_id(pilot, "yes")
+                await wait_screen(pilot, "ApplyScreen")
+                await wait_until(pilot, lambda: app.screen.state != "running", "the apply", timeout=120)
+                outcome["state"], outcome["code"] = app.screen.state, app.screen.failure_code
+            finally:
+                os.close(fd)
+
+    run_async(go())
+    assert outcome == {"state": "failed", "code": Exit.LOCKED}
+    assert True not in planned_after_confirm  # no plan (and no key generation) before the lock
+    assert not Root.of(root)(paths.CA_KEY).exists() and not Root.of(root)(paths.SWANCTL_CONF).exists()

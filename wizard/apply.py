@@ -234,19 +234,28 @@ def _journal(tree: Tree, backup_id: str, state: str, paths_: list[str]) -> None:
     tree.write(paths.JOURNAL_FILE, json.dumps(journal, indent=2).encode(), 0o600)
 
 
-def _guard_ca_key(todo: list[FileChange], replace_ca: bool) -> None:
-    """An existing CA key is never replaced, whatever raced with this run; only an explicit choice
-    (the wizard's "start over" or CA import, a rollback) may put another key in its place."""
-    if replace_ca:
+def is_key_path(logical: PurePosixPath) -> bool:
+    """The private keys the wizard makes: the CA's, the host's (either layout), clients' and peers'."""
+    if logical == paths.CA_KEY:
+        return True
+    if logical.name == paths.HOST_KEY_NAME and logical.parent in (paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE):
+        return True
+    return logical.name == "key.pem" and logical.parent.parent in (paths.CLIENTS_DIR, paths.PEERS_DIR)
+
+
+def _guard_keys(todo: list[FileChange], replace_keys: bool) -> None:
+    """An existing key is never replaced, whatever raced with this run; only an explicit choice (the
+    wizard's "start over" or CA import, a rollback) may put another key in its place."""
+    if replace_keys:
         return
-    for change in todo:
-        if change.action.path == paths.CA_KEY and change.change is Change.UPDATE:
-            raise MaterialConflict(f"{paths.CA_KEY} exists with another key than this plan's; it is never "
-                                   "replaced (nothing was written). Run the command again to plan with it.")
+    replaced = [str(c.action.path) for c in todo if c.change is Change.UPDATE and is_key_path(c.action.path)]
+    if replaced:
+        raise MaterialConflict(f"{', '.join(replaced)}: an existing key is never replaced, and this plan holds "
+                               "another one (nothing was written). Run the command again to plan with it.")
 
 
 def apply(plan: Plan, root: Root, run_commands: bool = True, report: Report | None = None,
-          kind: str = "apply", held: Held | None = None, replace_ca: bool = False) -> ApplyResult:
+          kind: str = "apply", held: Held | None = None, replace_keys: bool = False) -> ApplyResult:
     """Carry out ``plan`` under the root's lock: ``held`` when the caller took it before planning
     (as every command does), else taken here."""
     if held is not None and held.root != root.path:
@@ -255,15 +264,15 @@ def apply(plan: Plan, root: Root, run_commands: bool = True, report: Report | No
         if held is None:
             stack.enter_context(lock(root))
         tree = stack.enter_context(Tree(root.path, paths.WIZARD_STATE))
-        return _apply_locked(plan, root, tree, run_commands, report or (lambda _msg: None), kind, replace_ca)
+        return _apply_locked(plan, root, tree, run_commands, report or (lambda _msg: None), kind, replace_keys)
     raise AssertionError("unreachable")
 
 
 def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: Report, kind: str,
-                  replace_ca: bool) -> ApplyResult:
+                  replace_keys: bool) -> ApplyResult:
     result = ApplyResult()
     todo = pending(file_changes(plan, root))
-    _guard_ca_key(todo, replace_ca)
+    _guard_keys(todo, replace_keys)
     result.changed = todo
     dir_modes = {d.path: d.mode for d in plan.dirs}
     for d in plan.dirs:

@@ -143,8 +143,8 @@ def cmd_rollback(args: argparse.Namespace) -> Exit:
         sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
         if args.dry_run:
             return Exit.OK
-        # Restoring an earlier CA key is what a rollback is for: the only path besides "start over" that may.
-        result = apply(plan, root, run_commands=True, report=print, kind="rollback", held=held, replace_ca=True)
+        # Restoring earlier keys is what a rollback is for: the only path besides "start over" that may.
+        result = apply(plan, root, run_commands=True, report=print, kind="rollback", held=held, replace_keys=True)
     print(f"Rolled back {', '.join(b.id for b in undone)}; this rollback is backup {result.backup_id}")
     return Exit.OK
 
