@@ -6,6 +6,7 @@ renamed over the old one, so a crash leaves either the old or the new file, neve
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import fcntl
@@ -50,6 +51,17 @@ class Held:
 
     root: Path
     fd: int
+
+
+def wait_seconds(text: str) -> float:
+    """The argparse type of --wait: 0 (exit 4 at once, the default) to a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError("--wait takes 0 to 86400 seconds")
+    return value
 
 
 def _holder(fd: int) -> tuple[str, str]:

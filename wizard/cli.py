@@ -11,7 +11,7 @@ from pathlib import Path
 
 from wizard import __version__, answers_file
 from wizard.answers import is_ip
-from wizard.apply import apply, lock
+from wizard.apply import Held, apply, lock, wait_seconds
 from wizard.diagnostics import Exit, WizardError, report, warn
 from wizard.paths import Root
 from wizard.plan import describe, file_changes
@@ -50,7 +50,7 @@ def _say_if_interrupted(root: Root) -> None:
              f"--before {broken.backup}")
 
 
-def _lock(args: argparse.Namespace, root: Root, doing: str):  # type: ignore[no-untyped-def]
+def _lock(args: argparse.Namespace, root: Root, doing: str) -> contextlib.AbstractContextManager[Held]:
     """The root's one lock, taken before anything is planned and held to the last write."""
     return lock(root, doing, wait=getattr(args, "wait", 0.0) or 0.0,
                 report=lambda line: print(f"swan-wizard: {line}", file=sys.stderr, flush=True))
@@ -206,16 +206,6 @@ def cmd_tui(args: argparse.Namespace) -> Exit:
     return run_tui(root=args.root)
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError("--wait takes 0 to 86400 seconds")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="swan-wizard",
                                 description="Set up a strongSwan IPsec VPN server. Without a command, "
@@ -232,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
         return sp
 
     def wait_option(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--wait", metavar="SECONDS", type=_seconds, default=0.0,
+        sp.add_argument("--wait", metavar="SECONDS", type=wait_seconds, default=0.0,
                         help="when another run holds the lock, wait up to SECONDS for it (default: exit 4 at once)")
 
     ap = answers_cmd("apply", "replay an answers file: write every file and start strongSwan")

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from wizard import answers_file, paths, pki, revocation
 from wizard.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
-from wizard.apply import Held, apply, lock, write_atomic
+from wizard.apply import Held, apply, lock, wait_seconds, write_atomic
 from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, warn
 from wizard.keytypes import KeyType
 from wizard.materials import client_files
@@ -471,7 +471,7 @@ def _common(sp: argparse.ArgumentParser, dry_run: bool = True) -> None:
     if dry_run:
         sp.add_argument("--dry-run", action="store_true", help="print the changed answers and the plan only")
         sp.add_argument("--no-start", action="store_true", help="write files but run no command")
-        sp.add_argument("--wait", metavar="SECONDS", type=float, default=0.0,
+        sp.add_argument("--wait", metavar="SECONDS", type=wait_seconds, default=0.0,
                         help="when another run holds the lock, wait up to SECONDS for it (default: exit 4 at once)")
         sp.add_argument("--vici", metavar="SOCKET",
                         help=f"charon's vici socket for revocations (default on the live system: {paths.VICI_SOCKET})")
@@ -519,7 +519,7 @@ def main(args: argparse.Namespace, facts_for: FactsFor | None = None) -> Exit:
         vici_socket = str(paths.VICI_SOCKET)
     target = Target(Path(args.answers), root, facts_for=facts_for, vici_socket=vici_socket,
                     run_commands=not getattr(args, "no_start", False), dry_run=getattr(args, "dry_run", False),
-                    wait=max(0.0, min(getattr(args, "wait", 0.0) or 0.0, 86400.0)))
+                    wait=getattr(args, "wait", 0.0))
     if args.command == "server":
         server_address(target, args.address)
         return Exit.OK

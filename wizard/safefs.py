@@ -102,6 +102,7 @@ class Tree:
         self.state_dir = state_dir
         self._top = -1  # opened on first use: a root that does not exist yet reads as empty
         self._fds: OrderedDict[PurePosixPath, int] = OrderedDict()
+        self._ensured: set[PurePosixPath] = set()  # named directories whose mode and owner are set already
 
     def __enter__(self) -> Tree:
         return self
@@ -188,8 +189,9 @@ class Tree:
         """Create ``logical`` and its parents; a directory the plan names gets its mode (and owner)."""
         fd = self.dir(logical, modes, create=True)
         assert fd is not None
-        if logical in modes:
+        if logical in modes and logical not in self._ensured:
             set_mode(fd, modes[logical])
+            self._ensured.add(logical)
         return fd
 
     # ------------------------------------------------------------------------------------------ files
