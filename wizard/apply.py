@@ -154,12 +154,14 @@ def write_under(root: Root, logical: PurePosixPath, content: bytes, mode: int,
     """One file under the root, written atomically without following a link (directories: ``modes``)."""
     with Tree(root.path, paths.WIZARD_STATE) as tree:
         tree.write(logical, content, mode, modes)
+        tree.sync()
     return root(logical)
 
 
 def remove_under(root: Root, logical: PurePosixPath) -> None:
     with Tree(root.path, paths.WIZARD_STATE) as tree:
         tree.unlink(logical)
+        tree.sync()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -237,6 +239,7 @@ def back_up(root: Root, changes: list[FileChange], backup_id: str, kind: str = "
         manifest = {"id": backup_id, "kind": kind, "created": datetime.now(UTC).isoformat(),
                     "root": str(root.path), "files": entries}
         tree.write(folder / "manifest.json", json.dumps(manifest, indent=2).encode(), 0o600)
+        tree.sync()  # the copies are on disk before anything they preserve changes
     return root(folder)
 
 
@@ -244,6 +247,7 @@ def _journal(tree: Tree, backup_id: str, state: str, paths_: list[str]) -> None:
     journal = {"backup": backup_id, "state": state, "pid": os.getpid(), "files": paths_,
                "time": datetime.now(UTC).isoformat()}
     tree.write(paths.JOURNAL_FILE, json.dumps(journal, indent=2).encode(), 0o600)
+    tree.sync()
 
 
 def is_key_path(logical: PurePosixPath) -> bool:
@@ -294,10 +298,8 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
         back_up(root, todo, result.backup_id, kind, tree)
         # The journal marks an apply in progress: an interrupted run is found at the next start.
         _journal(tree, result.backup_id, "applying", [str(c.action.path) for c in todo])
-        touched: set[PurePosixPath] = set()
         for change in todo:
             action = change.action
-            touched.add(action.path.parent)
             if change.change is Change.REMOVE:
                 tree.unlink(action.path)
                 say(f"removed {action.path}")
@@ -311,10 +313,9 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
                            no_replace=change.change is Change.CREATE and is_private(action.mode))
             say(f"{change.change.value:>6} {action.path} ({action.mode:04o})")
         # Every rename is on disk before the journal that marks this run unfinished goes away.
-        for folder in touched:
-            tree.fsync_dir(folder)
+        tree.sync()
         tree.unlink(paths.JOURNAL_FILE)
-        tree.fsync_dir(paths.WIZARD_STATE)
+        tree.sync()
     if run_commands and root.is_live and plan.commands and (todo or _needs_start(plan)):
         for command in plan.commands:
             say(f"$ {command}")

@@ -103,6 +103,7 @@ class Tree:
         self._top = -1  # opened on first use: a root that does not exist yet reads as empty
         self._fds: OrderedDict[PurePosixPath, int] = OrderedDict()
         self._ensured: set[PurePosixPath] = set()  # named directories whose mode and owner are set already
+        self._dirty: set[PurePosixPath] = set()  # directories with renames or removals not yet fsynced
 
     def __enter__(self) -> Tree:
         return self
@@ -265,6 +266,7 @@ class Tree:
                 os.unlink(tmp, dir_fd=dir_fd)
             else:
                 os.replace(tmp, logical.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            self._dirty.add(logical.parent)
         except FileExistsError:
             os.unlink(tmp, dir_fd=dir_fd)
             raise WizardError(f"{logical} appeared under {self.base} while this run was writing; nothing was "
@@ -290,11 +292,15 @@ class Tree:
             return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(logical.name, dir_fd=dir_fd)
+            self._dirty.add(logical.parent)
 
-    def fsync_dir(self, logical: PurePosixPath) -> None:
-        fd = self.dir(logical)
-        if fd is not None:
-            os.fsync(fd)
+    def sync(self) -> None:
+        """Make every rename and removal so far durable: one fsync per directory touched."""
+        for logical in sorted(self._dirty):
+            fd = self.dir(logical)
+            if fd is not None:
+                os.fsync(fd)
+        self._dirty.clear()
 
     # ------------------------------------------------------------------------------ dead runs' leftovers
 
