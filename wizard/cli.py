@@ -12,7 +12,7 @@ from pathlib import Path
 from wizard import __version__, answers_file
 from wizard.answers import is_ip
 from wizard.apply import Held, apply, lock, wait_seconds
-from wizard.diagnostics import Exit, WizardError, report, warn
+from wizard.diagnostics import Exit, WizardError, note, report, warn
 from wizard.paths import Root
 from wizard.plan import describe, file_changes
 from wizard.planner import build_plan, system_facts
@@ -52,8 +52,7 @@ def _say_if_interrupted(root: Root) -> None:
 
 def _lock(args: argparse.Namespace, root: Root, doing: str) -> contextlib.AbstractContextManager[Held]:
     """The root's one lock, taken before anything is planned and held to the last write."""
-    return lock(root, doing, wait=getattr(args, "wait", 0.0) or 0.0,
-                report=lambda line: print(f"swan-wizard: {line}", file=sys.stderr, flush=True))
+    return lock(root, doing, wait=getattr(args, "wait", 0.0) or 0.0, report=note)
 
 
 def cmd_apply(args: argparse.Namespace) -> Exit:

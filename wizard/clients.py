@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from wizard import answers_file, paths, pki, revocation
 from wizard.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
 from wizard.apply import Held, apply, lock, wait_seconds, write_atomic
-from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, warn
+from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, note, warn
 from wizard.keytypes import KeyType
 from wizard.materials import client_files
 from wizard.paths import Root
@@ -53,8 +53,7 @@ class UnknownClient(WizardError):
 def clients_lock(root: Root, wait: float = 0.0) -> contextlib.AbstractContextManager[Held]:
     """The root's one lock (apply's): a client command reads, changes and saves the answers file, plans
     and applies under it, so no apply, rollback or other client command runs in between."""
-    return lock(root, "is changing the clients of", wait=wait,
-                report=lambda line: print(f"swan-wizard: {line}", file=sys.stderr, flush=True))
+    return lock(root, "is changing the clients of", wait=wait, report=note)
 
 
 def save_answers(path: Path, answers: Answers) -> None:
