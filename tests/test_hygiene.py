@@ -169,3 +169,32 @@ def test_a_mode_only_fix_keeps_the_key_private_in_its_backup_and_after_rollback(
     assert backups(root)
     apply(undo, root, kind="rollback")
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_runs_killed_while_writing_leave_no_temporary_file_after_the_next_run(tmp_path: Path) -> None:
+    answers = tmp_path / "a.yaml"
+    answers.write_text("version: 1\nserver: {address: vpn.example.com}\nca: {key: ecdsa-p256}\n"
+                       "host: {key: ecdsa-p256}\nclients:\n"
+                       + "".join(f"  - {{name: user{i}, key: ecdsa-p256}}\n" for i in range(150)))
+    root = tmp_path / "root"
+    journal = Root.of(root)(paths.JOURNAL_FILE)
+    command = [sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(root)]
+    killed_mid_write = 0
+    for attempt in range(4):
+        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.02 * attempt)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed_mid_write += journal.exists()
+        # each next run starts from a different point: some files are written, the rest still to do
+        if attempt % 2:
+            for path in root.rglob("*.pem"):
+                if "clients" in path.parts and path.name == "cert.pem":
+                    path.unlink()
+    assert killed_mid_write
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert [str(p) for p in root.rglob("*.swan-wizard-*.tmp")] == []
