@@ -29,7 +29,7 @@ TOP = PurePosixPath("/")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # Directory descriptors kept open per tree: enough for an apply's working set, far below any fd limit.
 _MAX_OPEN = 64
-_STATE_DIR = PurePosixPath("/var/lib/swan-wizard")
+_STATE_DIR = PurePosixPath("/var/lib/swan-wizard")  # paths.WIZARD_STATE (paths imports this module)
 # `write` names its temporary file so; a run killed mid-write leaves one, the next run removes it.
 TEMP_RE = re.compile(r"^\.(?P<name>.+)\.swan-wizard-(?P<pid>\d+)\.tmp$")
 
@@ -227,16 +227,6 @@ class Tree:
             return Found(b"".join(chunks), stat.S_IMODE(st.st_mode), st.st_uid)
         finally:
             os.close(fd)
-
-    def exists(self, logical: PurePosixPath) -> bool:
-        dir_fd = self.dir(logical.parent)
-        if dir_fd is None:
-            return False
-        try:
-            os.lstat(logical.name, dir_fd=dir_fd)
-        except FileNotFoundError:
-            return False
-        return True
 
     def write(self, logical: PurePosixPath, content: bytes, mode: int,
               modes: Mapping[PurePosixPath, int] | None = None, no_replace: bool = False) -> None:
