@@ -9,7 +9,7 @@ import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from wizard import paths
 from wizard.apply import apply
@@ -198,3 +198,25 @@ def test_runs_killed_while_writing_leave_no_temporary_file_after_the_next_run(tm
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert [str(p) for p in root.rglob("*.swan-wizard-*.tmp")] == []
+
+
+def test_the_wizards_saved_answers_and_exports_make_no_loose_directory_under_umask_000(tmp_path: Path,
+                                                                                       make_answers) -> None:
+    from wizard import session
+    from wizard.clients import copy_out
+
+    old = os.umask(0)
+    try:
+        root = Root.of(tmp_path / "root")
+        saved = session.save_answers(make_answers(), root(session.SAVED_ANSWERS))
+        client = root(paths.client_dir("bob"))
+        client.mkdir(parents=True, mode=0o700)
+        (client / "bob.p12").write_bytes(b"p12")
+        copy_out(root, "bob", tmp_path / "out" / "deep")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    for folder in (root(PurePosixPath("/etc")), root(paths.WIZARD_ETC)):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "out" / "deep" / "bob.p12").stat().st_mode) == 0o600

@@ -164,6 +164,19 @@ def remove_under(root: Root, logical: PurePosixPath) -> None:
         tree.sync()
 
 
+def make_dirs(folder: Path, mode: int = 0o755) -> None:
+    """``mkdir -p`` outside the root (an answers file, an export) with ``mode`` whatever the umask:
+    a wizard started under umask 000 must not leave a world-writable directory above a secret."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, mode)
+            os.chmod(directory, mode)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

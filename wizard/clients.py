@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from wizard import answers_file, paths, pki, revocation
 from wizard.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
-from wizard.apply import Held, apply, lock, wait_seconds, write_atomic
+from wizard.apply import Held, apply, lock, make_dirs, wait_seconds, write_atomic
 from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, note, warn
 from wizard.keytypes import KeyType
 from wizard.materials import client_files
@@ -357,7 +357,7 @@ def export(target: Target, name: str, new_password: bool = False, out_dir: Path 
 def copy_out(root: Root, name: str, out_dir: Path) -> list[Path]:
     """Copy a client's directory (profiles, PKCS#12, CA, README) to ``out_dir``, files 0600."""
     source = root(paths.client_dir(name))
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(out_dir, 0o700)
     copied = []
     for entry in sorted(source.iterdir()):
         if entry.is_file() and not entry.is_symlink() and not entry.name.startswith("."):

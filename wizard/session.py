@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from wizard import answers_file, paths
 from wizard.answers import Answers, SecretRef
 from wizard.answers_file import literal_secret_fields
-from wizard.apply import remove_under, write_atomic, write_under
+from wizard.apply import make_dirs, remove_under, write_atomic, write_under
 from wizard.diagnostics import InvalidAnswers, Problem
 from wizard.paths import Root
 from wizard.yamlsource import YamlProblem
@@ -197,7 +197,7 @@ def save_answers(answers: Answers, target: str | Path) -> Path:
     _check_no_literals(answers)
     text = answers_file.dumps(answers)
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)
     write_atomic(target, text.encode(), 0o600)
     os.chmod(target, 0o600)
     return target
