@@ -19,7 +19,7 @@ from textual.widgets import Button, Log, ProgressBar, Static
 
 from screens.base import StepResult, StepScreen
 from wizard import staging
-from wizard.apply import apply
+from wizard.apply import Held, apply, lock
 from wizard.diagnostics import Exit, WizardError
 from wizard.plan import file_changes, pending
 
@@ -80,32 +80,11 @@ class ApplyScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
     def _run(self) -> None:
-        s = self.ctx.session
-        root = self.ctx.root
         say = self.post_message
         try:
-            plan = staging.compute_plan(
-                s.answers, root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir,
-                progress=lambda stage, done, total: say(ApplyProgress(
-                    "generating keys" if stage == "keys" else "issuing certificates", done, total)))
-            reviewed = self.ctx.extras.get("plan")
-            changes = file_changes(plan, root)
-            differences = staging.plan_differences(reviewed, plan, changes) if reviewed is not None else []
-            if differences:
-                say(ApplyFailed(["the system changed since the review; nothing was written:", *differences,
-                                 "Go back to the review to see the new plan."], int(Exit.FAILED)))
-                return
-            todo = pending(changes)
-            total = len(todo) + (len(plan.commands) if root.is_live else 0)
-            count = [0]
-
-            def report(line: str) -> None:
-                count[0] += 1
-                say(ApplyLine(line))
-                say(ApplyProgress("writing files" if not line.startswith("$") else "starting strongSwan",
-                                  count[0], max(total, 1)))
-
-            result = apply(plan, root, run_commands=True, report=report)
+            # The lock first: nothing may change the root between this plan and its last write.
+            with lock(self.ctx.root, "is applying to (the terminal wizard)") as held:
+                self._apply_under_lock(held)
         except WizardError as exc:
             say(ApplyFailed([str(p) for p in exc.problems], int(exc.exit_code)))
             return
@@ -118,6 +97,36 @@ class ApplyScreen(StepScreen):
         except Exception as exc:  # reported on screen with the exit code of a failed step
             say(ApplyFailed([f"internal error: {exc!r}"], int(Exit.FAILED)))
             return
+
+    def _apply_under_lock(self, held: Held) -> None:
+        """Plan again under the lock and apply it, unless the plan differs from the reviewed one."""
+        s = self.ctx.session
+        root = self.ctx.root
+        say = self.post_message
+        plan = staging.compute_plan(
+            s.answers, root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir,
+            progress=lambda stage, done, total: say(ApplyProgress(
+                "generating keys" if stage == "keys" else "issuing certificates", done, total)))
+        reviewed = self.ctx.extras.get("plan")
+        changes = file_changes(plan, root)
+        differences = staging.plan_differences(reviewed, plan, changes) if reviewed is not None else []
+        if differences:
+            say(ApplyFailed(["the system changed since the review; nothing was written:", *differences,
+                             "Go back to the review to see the new plan."], int(Exit.FAILED)))
+            return
+        todo = pending(changes)
+        total = len(todo) + (len(plan.commands) if root.is_live else 0)
+        count = [0]
+
+        def report(line: str) -> None:
+            count[0] += 1
+            say(ApplyLine(line))
+            say(ApplyProgress("writing files" if not line.startswith("$") else "starting strongSwan",
+                              count[0], max(total, 1)))
+
+        # "Start over" and an imported CA are the admin's explicit choice to put other keys in place.
+        result = apply(plan, root, run_commands=True, report=report, held=held,
+                       replace_keys=s.mode == "start-over" or s.ca_import is not None)
         say(ApplyDone(len(result.changed), result.backup_id, len(result.commands_run), list(plan.handouts)))
 
     def on_apply_progress(self, message: ApplyProgress) -> None:

@@ -57,3 +57,14 @@ secrets {{
             "/etc/swanctl/pkcs12/home.p12": (folder / f"{client}.p12").read_bytes(),
             # The CA inside the bundle is not a trust anchor by itself: users install it, as here.
             "/etc/swanctl/x509ca/ca.pem": (folder / "ca.pem").read_bytes()}
+
+
+LOCK = Path("var/lib/swan-wizard/apply.lock")
+
+
+def files_written(root: Path) -> list[Path]:
+    """Every file under a root, relative to it, but the lock: a refused run takes the lock before it
+    plans (so that no other run can change what it reads), and leaves that file alone, empty of secrets."""
+    if not root.exists():
+        return []
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.relative_to(root) != LOCK)

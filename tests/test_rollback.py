@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wizard import apply as apply_module
-from wizard import paths, pki
+from wizard import paths, pki, safefs
 from wizard.answers import updated
 from wizard.apply import apply
 from wizard.paths import Root
@@ -75,16 +74,16 @@ def _apply_and_die_after(root_dir: str, writes: int, answers_yaml: str) -> None:
     from wizard.secrets import SecretSource
 
     count = 0
-    real_write = apply_module.write_atomic
+    real_write = safefs.Tree.write
 
-    def dying_write(target, content, mode, dirs_to_sync=None):  # type: ignore[no-untyped-def]
+    def dying_write(self, logical, content, mode, *args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal count
         if count == writes:
             os._exit(9)
         count += 1
-        real_write(target, content, mode, dirs_to_sync)
+        real_write(self, logical, content, mode, *args, **kwargs)
 
-    apply_module.write_atomic = dying_write  # type: ignore[assignment]
+    safefs.Tree.write = dying_write  # type: ignore[method-assign]
     root = Root.of(root_dir)
     answers = answers_file.parse(answers_yaml)
     apply(build_plan(answers, root, SecretSource(environ={"BOB_P12": "bob-p12-password"})), root)

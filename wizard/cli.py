@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from dataclasses import asdict
@@ -10,8 +11,8 @@ from pathlib import Path
 
 from wizard import __version__, answers_file
 from wizard.answers import is_ip
-from wizard.apply import apply
-from wizard.diagnostics import Exit, WizardError, io_failure, io_failures, report, warn
+from wizard.apply import Held, apply, lock, wait_seconds
+from wizard.diagnostics import Exit, WizardError, io_failure, io_failures, note, report, warn
 from wizard.paths import Root
 from wizard.plan import describe, file_changes
 from wizard.planner import build_plan, needed_bytes, system_facts
@@ -24,9 +25,9 @@ def _progress(stage: str, done: int, total: int) -> None:
         print(f"generating keys: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
-def _plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _plan(args: argparse.Namespace, root: Root | None = None):  # type: ignore[no-untyped-def]
     answers = answers_file.load(args.answers)
-    root = Root.of(args.root)
+    root = root or Root.of(args.root)
     facts, net = system_facts(root, answers)
     source = SecretSource(base_dir=Path(args.answers).resolve().parent)
     plan = build_plan(answers, root, source, facts=facts, progress=_progress, net=net)
@@ -49,15 +50,25 @@ def _say_if_interrupted(root: Root) -> None:
              f"--before {broken.backup}")
 
 
+def _lock(args: argparse.Namespace, root: Root, doing: str) -> contextlib.AbstractContextManager[Held]:
+    """The root's one lock, taken before anything is planned and held to the last write."""
+    return lock(root, doing, wait=getattr(args, "wait", 0.0) or 0.0, report=note)
+
+
 def cmd_apply(args: argparse.Namespace) -> Exit:
     if args.dry_run:
         return cmd_plan(args)
-    _say_if_interrupted(Root.of(args.root))
-    _, root, plan = _plan(args)
-    for field_name, message in plan.warnings:
-        warn(f"{field_name}: {message}")
-    with io_failures(needed_bytes(plan), f"writing under {root.path}"):
-        result = apply(plan, root, run_commands=not args.no_start, report=print)
+    # A bad answers file or secret is reported before taking the lock: nothing is written, not even the lock.
+    answers = answers_file.load(args.answers)
+    SecretSource(base_dir=Path(args.answers).resolve().parent).check_all(answers)
+    root = Root.of(args.root)
+    with _lock(args, root, "is applying to") as held:
+        _say_if_interrupted(root)
+        _, root, plan = _plan(args, root)
+        for field_name, message in plan.warnings:
+            warn(f"{field_name}: {message}")
+        with io_failures(needed_bytes(plan), f"writing under {root.path}"):
+            result = apply(plan, root, run_commands=not args.no_start, report=print, held=held)
     if result.nothing_changed:
         print("Nothing to change: the system already matches the answers.")
     else:
@@ -89,11 +100,12 @@ def cmd_uninstall(args: argparse.Namespace) -> Exit:
     from wizard import uninstall
 
     root = Root.of(args.root)
-    plan = uninstall.plan(root, firewall_only=args.firewall)
-    sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
-    if args.dry_run:
-        return Exit.OK
-    result = apply(plan, root, run_commands=True, report=print)
+    with contextlib.nullcontext() if args.dry_run else _lock(args, root, "is uninstalling from") as held:
+        plan = uninstall.plan(root, firewall_only=args.firewall)
+        sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
+        if args.dry_run:
+            return Exit.OK
+        result = apply(plan, root, run_commands=True, report=print, held=held)
     print("Nothing to remove." if result.nothing_changed and not result.commands_run
           else f"Removed; backup {result.backup_id}")
     return Exit.OK
@@ -128,6 +140,20 @@ def cmd_rollback(args: argparse.Namespace) -> Exit:
         for b in rollback.backups(root):
             print(f"{b.id}  {b.kind:8}  {len(b.files)} files  {b.created}")
         return Exit.OK
+    with contextlib.nullcontext() if args.dry_run else _lock(args, root, "is rolling back") as held:
+        plan, undone = _rollback_plan(args, root)
+        sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
+        if args.dry_run:
+            return Exit.OK
+        # Restoring earlier keys is what a rollback is for: the only path besides "start over" that may.
+        result = apply(plan, root, run_commands=True, report=print, kind="rollback", held=held, replace_keys=True)
+    print(f"Rolled back {', '.join(b.id for b in undone)}; this rollback is backup {result.backup_id}")
+    return Exit.OK
+
+
+def _rollback_plan(args: argparse.Namespace, root: Root):  # type: ignore[no-untyped-def]
+    from wizard import rollback
+
     if args.before:
         # Undo run X itself too: the state right after the run before it (or before any run at all).
         ids = [b.id for b in rollback.backups(root)]
@@ -135,16 +161,8 @@ def cmd_rollback(args: argparse.Namespace) -> Exit:
             raise WizardError(f"no backup {args.before!r}; known: {', '.join(ids) or 'none'}")
         index = ids.index(args.before)
         target = ids[index - 1] if index else None
-        plan, undone = (rollback.rollback_plan(root, target) if target
-                        else rollback.rollback_plan_to_start(root))
-    else:
-        plan, undone = rollback.rollback_plan(root, args.id)
-    sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
-    if args.dry_run:
-        return Exit.OK
-    result = apply(plan, root, run_commands=True, report=print, kind="rollback")
-    print(f"Rolled back {', '.join(b.id for b in undone)}; this rollback is backup {result.backup_id}")
-    return Exit.OK
+        return rollback.rollback_plan(root, target) if target else rollback.rollback_plan_to_start(root)
+    return rollback.rollback_plan(root, args.id)
 
 
 def cmd_lifecycle(args: argparse.Namespace) -> Exit:
@@ -205,9 +223,14 @@ def parser() -> argparse.ArgumentParser:
                         help="write under DIR instead of / and start no service")
         return sp
 
+    def wait_option(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--wait", metavar="SECONDS", type=wait_seconds, default=0.0,
+                        help="when another run holds the lock, wait up to SECONDS for it (default: exit 4 at once)")
+
     ap = answers_cmd("apply", "replay an answers file: write every file and start strongSwan")
     ap.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     ap.add_argument("--no-start", action="store_true", help="write files but run no command")
+    wait_option(ap)
     ap.set_defaults(func=cmd_apply)
     answers_cmd("plan", "print the plan: files with mode and diff, and commands").set_defaults(func=cmd_plan)
     answers_cmd("validate", "check an answers file").set_defaults(func=cmd_validate)
@@ -218,6 +241,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--firewall", action="store_true", help="only the firewall rules")
     up.add_argument("--dry-run", action="store_true", help="print what would be removed")
     up.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS)
+    wait_option(up)
     up.set_defaults(func=cmd_uninstall)
     st = answers_cmd("selftest", "connect a throwaway client to the running server per variant and pass traffic")
     st.add_argument("--json", action="store_true")
@@ -231,6 +255,7 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--list", action="store_true", help="list the backups")
     rp.add_argument("--dry-run", action="store_true", help="print what would be restored")
     rp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS)
+    wait_option(rp)
     rp.set_defaults(func=cmd_rollback)
     from wizard.clients import add_parsers as add_client_parsers
 

@@ -27,8 +27,8 @@ from pydantic import ValidationError
 
 from wizard import answers_file, paths, pki, revocation
 from wizard.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
-from wizard.apply import apply, lock, write_atomic
-from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, io_failures, warn
+from wizard.apply import Held, apply, lock, make_dirs, wait_seconds, write_atomic
+from wizard.diagnostics import Exit, InvalidAnswers, Problem, WizardError, io_failures, note, warn
 from wizard.keytypes import KeyType
 from wizard.materials import client_files
 from wizard.paths import Root
@@ -50,12 +50,10 @@ class UnknownClient(WizardError):
 # the answers file
 
 
-def clients_lock(root: Root) -> contextlib.AbstractContextManager[None]:
-    """Serialise client commands: each reads, changes and saves the answers file around its apply.
-
-    A lock of its own (not apply's): apply takes that one inside, and flock does not nest across opens.
-    """
-    return lock(root, paths.CLIENTS_LOCK, "is changing the clients of")
+def clients_lock(root: Root, wait: float = 0.0) -> contextlib.AbstractContextManager[Held]:
+    """The root's one lock (apply's): a client command reads, changes and saves the answers file, plans
+    and applies under it, so no apply, rollback or other client command runs in between."""
+    return lock(root, "is changing the clients of", wait=wait, report=note)
 
 
 def save_answers(path: Path, answers: Answers) -> None:
@@ -89,6 +87,7 @@ class Target:
     dry_run: bool = False
     report: Report = print
     environ: dict[str, str] | None = None
+    wait: float = 0.0  # seconds to wait for another run's lock
 
     @property
     def source(self) -> SecretSource:
@@ -117,7 +116,7 @@ class Outcome:
     terminated: list[revocation.Terminated] = field(default_factory=list)
 
 
-def execute(target: Target, current: Answers, change: Change) -> Outcome:
+def execute(target: Target, current: Answers, change: Change, held: Held | None = None) -> Outcome:
     """Plan the changed answers; in a dry run print the plan, else save the answers, apply, tell charon."""
     say = target.report
     facts, net = target.facts_for(target.root, change.answers) if target.facts_for else (None, None)
@@ -143,7 +142,7 @@ def execute(target: Target, current: Answers, change: Change) -> Outcome:
         outcome.answers_saved = True
         say(f"updated {target.answers_path}")
     with io_failures(needed_bytes(plan), f"writing under {target.root.path}"):
-        result = apply(plan, target.root, run_commands=target.run_commands, report=say)
+        result = apply(plan, target.root, run_commands=target.run_commands, report=say, held=held)
     outcome.changed_files, outcome.backup_id = len(result.changed), result.backup_id
     if result.nothing_changed:
         say("Nothing to change under " + str(target.root.path))
@@ -239,7 +238,7 @@ def _checked(what: str) -> Iterator[None]:
 def add(target: Target, names: list[str], key: KeyType | None = None, lifetime_days: int | None = None,
         p12_encryption: str | None = None, on_demand: bool = False, eap: bool = False) -> Outcome:
     """New clients: a certificate each (keys made together, on every core), or EAP users with ``eap``."""
-    with _locked(target), _checked("clients[new]"):
+    with _locked(target) as held, _checked("clients[new]"):
         answers = target.load()
         problems = []
         seen: set[str] = set()
@@ -268,7 +267,7 @@ def add(target: Target, names: list[str], key: KeyType | None = None, lifetime_d
                 settings["p12_encryption"] = p12_encryption
             clients = [*answers.clients, *(Client(name=n, **settings) for n in names)]
             new = updated(answers, clients=clients)
-        outcome = execute(target, answers, Change(new))
+        outcome = execute(target, answers, Change(new), held)
     if not target.dry_run:
         for name in names:
             target.report(f"{name}: profiles and README.txt in {paths.client_dir(name)}")
@@ -276,12 +275,12 @@ def add(target: Target, names: list[str], key: KeyType | None = None, lifetime_d
 
 
 @contextlib.contextmanager
-def _locked(target: Target) -> Iterator[None]:
+def _locked(target: Target) -> Iterator[Held | None]:
     if target.dry_run:
-        yield
+        yield None
         return
-    with clients_lock(target.root):
-        yield
+    with clients_lock(target.root, target.wait) as held:
+        yield held
 
 
 @dataclass(frozen=True)
@@ -334,7 +333,7 @@ def export(target: Target, name: str, new_password: bool = False, out_dir: Path 
     """Regenerate a client's profiles (a new PKCS#12 password on request); copy them to ``out_dir``."""
     if out_dir is not None:
         _check_out_dir(out_dir)
-    with _locked(target):
+    with _locked(target) as held:
         answers = target.load()
         if name not in all_names(answers):
             raise UnknownClient(f"no client or user named '{name}' in the answers")
@@ -349,7 +348,7 @@ def export(target: Target, name: str, new_password: bool = False, out_dir: Path 
                 raise InvalidAnswers([Problem("the PKCS#12 password is not generated by swan-wizard; change it "
                                               "where the answers take it from", "p12_password")])
             renew_password = frozenset({client.name})
-        outcome = execute(target, answers, Change(answers, new_passwords=renew_password))
+        outcome = execute(target, answers, Change(answers, new_passwords=renew_password), held)
     if out_dir is not None and not target.dry_run:
         copied = copy_out(target.root, name, out_dir)
         target.report(f"copied {len(copied)} files to {out_dir}")
@@ -368,7 +367,7 @@ def _check_out_dir(out_dir: Path) -> None:
 def copy_out(root: Root, name: str, out_dir: Path) -> list[Path]:
     """Copy a client's directory (profiles, PKCS#12, CA, README) to ``out_dir``, files 0600."""
     source = root(paths.client_dir(name))
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(out_dir, 0o700)
     copied = []
     for entry in sorted(source.iterdir()):
         if entry.is_file() and not entry.is_symlink() and not entry.name.startswith("."):
@@ -381,10 +380,10 @@ def copy_out(root: Root, name: str, out_dir: Path) -> list[Path]:
 def renew(target: Target, name: str) -> Outcome:
     """A new certificate for the client's existing key and identity; profiles follow. The old one stays
     valid until it expires (revoke it first if it must stop working at once)."""
-    with _locked(target):
+    with _locked(target) as held:
         answers = target.load()
         client = _require_client(answers, name)
-        outcome = execute(target, answers, Change(answers, renew=frozenset({client.name})))
+        outcome = execute(target, answers, Change(answers, renew=frozenset({client.name})), held)
     cert = current_cert(target.root, client.name)
     if cert is not None and not target.dry_run:
         target.report(f"{client.name}: new certificate, serial {_serial(cert)}, valid until "
@@ -394,7 +393,7 @@ def renew(target: Target, name: str) -> Outcome:
 
 def revoke(target: Target, name: str, now: datetime | None = None) -> Outcome:
     """Put the client's current certificate on the CRL and end its IKE_SAs now."""
-    with _locked(target):
+    with _locked(target) as held:
         answers = target.load()
         client = _require_client(answers, name)
         cert = current_cert(target.root, client.name)
@@ -407,7 +406,7 @@ def revoke(target: Target, name: str, now: datetime | None = None) -> Outcome:
         else:
             entry = Revoked(name=client.name, serial=_serial(cert), revoked_at=_now(now))
             new = updated(answers, revoked=[*answers.revoked, entry])
-        outcome = execute(target, answers, Change(new, terminate=identities, load_crl=True))
+        outcome = execute(target, answers, Change(new, terminate=identities, load_crl=True), held)
     if not target.dry_run:
         target.report(f"{client.name}: certificate {_serial(cert)} revoked; "
                       f"`swan-wizard client renew {client.name}` issues a new one")
@@ -421,7 +420,7 @@ def _now(now: datetime | None) -> datetime:
 def remove(target: Target, name: str, now: datetime | None = None) -> Outcome:
     """Take a client (and users of that name) out of the answers; its files go, its certificate is
     revoked (a copy of the key elsewhere must not keep working) and its IKE_SAs end."""
-    with _locked(target):
+    with _locked(target) as held:
         answers = target.load()
         if name.lower() not in {n.lower() for n in all_names(answers)}:
             raise UnknownClient(f"no client or user named '{name}' in the answers")
@@ -447,7 +446,7 @@ def remove(target: Target, name: str, now: datetime | None = None) -> Outcome:
         new = updated(answers, clients=[c for c in answers.clients if c is not client], variants=variants,
                       revoked=revoked)
         identities = revocation.identities_of(name, cert)
-        outcome = execute(target, answers, Change(new, terminate=identities, load_crl=bool(revoked)))
+        outcome = execute(target, answers, Change(new, terminate=identities, load_crl=bool(revoked)), held)
     if not target.dry_run:
         target.report(f"{name}: removed" + (" and its certificate revoked" if cert is not None else ""))
     return outcome
@@ -455,14 +454,14 @@ def remove(target: Target, name: str, now: datetime | None = None) -> Outcome:
 
 def server_address(target: Target, address: str) -> Outcome:
     """Change the address clients dial: a new host certificate (same key) and every profile regenerated."""
-    with _locked(target):
+    with _locked(target) as held:
         answers = target.load()
         with _checked("server"):
             server = updated(answers.server, address=address)
         if server.address == answers.server.address:
             target.report(f"the server address is {server.address} already")
         new = updated(answers, server=server)
-        outcome = execute(target, answers, Change(new))
+        outcome = execute(target, answers, Change(new), held)
     if not target.dry_run and server.address != answers.server.address:
         count = len(all_names(new))
         target.report(f"server address {answers.server.address} -> {server.address}: host certificate re-issued; "
@@ -481,6 +480,8 @@ def _common(sp: argparse.ArgumentParser, dry_run: bool = True) -> None:
     if dry_run:
         sp.add_argument("--dry-run", action="store_true", help="print the changed answers and the plan only")
         sp.add_argument("--no-start", action="store_true", help="write files but run no command")
+        sp.add_argument("--wait", metavar="SECONDS", type=wait_seconds, default=0.0,
+                        help="when another run holds the lock, wait up to SECONDS for it (default: exit 4 at once)")
         sp.add_argument("--vici", metavar="SOCKET",
                         help=f"charon's vici socket for revocations (default on the live system: {paths.VICI_SOCKET})")
 
@@ -526,7 +527,8 @@ def main(args: argparse.Namespace, facts_for: FactsFor | None = None) -> Exit:
     if vici_socket is None and root.is_live and getattr(args, "dry_run", None) is not None:
         vici_socket = str(paths.VICI_SOCKET)
     target = Target(Path(args.answers), root, facts_for=facts_for, vici_socket=vici_socket,
-                    run_commands=not getattr(args, "no_start", False), dry_run=getattr(args, "dry_run", False))
+                    run_commands=not getattr(args, "no_start", False), dry_run=getattr(args, "dry_run", False),
+                    wait=getattr(args, "wait", 0.0))
     if args.command == "server":
         server_address(target, args.address)
         return Exit.OK

@@ -113,3 +113,8 @@ def _size(n: int) -> str:
 
 def warn(message: str, stream: TextIO | None = None) -> None:
     print(f"swan-wizard: warning: {message}", file=stream or sys.stderr)
+
+
+def note(message: str, stream: TextIO | None = None) -> None:
+    """A line of progress for the user (e.g. waiting for another run's lock), on stderr."""
+    print(f"swan-wizard: {message}", file=stream or sys.stderr, flush=True)

@@ -7,8 +7,10 @@ Nothing else in the code base builds a filesystem path from a literal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from wizard.safefs import check_no_links
 
 # strongSwan, swanctl flavour (Debian: strongswan-swanctl + charon-systemd)
 SWANCTL_DIR = PurePosixPath("/etc/swanctl")
@@ -63,10 +65,9 @@ PPP_CHAP_SECRETS = PurePosixPath("/etc/ppp/chap-secrets")
 
 WIZARD_STATE = PurePosixPath("/var/lib/swan-wizard")
 BACKUPS_DIR = WIZARD_STATE / "backups"
+# The one lock of every command that changes the root (apply, client, rollback, uninstall; see apply.lock).
 LOCK_FILE = WIZARD_STATE / "apply.lock"
 JOURNAL_FILE = WIZARD_STATE / "apply-journal.json"
-# Held by `swan-wizard client`/`server` across load, change and save of the answers file plus the apply.
-CLIENTS_LOCK = WIZARD_STATE / "clients.lock"
 
 # The CRL of revoked client certificates, where each layout's charon loads CRLs from.
 CRL_NAME = "swan-wizard.crl"
@@ -91,6 +92,8 @@ class Root:
     """A directory that stands for ``/``: the live system, a test tree or an image being built."""
 
     path: Path
+    # Directories below the root already found to be real directories (not links): see __call__.
+    _verified: set[str] = field(default_factory=set, compare=False, repr=False, kw_only=True)
 
     @classmethod
     def of(cls, root: str | Path | None) -> Root:
@@ -101,8 +104,19 @@ class Root:
         return self.path == Path("/")
 
     def __call__(self, logical: PurePosixPath | str) -> Path:
-        """The real location of a logical absolute path under this root."""
-        logical = PurePosixPath(logical)
-        if not logical.is_absolute():
+        """The real location of a logical absolute path under this root.
+
+        A symbolic link at the path or at any directory above it (below the root) raises LinkRefused:
+        nothing the wizard reads or writes is reached through a link. Writes do not rely on this check
+        alone (it is made before the file is used): they go through ``safefs.Tree``.
+        """
+        text = str(PurePosixPath(logical))  # normalised: no "//", no trailing "/"
+        if not text.startswith("/"):
             raise ValueError(f"not an absolute path: {logical}")
-        return self.path.joinpath(*logical.parts[1:])
+        if "/.." in text and ".." in text.split("/"):
+            raise ValueError(f"not a path under the root: {logical}")
+        return Path(check_no_links(self.path, text, self._verified))
+
+    def forget_checks(self) -> None:
+        """Check every directory again (a run that takes the lock starts from what is on disk now)."""
+        self._verified.clear()

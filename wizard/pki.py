@@ -141,9 +141,25 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         # Workers fork from a server that has imported cryptography once, instead of each importing it.
-        context.set_forkserver_preload(["wizard.pki"])
+        # worker_guard first: the forkserver dies with this process (see wizard.worker_guard).
+        os.environ[_PARENT_ENV] = str(os.getpid())
+        context.set_forkserver_preload(["wizard.worker_guard", "wizard.pki"])
         return context
     return multiprocessing.get_context()
+
+
+_PARENT_ENV = "SWAN_WIZARD_POOL_PARENT"  # wizard.worker_guard.PARENT_ENV (not imported here: see there)
+
+
+def _worker_init() -> None:
+    # Runs first in every worker: killed with its parent, so a killed run leaves no worker behind.
+    from wizard import worker_guard  # already loaded in the forkserver this worker forked from
+
+    worker_guard.worker_init()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
 
 
 def _generate_in_pool(
@@ -152,7 +168,7 @@ def _generate_in_pool(
     total = len(kinds)
     keys: dict[int, PrivateKey] = {}
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+        pool = _pool(workers)
     except OSError as exc:
         log.warning("cannot start key generation workers (%s); generating keys in-process", exc)
         pool = None
@@ -962,7 +978,7 @@ def issue_client_bundles(ca_key: PrivateKey, ca_cert: x509.Certificate, requests
         size = max(8, total // (wanted * 8))
         chunks = [list(range(start, min(start + size, total))) for start in range(0, total, size)]
         try:
-            with ProcessPoolExecutor(max_workers=wanted, mp_context=_mp_context()) as pool:
+            with _pool(wanted) as pool:
                 futures = {pool.submit(_issue_chunk, ca_key_der, ca_cert_der, [requests[i] for i in chunk], now):
                            chunk for chunk in chunks}
                 for future in as_completed(futures):

@@ -7,12 +7,14 @@ review screen and headless replay all show the same plan.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import PurePosixPath
 
 from wizard.paths import Root
+from wizard.safefs import Tree, is_private
 
 
 @dataclass(frozen=True)
@@ -65,26 +67,32 @@ class FileChange:
     change: Change
     old: bytes | None
     old_mode: int | None
+    old_owner: int | None = None  # uid of the file on disk
+
+
+def _wrong_owner(action: FileAction, uid: int | None) -> bool:
+    """Private material belongs to the user the wizard runs as (root): another owner can read it."""
+    return uid is not None and is_private(action.mode) and uid != os.geteuid()
 
 
 def file_changes(plan: Plan, root: Root) -> list[FileChange]:
+    """What applying ``plan`` would do to each file now; files are read without following any link."""
     out = []
-    for action in plan.files:
-        real = root(action.path)
-        exists = real.is_file()
-        old = real.read_bytes() if exists else None
-        old_mode = real.stat().st_mode & 0o7777 if exists else None
-        if action.content is None:
-            change = Change.REMOVE if exists else Change.UNCHANGED
-        elif not exists:
-            change = Change.CREATE
-        elif old != action.content:
-            change = Change.UPDATE
-        elif old_mode != action.mode:
-            change = Change.MODE
-        else:
-            change = Change.UNCHANGED
-        out.append(FileChange(action, change, old, old_mode))
+    with Tree(root.path) as tree:
+        for action in plan.files:
+            found = tree.read(action.path)
+            old, old_mode, owner = (found.content, found.mode, found.uid) if found else (None, None, None)
+            if action.content is None:
+                change = Change.REMOVE if found else Change.UNCHANGED
+            elif found is None:
+                change = Change.CREATE
+            elif old != action.content:
+                change = Change.UPDATE
+            elif old_mode != action.mode or _wrong_owner(action, owner):
+                change = Change.MODE
+            else:
+                change = Change.UNCHANGED
+            out.append(FileChange(action, change, old, old_mode, owner))
     return out
 
 
@@ -120,7 +128,9 @@ def describe_change(change: FileChange) -> list[str]:
             Change.UNCHANGED: "keep  "}[change.change]
     line = f"{head}  {action.path}  mode {mode}"
     if change.change is Change.MODE and change.old_mode is not None:
-        line += f" (was {change.old_mode:04o})"
+        line += f" (was {change.old_mode:04o})" if change.old_mode != action.mode else ""
+        if _wrong_owner(action, change.old_owner):
+            line += f" (owner uid {change.old_owner}, becomes {os.geteuid()})"
     if action.why:
         line += f"  ({action.why})"
     lines = [line]

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from wizard.answers import Secret, SecretRef
 from wizard.boundedread import UnreadableFile, read_regular
 from wizard.diagnostics import InvalidAnswers, Problem
@@ -68,6 +70,29 @@ class SecretSource:
                 path = self.base_dir / path
             return _checked(read_secret_file(path, field_name), field_name, f"secret file {path}")
         return None
+
+
+    def check_all(self, answers: BaseModel) -> None:
+        """Resolve every secret the answers reference, so a missing or unreadable one is refused before a
+        run takes the lock or writes anything (the plan resolves them again where they are used)."""
+        problems: list[Problem] = []
+
+        def walk(value: object, where: str) -> None:
+            if isinstance(value, SecretRef):
+                try:
+                    self.resolve(value, where)
+                except InvalidAnswers as exc:
+                    problems.extend(exc.problems)
+            elif isinstance(value, BaseModel):
+                for name, info in type(value).model_fields.items():
+                    walk(getattr(value, name), f"{where}.{info.alias or name}" if where else (info.alias or name))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    walk(item, f"{where}[{i}]")
+
+        walk(answers, "")
+        if problems:
+            raise InvalidAnswers(problems)
 
 
 def _problem(message: str, field_name: str) -> InvalidAnswers:

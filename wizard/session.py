@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from wizard import answers_file, paths
 from wizard.answers import Answers, SecretRef
 from wizard.answers_file import literal_secret_fields
-from wizard.apply import ensure_dir, write_atomic
+from wizard.apply import make_dirs, remove_under, write_atomic, write_under
 from wizard.diagnostics import InvalidAnswers, Problem
 from wizard.paths import Root
 from wizard.yamlsource import YamlProblem
@@ -113,9 +113,7 @@ def save(root: Root, current: Session, now: datetime | None = None) -> Path:
     data["answers"] = answers_file.to_data(current.answers)
     text = ("# Swan Wizard: an unfinished wizard session; `swan-wizard` offers to resume it.\n"
             + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100))
-    target = ensure_dir(root, SESSION_FILE.parent, _PRIVATE) / SESSION_FILE.name
-    write_atomic(target, text.encode(), 0o600)
-    return target
+    return write_under(root, SESSION_FILE, text.encode(), 0o600, _PRIVATE)
 
 
 def _read(root: Root) -> dict[str, Any]:
@@ -163,7 +161,7 @@ def info(root: Root) -> SessionInfo | None:
 
 
 def discard(root: Root) -> None:
-    root(SESSION_FILE).unlink(missing_ok=True)
+    remove_under(root, SESSION_FILE)
 
 
 def typed_secret_logical(key: str) -> PurePosixPath:
@@ -190,8 +188,7 @@ def store_typed_secret(root: Root, key: str, value: str) -> SecretRef:
         # secrets.SecretSource reads the first line: a line break would silently cut the secret.
         raise ValueError("a secret must be one non-empty line")
     logical = typed_secret_logical(key)
-    folder = ensure_dir(root, logical.parent, _PRIVATE)
-    write_atomic(folder / logical.name, value.encode() + b"\n", 0o600)
+    write_under(root, logical, value.encode() + b"\n", 0o600, _PRIVATE)
     return typed_secret_ref(root, key)
 
 
@@ -200,7 +197,7 @@ def save_answers(answers: Answers, target: str | Path) -> Path:
     _check_no_literals(answers)
     text = answers_file.dumps(answers)
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)
     write_atomic(target, text.encode(), 0o600)
     os.chmod(target, 0o600)
     return target

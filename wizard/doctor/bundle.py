@@ -309,14 +309,28 @@ def write_bundle(ctx: Context, dest: Path, report_json: dict[str, object], repor
             info = tarfile.TarInfo(f"{prefix}/{name}")
             info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
             tar.addfile(info, io.BytesIO(data))
-    dest = dest.resolve()
-    temp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    _write_private_file(dest, buffer.getvalue())
+    return [f"{prefix}/{name}" for name in members]
+
+
+def _write_private_file(dest: Path, data: bytes) -> None:
+    """Write ``dest`` (0600) through a new temporary file renamed over it, without following a link.
+
+    A link at FILE is refused, not followed: a bundle written as root must not truncate the file a
+    link points to. The directory is resolved once and the file is created there with O_EXCL.
+    """
+    dest = Path(os.path.abspath(dest))
+    if os.path.islink(dest):
+        raise WizardError(f"cannot write the support bundle {dest}: it is a symbolic link (to "
+                          f"{os.readlink(dest)}); give the path of a new or regular file")
+    folder = dest.parent.resolve()
+    temp = folder / f".{dest.name}.tmp{os.getpid()}"
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(temp, dest)
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
+        os.replace(temp, folder / dest.name)  # replaces a link that appeared meanwhile, never follows it
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise WizardError(f"cannot write the support bundle {dest}: {exc.strerror}") from None
-    return [f"{prefix}/{name}" for name in members]

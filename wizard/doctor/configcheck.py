@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from pathlib import PurePosixPath
@@ -226,6 +227,23 @@ def _secret_paths(ctx: Context) -> list[PurePosixPath]:
     return list(dict.fromkeys(out))
 
 
+def _owner(ctx: Context, logical: PurePosixPath, is_dir: bool, st: os.stat_result) -> list[Finding]:
+    """A secret owned by another user than the one charon and the wizard run as (root) is readable by
+    that user whatever its mode."""
+    if os.geteuid() != 0 or st.st_uid == 0:
+        return []  # only root can tell (and fix) who else owns what
+    what = "directory of secrets" if is_dir else "secret file"
+    real = ctx.root(logical)
+    return [Finding(
+        "config.permissions", "configuration", "error",
+        f"{ctx.shown(logical)} is a {what} owned by uid {st.st_uid}, not root: that user can read or "
+        "replace it",
+        (Evidence(ctx.shown(logical), f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"),),
+        fix=f"chown 0:0 {real} (swan-wizard apply does it)",
+        command=f"chown 0:0 {real}",
+        data={"path": str(logical), "owner": st.st_uid, "wanted_owner": 0})]
+
+
 def permissions(ctx: Context) -> list[Finding]:
     findings: list[Finding] = []
     # The other layout's key directory matters only when something is in it.
@@ -245,6 +263,7 @@ def permissions(ctx: Context) -> list[Finding]:
             continue
         checked += 1
         mode = stat.S_IMODE(st.st_mode)
+        findings += _owner(ctx, logical, is_dir, st)
         if not mode & 0o077:
             continue
         wanted = mode & 0o700

@@ -55,7 +55,12 @@ class AutoFix:
         """Carry the fix out; returns what happened (an error is reported, never raised)."""
         if self.chmod_path is not None and self.mode is not None:
             try:
-                os.chmod(self.chmod_path, self.mode)
+                # The file found, not what a link put there since: no link is followed.
+                fd = os.open(self.chmod_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                try:
+                    os.fchmod(fd, self.mode)
+                finally:
+                    os.close(fd)
             except OSError as exc:
                 return f"chmod {self.mode:04o} {self.chmod_path} failed: {exc.strerror}"
             return f"chmod {self.mode:04o} {self.chmod_path}"
