@@ -329,15 +329,48 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
         tree.sync()
         tree.unlink(paths.JOURNAL_FILE)
         tree.sync()
-    if run_commands and root.is_live and plan.commands and (todo or _needs_start(plan)):
-        for command in plan.commands:
-            say(f"$ {command}")
-            try:
-                service.run(command)
-            except service.CommandFailed as exc:
-                raise WizardError(str(exc)) from None
-            result.commands_run.append(command)
+    if run_commands and root.is_live and plan.commands:
+        owed = pending_commands(tree)
+        if owed is not None:
+            say(f"the commands of an earlier apply did not all succeed ({owed.get('failed') or 'interrupted'}); "
+                "running them again")
+        if todo or owed is not None or _needs_start(plan):
+            _run_commands(plan, tree, say, result)
     return result
+
+
+def pending_commands(tree: Tree) -> dict[str, object] | None:
+    """What an earlier apply owes: its files were written but its commands did not all succeed."""
+    found = tree.read(paths.PENDING_COMMANDS)
+    if found is None:
+        return None
+    try:
+        data = json.loads(found.content)
+    except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+def _run_commands(plan: Plan, tree: Tree, say: Report, result: ApplyResult) -> None:
+    """Run the plan's commands; until the last one succeeds, a state file says they are owed, so that a
+    failed or killed run is finished by the next apply even when no file changes any more."""
+    def owe(failed: str) -> None:
+        record = {"commands": [str(c) for c in plan.commands], "failed": failed, "pid": os.getpid(),
+                  "time": datetime.now(UTC).isoformat()}
+        tree.write(paths.PENDING_COMMANDS, json.dumps(record, indent=2).encode(), 0o600)
+        tree.sync()
+
+    owe("")
+    for command in plan.commands:
+        say(f"$ {command}")
+        try:
+            service.run(command)
+        except service.CommandFailed as exc:
+            owe(str(command))
+            raise WizardError(f"{exc} (the next apply runs the commands again)") from None
+        result.commands_run.append(command)
+    tree.unlink(paths.PENDING_COMMANDS)
+    tree.sync()
 
 
 def _needs_start(plan: Plan) -> bool:

@@ -68,6 +68,8 @@ BACKUPS_DIR = WIZARD_STATE / "backups"
 # The one lock of every command that changes the root (apply, client, rollback, uninstall; see apply.lock).
 LOCK_FILE = WIZARD_STATE / "apply.lock"
 JOURNAL_FILE = WIZARD_STATE / "apply-journal.json"
+# The service commands of an apply that have not all succeeded yet: the next apply runs them again.
+PENDING_COMMANDS = WIZARD_STATE / "pending-commands.json"
 
 # The CRL of revoked client certificates, where each layout's charon loads CRLs from.
 CRL_NAME = "swan-wizard.crl"

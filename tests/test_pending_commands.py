@@ -1,0 +1,81 @@
+"""Service commands that did not all succeed stay owed: the next apply runs them, even with no file to change."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from wizard import paths, service
+from wizard.apply import apply
+from wizard.diagnostics import WizardError
+from wizard.paths import Root
+from wizard.plan import Command
+
+
+class LiveRoot(Root):
+    """A test tree that the engine treats as the live system, so that apply runs the plan's commands."""
+
+    @property
+    def is_live(self) -> bool:
+        return True
+
+
+COMMANDS = (Command(("sysctl", "--system"), "forwarding"), Command(("swanctl", "--load-all"), "connections"))
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the commands apply runs; the first run of ``sysctl`` fails as on a system without procps."""
+    calls: list[str] = []
+    failures = {"sysctl": 1}
+
+    def fake_run(command: Command, timeout: float = 60.0) -> str:
+        calls.append(str(command))
+        if failures.get(command.argv[0], 0):
+            failures[command.argv[0]] -= 1
+            raise service.CommandFailed(f"{command.argv[0]}: not installed")
+        return ""
+
+    monkeypatch.setattr(service, "run", fake_run)
+    return calls
+
+
+def test_a_failed_command_is_run_again_by_the_next_apply_with_nothing_to_change(
+        tmp_path: Path, make_answers, plan_for, ran: list[str]) -> None:
+    root = LiveRoot(tmp_path.resolve())
+    plan = replace(plan_for(make_answers(), root), commands=COMMANDS)
+    with pytest.raises(WizardError, match="runs the commands again"):
+        apply(plan, root)
+    owed = json.loads(root(paths.PENDING_COMMANDS).read_text())
+    assert owed["failed"] == "sysctl --system" and owed["commands"] == [str(c) for c in COMMANDS]
+    assert ran == ["sysctl --system"]
+
+    said: list[str] = []
+    second = apply(replace(plan_for(make_answers(), root), commands=COMMANDS), root, report=said.append)
+    assert second.nothing_changed  # every file was written by the first run
+    assert [str(c) for c in second.commands_run] == [str(c) for c in COMMANDS]
+    assert any("did not all succeed (sysctl --system)" in line for line in said)
+    assert not root(paths.PENDING_COMMANDS).exists()
+
+    # Nothing owed, nothing changed: a third apply runs nothing.
+    third = apply(replace(plan_for(make_answers(), root), commands=COMMANDS), root)
+    assert third.commands_run == []
+
+
+def test_commands_are_owed_while_they_run(tmp_path: Path, make_answers, plan_for,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed between writing its files and finishing its commands leaves them owed."""
+    root = LiveRoot(tmp_path.resolve())
+    seen: list[bool] = []
+
+    def fake_run(command: Command, timeout: float = 60.0) -> str:
+        seen.append(root(paths.PENDING_COMMANDS).is_file())
+        return ""
+
+    monkeypatch.setattr(service, "run", fake_run)
+    apply(replace(plan_for(make_answers(), root), commands=COMMANDS), root)
+    assert seen == [True, True]
+    assert not root(paths.PENDING_COMMANDS).exists()
