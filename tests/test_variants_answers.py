@@ -100,13 +100,14 @@ def test_every_variant_at_once_loads_and_renders_in_both_layouts() -> None:
 
     from wizard.answers import updated
     from wizard.connections import connections, secrets
-    from wizard.credentials import Credential
+    from wizard.credentials import Credential, secret_key
     from wizard.render_ipsec import ipsec_conf, ipsec_secrets
     from wizard.render_swanctl import swanctl_conf
 
     answers = answers_file.load(Path(__file__).parent / "data/answers/good/all_variants.yaml")
     assert answers.variants.enabled() == ["ikev2-cert", "ikev2-eap", "ikev1-xauth", "transport", "l2tp"]
-    keys = ["eap-bob", "eap-carol.smith@example.com", "xauth-dave", "transport-db", "l2tp-psk", "l2tp-erin"]
+    keys = [secret_key("eap", "bob"), secret_key("eap", "carol.smith@example.com"), secret_key("xauth", "dave"),
+            secret_key("transport", "db"), secret_key("l2tp"), secret_key("l2tp", "erin")]
     creds = {k: Credential(k, k, f"secret-{i}".encode(), True) for i, k in enumerate(keys)}
     specs = secrets(answers, creds)
     legacy = ipsec_conf(answers) + ipsec_secrets(answers, secrets=specs)
