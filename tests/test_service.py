@@ -3,9 +3,11 @@ and selftest does not pass when it could not run."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import textwrap
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -128,3 +130,27 @@ def test_selftest_that_could_not_run_fails(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(selftest, "CHARON_CANDIDATES", ("/nonexistent/charon",))
     assert cli.main(["selftest", str(answers), "--root", str(root)]) != 0
     assert selftest.unmet_needs(None).endswith("charon")
+
+
+def test_daemons_in_other_network_namespaces_are_not_this_machines(tmp_path: Path) -> None:
+    """A lab's charons in namespaces of their own are neither stopped nor counted as a second charon."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("needs root and unshare (CI=true: refusing to skip)")
+        pytest.skip("needs root and unshare")
+    name = f"swt{uuid.uuid4().hex[:8]}"
+    program = tmp_path / name
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
+    here = subprocess.Popen([str(program), "300"])
+    elsewhere = subprocess.Popen(["unshare", "--net", str(program), "300"])
+    try:
+        deadline = time.monotonic() + 5
+        while len([p for p in psutil.process_iter(["name"]) if p.info["name"] == name]) < 2:
+            assert time.monotonic() < deadline, "the namespaced copy did not start"
+            time.sleep(0.05)
+        assert [p.pid for p in service.processes_here({name})] == [here.pid]
+        service.run(Command((STOP, name), "test"), timeout=10)
+        assert here.wait(timeout=1) is not None and elsewhere.poll() is None
+    finally:
+        here.kill()
+        elsewhere.kill()

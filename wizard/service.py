@@ -29,8 +29,23 @@ class ServiceFacts:
     charon_path: str
 
 
+def _netns(pid: int | str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return ""
+
+
+def processes_here(names: set[str]) -> list[psutil.Process]:
+    """Processes with these names in this network namespace: a lab's daemons in namespaces of their own are
+    not this machine's strongSwan."""
+    ours = _netns("self")
+    return [p for p in psutil.process_iter(["pid", "name"])
+            if p.info.get("name") in names and _netns(p.info["pid"]) == ours]
+
+
 def _running(names: set[str]) -> bool:
-    return any(proc.info.get("name") in names for proc in psutil.process_iter(["name"]))
+    return bool(processes_here(names))
 
 
 def gather_facts() -> ServiceFacts:
@@ -138,7 +153,7 @@ def run(command: Command, timeout: float = 60.0) -> str:
 
 
 def _stop_daemons(names: set[str], timeout: float) -> str:
-    procs = [p for p in psutil.process_iter(["name"]) if p.info.get("name") in names]
+    procs = processes_here(names)
     for proc in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.terminate()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -189,17 +188,9 @@ class Daemon:
 
 def daemons_here() -> list[Daemon]:
     """strongSwan daemons in this network namespace (a lab's charons in namespaces of their own are not ours)."""
-    import psutil
+    from wizard.service import processes_here
 
-    def netns(pid: int | str) -> str:
-        try:
-            return os.readlink(f"/proc/{pid}/ns/net")
-        except OSError:
-            return ""
-
-    ours = netns("self")
-    return [Daemon(p.info["pid"], p.info["name"]) for p in psutil.process_iter(["pid", "name"])
-            if p.info.get("name") in ("charon", "charon-systemd", "starter") and netns(p.info["pid"]) == ours]
+    return [Daemon(p.info["pid"], p.info["name"]) for p in processes_here({"charon", "charon-systemd", "starter"})]
 
 
 def duplicate_daemons(daemons: list[Daemon], layout: str | None) -> list[Finding]:
