@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -693,4 +694,5 @@ def _shown(widget: Widget) -> bool:
     return True
 
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# Shipped inside the screens package, so a wheel or .deb install finds them next to the code.
+ASSETS = Path(str(resources.files("screens") / "assets"))

@@ -1,4 +1,4 @@
-"""F1: the help text of a step, from the Arch Wiki article's explanations (assets/help/<topic>.md)."""
+"""F1: the help text of a step, from the Arch Wiki article's explanations (screens/assets/help/<topic>.md)."""
 
 from __future__ import annotations
 

@@ -208,7 +208,7 @@ def test_every_step_has_help_and_networking_comes_between_addresses_and_review()
     assert keys.index("addresses") < keys.index("networking") < keys.index("review")
     for step in steps.STEPS:
         if step.available:
-            assert (REPO / "assets/help" / f"{step.load().HELP}.md").is_file()
+            assert (REPO / "screens/assets/help" / f"{step.load().HELP}.md").is_file()
     answers = answers_file.parse(FAST)
     assert steps.neighbour("addresses", answers, 1) == "networking"
     assert steps.neighbour("review", answers, -1) == "networking"

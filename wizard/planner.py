@@ -198,14 +198,13 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     secret_warnings: list[tuple[str, str]] = []
     creds = credentials.resolve(answers, root, source, secret_warnings)
     secrets = connections.secrets(answers, creds)
+    settings = render_strongswan.strongswan_settings(answers, netchecks.esp_backend(answers, net))
     files = [
         FileAction(paths.CA_KEY, m.ca.key_pem, 0o600, secret=True,
                    why="CA private key: kept outside strongSwan's directories; charon never needs it"),
         FileAction(paths.CA_CERT, m.ca.cert_pem, 0o644, why="CA certificate"),
         *_layout_files(answers, m, secrets),
-        FileAction(paths.STRONGSWAN_SETTINGS,
-                   render_strongswan.strongswan_settings(answers, netchecks.esp_backend(answers, net)).encode(),
-                   0o644, why="charon logging and plugin settings"),
+        FileAction(paths.STRONGSWAN_SETTINGS, settings.encode(), 0o644, why="charon logging and plugin settings"),
     ]
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
@@ -236,7 +235,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     handouts += [f"generated secret for {c.field} is in {credentials.secret_file(c.key)}"
                  for c in creds.values() if c.generated and not root(credentials.secret_file(c.key)).exists()]
     cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None,
-                    firewall=fw.commands) if facts else ()
+                    firewall=fw.commands, settings_changed=_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
+                    ) if facts else ()
     warnings = (*answers_warnings(answers), *secret_warnings)
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
                 tuple(handouts))

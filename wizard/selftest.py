@@ -230,6 +230,13 @@ def _evidence(client: Charon, server_log: Path | None, since: int, conn: str) ->
     return tuple(dict.fromkeys(lines))[-12:]
 
 
+def unmet_needs(charon_path: str | None) -> str:
+    """What this machine lacks to run the client side ("" when nothing)."""
+    lacking = [what for what, ok in (("root", os.geteuid() == 0), ("iproute2 (ip)", shutil.which("ip") is not None),
+                                     ("charon", charon_path is not None)) if not ok]
+    return ", ".join(lacking)
+
+
 def run(answers: Answers, root: Root, source: SecretSource, *, server_netns: str | None = None,
         server_vici: str = str(paths.VICI_SOCKET), server_log: Path | None = None, userspace_esp: bool = True,
         report: Callable[[str], None] | None = None) -> list[Result]:
@@ -239,8 +246,10 @@ def run(answers: Answers, root: Root, source: SecretSource, *, server_netns: str
     if not items:
         return results
     charon_path = next((c for c in CHARON_CANDIDATES if Path(c).exists()), None)
-    if charon_path is None or os.geteuid() != 0 or shutil.which("ip") is None:
-        return results + [Result(c.variant, "skipped", "needs root, iproute2 and charon") for c in items]
+    missing = unmet_needs(charon_path)
+    if missing:
+        # A check that could not run is not a pass: the caller's exit status must say so.
+        return results + [Result(c.variant, "fail", f"could not run: needs {missing}") for c in items]
     log = server_log or root(paths.CHARON_LOG)
     since = log.stat().st_size if log.is_file() else 0
     workdir = Path(tempfile.mkdtemp(prefix="swan-selftest-"))

@@ -122,6 +122,7 @@ def check(ctx: Context) -> list[Finding]:
     facts = netfacts.gather(names)
     state = ask_vici(ctx.vici_socket or Path(paths.VICI_SOCKET))
     findings = _daemon(ctx, state)
+    findings += duplicate_daemons(daemons_here(), ctx.installed.layout)
     running = not state.error
     findings += _ports(facts, running)
     findings += _forwarding(ctx, facts, answers)
@@ -177,6 +178,36 @@ def _daemon(ctx: Context, state: ViciState) -> list[Finding]:
             (Evidence("vici stats", f"ikesas half-open: {state.half_open}"),),
             fix="Open UDP 4500 as well as 500 in every firewall on the path (cloud security groups too)."))
     return findings
+
+
+@dataclass(frozen=True)
+class Daemon:
+    pid: int
+    name: str  # charon, charon-systemd or starter
+
+
+def daemons_here() -> list[Daemon]:
+    """strongSwan daemons in this network namespace (a lab's charons in namespaces of their own are not ours)."""
+    from wizard.service import processes_here
+
+    return [Daemon(p.info["pid"], p.info["name"]) for p in processes_here({"charon", "charon-systemd", "starter"})]
+
+
+def duplicate_daemons(daemons: list[Daemon], layout: str | None) -> list[Finding]:
+    """Two charons (both strongSwan flavours started: strongswan.service and strongswan-starter) fight over the
+    IKE ports and the vici socket; the second logs "unable to bind socket: Address already in use"."""
+    charons = [d for d in daemons if d.name in ("charon", "charon-systemd")]
+    starter = [d for d in daemons if d.name == "starter"]
+    if len(charons) < 2 and not (layout == "swanctl" and starter):
+        return []
+    other = "strongswan-starter" if layout != "ipsec" else "strongswan"
+    listed = ", ".join(f"{d.name} (pid {d.pid})" for d in daemons)
+    summary = (f"{len(charons)} charon daemons run: only one can own UDP 500/4500 and the vici socket"
+               if len(charons) >= 2 else "the legacy starter runs next to the swanctl layout's charon")
+    return [Finding("system.two-charons", "system", "error", summary, (Evidence("processes", listed),),
+                    fix=f"Stop and disable the flavour this layout does not use ({other}), then restart strongSwan.",
+                    command=f"systemctl disable --now {other}.service" if _systemd() else "",
+                    data={"daemons": [[d.pid, d.name] for d in daemons]})]
 
 
 def _loaded_certificate(ctx: Context, state: ViciState) -> list[Finding]:
