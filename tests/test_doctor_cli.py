@@ -82,3 +82,19 @@ def test_live_system_without_charon(tmp_path: Path) -> None:
     if Path("/run/charon.vici").exists():
         pytest.skip("a charon runs on this machine")
     assert charon and charon[0]["severity"] == "error" and "not running" in charon[0]["summary"]
+
+
+def test_commands_an_apply_still_owes_are_an_error(tmp_path: Path) -> None:
+    answers = write_answers(tmp_path)
+    root = apply_root(tmp_path / "root", answers)
+    owed = root / "var/lib/swan-wizard/pending-commands.json"
+    owed.write_text(json.dumps({"commands": ["sysctl --system", "swanctl --load-all --noprompt"],
+                                "failed": "sysctl --system"}))
+    proc = doctor_cli("--root", str(root), "--answers", str(answers), "--json", "--offline")
+    assert proc.returncode != 0, proc.stdout
+    found = [f for f in json.loads(proc.stdout)["findings"] if f["code"] == "system.commands-pending"]
+    assert len(found) == 1 and found[0]["severity"] == "error"
+    assert "`sysctl --system` failed" in found[0]["summary"] and "apply" in found[0]["fix"]
+    owed.unlink()
+    proc = doctor_cli("--root", str(root), "--answers", str(answers), "--json", "--offline")
+    assert not [f for f in json.loads(proc.stdout)["findings"] if f["code"] == "system.commands-pending"]

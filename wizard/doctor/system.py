@@ -114,14 +114,15 @@ def effective_answers(ctx: Context) -> Answers:
 
 
 def check(ctx: Context) -> list[Finding]:
+    owed = pending_commands(ctx)
     if not ctx.live:
-        return [skipped(f"system.{name.split()[0]}", "system", f"{name} (a live-system check)",
+        return owed + [skipped(f"system.{name.split()[0]}", "system", f"{name} (a live-system check)",
                         f"--root {ctx.root.path} is not the running system") for name in LIVE_CHECKS]
     answers = effective_answers(ctx)
     names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n) and n != "localhost"]
     facts = netfacts.gather(names)
     state = ask_vici(ctx.vici_socket or Path(paths.VICI_SOCKET))
-    findings = _daemon(ctx, state)
+    findings = owed + _daemon(ctx, state)
     findings += duplicate_daemons(daemons_here(), ctx.installed.layout)
     running = not state.error
     findings += _ports(facts, running)
@@ -132,6 +133,27 @@ def check(ctx: Context) -> list[Finding]:
     if names or is_ip(answers.server.address):
         findings += [_from_net(f) for f in netchecks.check_server_address(answers, facts)]
     return findings
+
+
+def pending_commands(ctx: Context) -> list[Finding]:
+    """An apply wrote its files but its service commands did not all succeed (apply's owed-commands file)."""
+    real = ctx.root(paths.PENDING_COMMANDS)
+    if not real.is_file():
+        return []
+    try:
+        data = json.loads(real.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    failed = str(data.get("failed") or "")
+    commands = [str(c) for c in data.get("commands", []) if isinstance(c, str)]
+    summary = ("the service commands of the last apply did not all run" +
+               (f": `{failed}` failed" if failed else ": that apply was interrupted while running them"))
+    return [Finding("system.commands-pending", "system", "error", summary,
+                    (Evidence(str(paths.PENDING_COMMANDS), "; ".join(commands) or "(unreadable)"),),
+                    fix="Apply the answers again: the next apply runs these commands even when no file changes"
+                        + (" (first make the failed one work, e.g. install what it needs)" if failed else "") + ".",
+                    command="swan-wizard apply ANSWERS", data={"commands": commands, "failed": failed})]
 
 
 # ---------------------------------------------------------------------------------------------- charon
