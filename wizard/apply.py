@@ -23,7 +23,7 @@ from wizard import paths, service
 from wizard.diagnostics import Locked, MaterialConflict, WizardError
 from wizard.paths import Root
 from wizard.plan import Change, Command, FileChange, Plan, file_changes, pending
-from wizard.safefs import LinkRefused, Tree, is_private, temp_name
+from wizard.safefs import LinkRefused, Tree, is_private, temp_name, write_all
 
 Report = Callable[[str], None]
 
@@ -196,10 +196,7 @@ def write_atomic(target: Path, content: bytes, mode: int, dirs_to_sync: set[Path
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         os.fchmod(fd, mode)  # the mode asked, whatever the umask
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        write_all(fd, content)
     except BaseException:
         os.close(fd)
         tmp.unlink(missing_ok=True)

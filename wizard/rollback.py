@@ -10,7 +10,6 @@ it is backed up too and can be undone the same way.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -18,6 +17,7 @@ from wizard import paths
 from wizard.diagnostics import WizardError
 from wizard.paths import Root
 from wizard.plan import Command, FileAction, Plan
+from wizard.safefs import pid_alive
 
 
 @dataclass(frozen=True)
@@ -117,16 +117,6 @@ def interrupted(root: Root) -> Interrupted | None:
     except (OSError, ValueError):
         return Interrupted("", 0, (), "")
     pid = int(data.get("pid", 0))
-    if pid and _alive(pid):
+    if pid and pid_alive(pid):
         return None  # still running: the lock will tell
     return Interrupted(str(data.get("backup", "")), pid, tuple(data.get("files", [])), str(data.get("time", "")))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

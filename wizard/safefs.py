@@ -241,10 +241,7 @@ class Tree:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
         try:
             set_mode(fd, mode)  # the mode asked, whatever the umask
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            write_all(fd, content)
         except BaseException:
             os.close(fd)
             os.unlink(tmp, dir_fd=dir_fd)
@@ -332,6 +329,14 @@ def _walk(fd: int, deep: bool, rel: tuple[str, ...] = ()) -> Iterator[tuple[tupl
             yield from _walk(child, deep, (*rel, sub))
     finally:
         os.close(fd)
+
+
+def write_all(fd: int, content: bytes) -> None:
+    """Write every byte (os.write may write fewer) and make them durable."""
+    view = memoryview(content)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
 
 
 def pid_alive(pid: int) -> bool:
