@@ -11,7 +11,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Input, Static
 
 from screens.base import Check, Field, FormDialog, ListFormScreen, SecretField, text_input
@@ -145,7 +145,7 @@ class UsersScreen(ListFormScreen):
         yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
         yield from self.row_buttons()
         # Certificate-then-password logins: a user without a certificate of the same name cannot log in.
-        with Horizontal(id="nocert", classes="nocert"):
+        with Vertical(id="nocert", classes="nocert"):
             yield Static("", id="nocert-text", classes="warning", markup=False)
             yield Button("Issue certificates", id="issue-certs", compact=True)
 
@@ -181,6 +181,7 @@ class UsersScreen(ListFormScreen):
         for box in self.query("#nocert"):
             box.display = bool(names)
             box.query_one("#nocert-text", Static).update(nocert_text(missing))
+            box.query_one("#issue-certs", Button).label = f"Issue client certificates for {', '.join(names)}"
         self.missing = names
         return checked
 
