@@ -143,8 +143,8 @@ def test_plan_masquerades_out_of_the_wan_interface_the_networking_step_shows(roo
             await wait_screen(pilot, "NetworkingScreen")
             await wait_until(pilot, lambda: app.screen.facts is not None, "the network facts")
             await pilot.pause()
-            assert "WAN side: eth0" in render(app, "#findings")
-            assert "masqueraded out of eth0 (WAN interface)" in render(app, "#findings")
+            findings = render(app, "#findings")
+            assert "WAN side: eth0" in findings
             await pilot.press("ctrl+n")
             await wait_screen(pilot, "ReviewScreen")
             await wait_until(pilot, lambda: app.screen.plan is not None, "the plan")
@@ -152,5 +152,7 @@ def test_plan_masquerades_out_of_the_wan_interface_the_networking_step_shows(roo
         rules = next(f for f in plan.files if f.path == paths.NFT_RULES).content.decode()
         assert 'oifname "eth0" ip saddr { 10.10.10.0/24 } masquerade' in rules
         assert not [n for n in plan.notes if "WAN" in n]
+        # the step names the interface the rules use, in the words of the field on screen
+        assert "masqueraded out of eth0 (WAN interface)" in findings
 
     run_async(go())
