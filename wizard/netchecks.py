@@ -195,6 +195,13 @@ def unaccepted(answers: Answers, findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == "error" and f.check not in accepted]
 
 
+def refusal(answers: Answers, findings: list[Finding]) -> list[str]:
+    """Why an apply must not go on: one line per FAIL the answers do not accept (empty: it may)."""
+    return [f"networking: check {f.check} FAILs: {f.summary}" + (f"; fix: {f.fix}" if f.fix else "")
+            + f"; or accept it with networking.accept_failed_checks: [{f.check}]"
+            for f in unaccepted(answers, findings)]
+
+
 def open_lines(answers: Answers, findings: list[Finding], warnings: list[tuple[str, str]]) -> list[str]:
     """Every open error and warning, FAILs first, one line each: what heads the review and the confirmation.
 
