@@ -109,7 +109,11 @@ class NetworkingScreen(FormScreen):
         failed = [f for f in findings if f.severity == "error"]
         self.query_one("#net-verdict", Static).update(verdict_text(failed))
         self.query_one("#net-verdict").set_class(bool(failed), "-failed")
-        self.query_one("#net-accept").display = bool(failed)
+        accept = self.query_one("#net-accept", Checkbox)
+        accept.display = bool(failed)
+        # The tick covers the FAILs it was given for: a new one needs its own look (and a new tick).
+        if accept.value and not {f.check for f in failed} <= set(self.checked.answers.networking.accept_failed_checks):
+            accept.value = False
 
     def action_next(self) -> None:
         self.revalidate()
