@@ -105,7 +105,7 @@ class SwanWizardApp(App[int]):
         extras: dict[str, Any] = {}
         if key == "welcome":
             extras["probe"] = self.probe
-        elif key == "networking":
+        elif key in ("networking", "review"):  # review runs the networking step's checks again
             extras["net_probe"] = self.net_probe
         elif key == "apply":
             extras["plan"] = self.reviewed_plan

@@ -41,9 +41,18 @@ def findings_text(findings: list[Any], staged: bool) -> str:
     return "\n".join(lines)
 
 
+def verdict_text(failed: list[Any]) -> str:
+    if not failed:
+        return ""
+    names = ", ".join(dict.fromkeys(f.check for f in failed))
+    return (f"{len(failed)} check(s) FAIL ({names}): this server would not work as planned. "
+            "Fix the answers below, or accept the failures explicitly.")
+
+
 class NetworkingScreen(FormScreen):
     HELP = "networking"
     facts: Any = None
+    findings: list[Any] = []  # noqa: RUF012 -- replaced, never mutated
 
     def form(self) -> ComposeResult:
         n = self.ctx.answers.networking
@@ -59,10 +68,15 @@ class NetworkingScreen(FormScreen):
                               id="net-mss", compact=True), field="networking.mss_clamp")
         yield Field("ESP carried by", Choice(ESP, n.esp, id="net-esp"), field="networking.esp",
                     hint="auto: the kernel, or charon in userspace where the kernel has no ESP")
+        # Above the fold: a FAIL that scrolled out of sight would pass unnoticed.
+        yield Static("", id="net-verdict", classes="verdict", markup=False)
+        yield Check("Apply despite the FAIL lines (recorded in the answers, shown on Review)",
+                    value=bool(n.accept_failed_checks), id="net-accept", compact=True)
         yield Static("Checking this host…", id="findings", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.query_one("#net-accept").display = False
         self._gather()
 
     @work(thread=True, exclusive=True, group="netfacts")
@@ -90,7 +104,41 @@ class NetworkingScreen(FormScreen):
         from wizard import netchecks
 
         findings = netchecks.run_all(self.checked.answers, self.facts)
+        self.findings = findings
         self.query_one("#findings", Static).update(findings_text(findings, not self.ctx.root.is_live))
+        failed = [f for f in findings if f.severity == "error"]
+        self.query_one("#net-verdict", Static).update(verdict_text(failed))
+        self.query_one("#net-verdict").set_class(bool(failed), "-failed")
+        accept = self.query_one("#net-accept", Checkbox)
+        accept.display = bool(failed)
+        # The tick covers the FAILs it was given for: a new one needs its own look (and a new tick).
+        if accept.value and not {f.check for f in failed} <= set(self.checked.answers.networking.accept_failed_checks):
+            accept.value = False
+
+    def action_next(self) -> None:
+        self.revalidate()
+        if self.valid:
+            if self.facts is None:
+                self.notify("Still checking this host: a moment.", severity="warning", timeout=3)
+                return
+            if self.checked is not None and self.checked.answers is not None:
+                from wizard import netchecks
+
+                blocking = netchecks.unaccepted(self.checked.answers, self.findings)
+                if blocking:
+                    self.query_one("#net-accept").focus()
+                    self.notify(f"{len(blocking)} check(s) FAIL: fix them, or tick 'Apply despite the FAIL "
+                                "lines' to go on with them recorded.", severity="error", timeout=8)
+                    return
+        super().action_next()
+
+    def _accepted(self) -> list[str]:
+        """The failed checks the admin accepts: exactly those failing now, and only while ticked."""
+        if not self.query_one("#net-accept", Checkbox).value:
+            return []
+        if self.facts is None:  # not judged yet: keep what the answers recorded
+            return list(self.ctx.answers.networking.accept_failed_checks)
+        return sorted({f.check for f in self.findings if f.severity == "error"})
 
     def sections(self) -> dict[str, Any]:
         return {"networking": {
@@ -100,4 +148,5 @@ class NetworkingScreen(FormScreen):
             "wan_interface": self.query_one("#net-wan", Input).value.strip() or "auto",
             "mss_clamp": self.query_one("#net-mss", Checkbox).value,
             "esp": self.query_one("#net-esp", Choice).value,
+            "accept_failed_checks": self._accepted(),
         }}

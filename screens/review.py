@@ -36,6 +36,8 @@ class PlanProgress(Message):
 class PlanReady(Message):
     plan: Plan
     changes: list[FileChange]
+    open_problems: list[str]  # every open FAIL and warning, FAILs first: they head the review
+    blocking: int  # FAILs the admin has not accepted: no Apply while there are any
 
 
 @dataclass
@@ -75,6 +77,8 @@ class ReviewScreen(StepScreen):
         super().__init__(*args, **kwargs)
         self.plan: Plan | None = None
         self.changes: list[FileChange] = []
+        self.open_problems: list[str] = []
+        self.blocking = 0
         self.shown: list[FileChange] = []
 
     def body(self) -> ComposeResult:
@@ -106,6 +110,7 @@ class ReviewScreen(StepScreen):
                 s.answers, self.ctx.root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir,
                 progress=lambda stage, done, total: self.post_message(PlanProgress(stage, done, total)))
             changes = file_changes(plan, self.ctx.root)
+            findings = self._findings()
         except WizardError as exc:
             self.post_message(PlanFailed([str(p) for p in exc.problems]))
             return
@@ -116,7 +121,19 @@ class ReviewScreen(StepScreen):
         except Exception as exc:  # shown, never swallowed: the admin must see why there is no plan
             self.post_message(PlanFailed([f"internal error: {exc!r}", *traceback.format_exc().splitlines()[-6:]]))
             return
-        self.post_message(PlanReady(plan, changes))
+        from wizard import netchecks
+
+        self.post_message(PlanReady(plan, changes, netchecks.open_lines(s.answers, findings, list(plan.warnings)),
+                                    len(netchecks.unaccepted(s.answers, findings))))
+
+    def _findings(self) -> list[Any]:
+        """The networking step's checks, run again on fresh facts: the review states what holds now."""
+        from wizard import netchecks, netfacts
+        from wizard.answers import is_ip
+
+        a = self.ctx.answers
+        gather = self.ctx.extras.get("net_probe") or netfacts.gather
+        return netchecks.run_all(a, gather([n for n in (a.server.address, *a.server.alt_names) if not is_ip(n)]))
 
     def on_plan_progress(self, message: PlanProgress) -> None:
         what = "generating keys" if message.stage == "keys" else f"{message.stage}"
@@ -140,8 +157,16 @@ class ReviewScreen(StepScreen):
         else:
             summary = f"Nothing to change: all {len(self.changes)} files already match"
         summary += f"; {len(message.plan.commands)} commands" + ("" if live else " (not run: --root)")
-        self.query_one("#summary", Static).update(Text(summary, style="bold"))
-        notes = [f"warning: {f}: {m}" for f, m in message.plan.warnings] + [f"note: {n}" for n in message.plan.notes]
+        self.open_problems, self.blocking = message.open_problems, message.blocking
+        head = Text()
+        if message.blocking:
+            head.append(f"{message.blocking} check(s) FAIL and are not accepted: go back to Networking and fix "
+                        "or accept them. No Apply until then.\n", style="bold red")
+        elif message.open_problems:
+            head.append(f"{len(message.open_problems)} open problem(s), listed first below.\n", style="bold red")
+        head.append(summary, style="bold")
+        self.query_one("#summary", Static).update(head)
+        notes = message.open_problems + [f"note: {n}" for n in message.plan.notes]
         self.query_one("#notes-text", Static).update("\n".join(notes))
         self.query_one("#notes").display = bool(notes)
         # The commands first (what happens to the running system), then the files that change, then the
@@ -154,7 +179,7 @@ class ReviewScreen(StepScreen):
                            *(Option(f"{_HEAD[c.change]} {c.action.mode:04o} {c.action.path}") for c in self.shown)])
         files.highlighted = 0
         self._show_entry(0)
-        self.query_one("#next", Button).disabled = False
+        self.query_one("#next", Button).disabled = bool(message.blocking)
         files.focus()
 
     @on(OptionList.OptionHighlighted, "#files")
@@ -194,13 +219,15 @@ class ReviewScreen(StepScreen):
         self._save()
 
     def action_next(self) -> None:
-        if self.plan is None:
+        if self.plan is None or self.blocking:
             return
         from screens.dialogs import ConfirmScreen
 
         todo = pending(self.changes)
         where = "this system" if self.ctx.root.is_live else str(self.ctx.root.path)
-        detail = (f"{len(todo)} files change under {where}; every replaced file is first copied to "
+        problems = "".join(f"{line}\n" for line in self.open_problems)
+        detail = (problems + ("\n" if problems else "")
+                  + f"{len(todo)} files change under {where}; every replaced file is first copied to "
                   f"/var/lib/swan-wizard/backups/. {len(self.plan.commands)} commands "
                   + ("run." if self.ctx.root.is_live else "are not run (--root).")
                   + f"\nThe answers are saved to {self._answers_path()}.")
@@ -209,4 +236,6 @@ class ReviewScreen(StepScreen):
             if yes and self._save():
                 self.dismiss(StepResult("next", extras={"plan": staging.reviewed(self.plan, self.changes)}))
 
-        self.app.push_screen(ConfirmScreen("Apply this plan?", detail, yes="Apply"), confirmed)
+        question = (f"Apply this plan with {len(self.open_problems)} open problem(s)?" if self.open_problems
+                    else "Apply this plan?")
+        self.app.push_screen(ConfirmScreen(question, detail, yes="Apply"), confirmed)

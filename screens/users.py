@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Checkbox, DataTable, Input, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, DataTable, Input, Static
 
 from screens.base import Check, Field, FormDialog, ListFormScreen, SecretField, text_input
 from screens.clients import secret_label, typed_key
-from wizard.answers import GENERATE, Answers, Variants
+from wizard.answers import GENERATE, Answers, Client, Variants, users_without_certificate
 from wizard.paths import Root
 
 USER_VARIANTS: tuple[tuple[str, str, str], ...] = (
@@ -115,6 +116,16 @@ class UserDialog(FormDialog):
         return self.entry()
 
 
+def nocert_text(missing: list[tuple[str, str]]) -> str:
+    if not missing:
+        return ""
+    by_user: dict[str, list[str]] = {}
+    for alias, name in missing:
+        by_user.setdefault(name, []).append(alias)
+    who = "; ".join(f"{name} ({', '.join(aliases)})" for name, aliases in by_user.items())
+    return f"No client certificate, so they cannot log in (auth: cert): {who}."
+
+
 class UsersScreen(ListFormScreen):
     HELP = "users"
 
@@ -133,6 +144,10 @@ class UsersScreen(ListFormScreen):
         yield Static(f"Users who log in with a name and password ({names}).", classes="explain", markup=False)
         yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
         yield from self.row_buttons()
+        # Certificate-then-password logins: a user without a certificate of the same name cannot log in.
+        with Vertical(id="nocert", classes="nocert"):
+            yield Static("", id="nocert-text", classes="warning", markup=False)
+            yield Button("Issue certificates", id="issue-certs", compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -151,5 +166,31 @@ class UsersScreen(ListFormScreen):
             table.move_cursor(row=min(row, len(self.entries) - 1))
 
     def sections(self) -> dict[str, Any]:
-        return {"variants": split(self.ctx.answers.variants, self.entries)}
+        out: dict[str, Any] = {"variants": split(self.ctx.answers.variants, self.entries)}
+        if self.issue:
+            # Issued with the Clients step's defaults (generated PKCS#12 password); edited there like any other.
+            out["clients"] = [*self.ctx.answers.clients, *(Client(name=n) for n in self.issue)]
+        return out
+
+    issue: tuple[str, ...] = ()
+
+    def revalidate(self) -> Any:
+        checked = super().revalidate()
+        missing = users_without_certificate(checked.answers) if checked.answers is not None else []
+        names = list(dict.fromkeys(name for _alias, name in missing))
+        for box in self.query("#nocert"):
+            box.display = bool(names)
+            box.query_one("#nocert-text", Static).update(nocert_text(missing))
+            box.query_one("#issue-certs", Button).label = f"Issue client certificates for {', '.join(names)}"
+        self.missing = names
+        return checked
+
+    missing: list[str] = []  # noqa: RUF012 -- replaced, never mutated
+
+    @on(Button.Pressed, "#issue-certs")
+    def _issue(self) -> None:
+        self.issue = (*self.issue, *(n for n in self.missing if n not in self.issue))
+        self.revalidate()
+        self.notify(f"Client certificates will be issued for {', '.join(self.issue)} (see the Clients step).",
+                    timeout=5)
 

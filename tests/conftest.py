@@ -55,3 +55,14 @@ def plan_for(source: SecretSource) -> Callable[[Answers, Root], Plan]:
         return build_plan(answers, root, source)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fake_host_route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UI tests' host has test_tui_support.fake_netfacts' default route (eth0 via 192.0.2.1), also where
+    a staged plan reads the host's route for the WAN interface: screens and snapshots never depend on the
+    machine that runs them."""
+    if request.module.__name__.startswith("test_tui_"):
+        from wizard import netfacts
+
+        monkeypatch.setattr(netfacts, "default_route", lambda: ("eth0", "192.0.2.1"), raising=False)

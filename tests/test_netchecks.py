@@ -122,3 +122,48 @@ def test_default_route_parsing_picks_the_lowest_metric() -> None:
             "eth0\t00000000\t017100CB\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
             "eth0\t007100CB\t00000000\t0001\t0\t0\t0\tFFFFFF00\t0\t0\t0\n")
     assert parse_proc_route(text) == ("eth0", "203.0.113.1")
+
+
+# -- a FAIL stops the apply unless the answers accept it by name -------------------------------------------
+
+CLASH = "pool: {addresses: 203.0.113.0/24, dns: [203.0.113.1]}\nvariants: {ikev2-cert: {}}\n"
+
+
+def test_a_fail_is_refused_until_the_answers_accept_that_check() -> None:
+    refused = netchecks.refusal(answers(CLASH), netchecks.run_all(answers(CLASH), GOOD))
+    assert refused == ["networking: check pool FAILs: client network 203.0.113.0/24 overlaps 203.0.113.0/24 on "
+                       "eth0; fix: choose a pool that no local network uses, e.g. 10.10.10.0/24; or accept it with "
+                       "networking.accept_failed_checks: [pool]"]
+    accepted = answers(CLASH + "networking: {accept_failed_checks: [pool]}\n")
+    findings = netchecks.run_all(accepted, GOOD)
+    assert netchecks.refusal(accepted, findings) == []
+    # accepted, it is still the first open problem, and says it was accepted
+    assert netchecks.open_lines(accepted, findings, [("host.key", "w")])[0].endswith(
+        "(accepted by the admin, recorded in the answers)")
+    # accepting another check does not cover this one
+    other = answers(CLASH + "networking: {accept_failed_checks: [ports]}\n")
+    assert len(netchecks.refusal(other, netchecks.run_all(other, GOOD))) == 1
+
+
+def test_only_known_checks_can_be_accepted() -> None:
+    with pytest.raises(Exception, match="accept_failed_checks"):
+        answers("networking: {accept_failed_checks: [everything]}\n")
+
+
+def test_nat_names_the_wan_interface_the_rules_use_or_fails_without_one() -> None:
+    findings = netchecks.check_firewall(answers(), GOOD)
+    assert "NAT: clients are masqueraded out of eth0 (WAN interface)" in [f.summary for f in findings]
+    no_route = replace(GOOD, default_interface=None)
+    assert [f.fix for f in netchecks.check_firewall(answers(), no_route) if f.severity == "error"] == [
+        "type the WAN interface"]
+
+
+def test_a_user_without_the_certificate_a_cert_login_needs_is_a_warning() -> None:
+    a = answers_file.parse("version: 1\nserver: {address: vpn.example.com}\nclients: [{name: carol}]\n"
+                           "variants: {ikev1-xauth: {auth: cert, users: [{name: dave}, {name: carol}]}}\n")
+    from wizard.answers import answers_warnings, users_without_certificate
+
+    assert users_without_certificate(a) == [("ikev1-xauth", "dave")]
+    assert [m for f, m in answers_warnings(a) if "dave" in m] == [
+        "user dave has no client certificate, which ikev1-xauth with auth: cert needs: nobody can log in as "
+        "dave; issue one named dave"]

@@ -225,7 +225,7 @@ def test_networking_step_checks_as_you_type_and_returns_its_section(tmp_path: Pa
             # a WAN interface this host does not have: the check says so at once
             await fill(pilot, "#net-wan", "wan9")
             text = str(app.screen.query_one("#findings", Static).render())
-            assert "[FAIL] interfaces: networking.wan_interface 'wan9' does not exist here" in text
+            assert "[FAIL] interfaces: WAN interface 'wan9' does not exist here" in text
             await fill(pilot, "#net-wan", "eth0")
             await choose(pilot, "#net-firewall", "iptables")
             await pilot.press("ctrl+n")

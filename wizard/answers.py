@@ -481,6 +481,9 @@ class Variants(Section):
         if self._ikev1_cert_variants() and not answers.clients:
             names = " and ".join(v for v, _ in self._ikev1_cert_variants())
             out.append(("clients", f"{names} use client certificates, but no client certificate will be issued"))
+        out += [("clients", f"user {name} has no client certificate, which {alias} with auth: cert needs: "
+                 f"nobody can log in as {name}; issue one named {name}")
+                for alias, name in users_without_certificate(answers)]
         for name in ("ikev2-eap", "ikev1-xauth", "l2tp"):
             variant = getattr(self, name.replace("-", "_"))
             if variant is not None and not variant.users:
@@ -500,6 +503,17 @@ class Variants(Section):
                 for p in getattr(answers.proposals, kind) or ():
                     out += [(f"proposals.{kind}", w) for w in check_proposal(p, kind[:3], 1).warnings]
         return out
+
+
+def users_without_certificate(answers: Answers) -> list[tuple[str, str]]:
+    """(variant alias, user) for users of a certificate-then-password variant (IKEv1 XAUTH or L2TP with
+    auth: cert) whom no client certificate of the same name lets in."""
+    issued = {c.name for c in answers.clients}
+    out = []
+    for alias, variant in (("ikev1-xauth", answers.variants.ikev1_xauth), ("l2tp", answers.variants.l2tp)):
+        if variant is not None and variant.auth == "cert":
+            out += [(alias, u.name) for u in variant.users if u.name not in issued]
+    return out
 
 
 class Dhcp(Section):
@@ -626,6 +640,10 @@ def parse_log_levels(text: str) -> dict[str, int]:
     return levels
 
 
+# The network checks (wizard.netchecks) by name: the ones a recorded override may name.
+NetworkCheck = Literal["interfaces", "server-address", "ports", "sysctl", "kernel", "pool", "firewall", "ipv6"]
+
+
 class Networking(Section):
     forwarding: bool = Field(True, description="write the article's forwarding and redirect sysctls")
     firewall: Literal["auto", "nftables", "iptables", "firewalld", "ufw", "none"] = Field(
@@ -636,6 +654,15 @@ class Networking(Section):
     esp: Literal["auto", "kernel", "userspace"] = Field(
         "auto", description="who carries ESP: the kernel, or charon's kernel-libipsec plugin in userspace "
                             "(auto: userspace only where the kernel has no ESP)")
+    accept_failed_checks: list[NetworkCheck] = Field(
+        default_factory=list,
+        description="network checks the admin applies despite their FAIL (recorded so Review, the confirm "
+                    "dialog and apply say so); empty: any FAIL stops the apply")
+
+    @field_validator("accept_failed_checks")
+    @classmethod
+    def _unique_checks(cls, values: list[NetworkCheck]) -> list[NetworkCheck]:
+        return sorted(set(values))
 
     @field_validator("wan_interface")
     @classmethod

@@ -10,9 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from wizard import __version__, answers_file
-from wizard.answers import is_ip
+from wizard.answers import Answers, is_ip
 from wizard.apply import Held, apply, lock, wait_seconds
-from wizard.diagnostics import Exit, WizardError, io_failure, io_failures, note, report, warn
+from wizard.diagnostics import Exit, Problem, WizardError, io_failure, io_failures, note, report, warn
 from wizard.paths import Root
 from wizard.plan import describe, file_changes
 from wizard.planner import build_plan, needed_bytes, system_facts
@@ -55,6 +55,16 @@ def _lock(args: argparse.Namespace, root: Root, doing: str) -> contextlib.Abstra
     return lock(root, doing, wait=getattr(args, "wait", 0.0) or 0.0, report=note)
 
 
+def _refuse_failed_checks(answers: Answers) -> None:
+    """The networking step's gate, headless: a FAIL of this host's checks stops the apply unless accepted."""
+    from wizard import netchecks, netfacts
+
+    names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
+    problems = netchecks.refusal(answers, netchecks.run_all(answers, netfacts.gather(names)))
+    if problems:
+        raise WizardError([Problem(p) for p in problems], Exit.INVALID)
+
+
 def cmd_apply(args: argparse.Namespace) -> Exit:
     if args.dry_run:
         return cmd_plan(args)
@@ -62,6 +72,8 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
     answers = answers_file.load(args.answers)
     SecretSource(base_dir=Path(args.answers).resolve().parent).check_all(answers)
     root = Root.of(args.root)
+    if root.is_live:
+        _refuse_failed_checks(answers)
     with _lock(args, root, "is applying to") as held:
         _say_if_interrupted(root)
         _, root, plan = _plan(args, root)

@@ -65,9 +65,19 @@ def resolve_wan(answers: Answers, facts: NetFacts | None) -> str | None:
     default route's comes from the host, so it passes the same rule as the answers' own."""
     if answers.networking.wan_interface != "auto":
         return formats.interface_name(answers.networking.wan_interface, "networking.wan_interface")
-    if facts is None or facts.default_interface is None:
+    # A staged root has no network facts of its own, but the networking step judged this host's default
+    # route: the plan takes the same one, so the step and the rules never name different interfaces.
+    default = facts.default_interface if facts is not None else host_default_interface()
+    if default is None:
         return None
-    return formats.interface_name(facts.default_interface, "networking.wan_interface (auto: the default route's)")
+    return formats.interface_name(default, "WAN interface (auto: the default route's)")
+
+
+def host_default_interface() -> str | None:
+    """This host's IPv4 default route interface, read as ``netfacts.gather`` reads it."""
+    from wizard.netfacts import default_route
+
+    return default_route()[0]
 
 
 # ---------------------------------------------------------------------------------------------- nftables
@@ -246,8 +256,8 @@ def plan(answers: Answers, facts: NetFacts | None, existing: dict[PurePosixPath,
     nat, mss = answers.networking.nat, answers.networking.mss_clamp
     notes: list[str] = []
     if nat and not wan and nets:
-        notes.append("firewall: no WAN interface known (no default route): set networking.wan_interface so "
-                     "the pool can be masqueraded")
+        notes.append("firewall: NAT is on but the WAN interface is unknown (no default route): type the WAN "
+                     "interface so the clients are masqueraded")
     state: dict[str, object] = {"backend": backend, "nets": nets, "wan": wan}
     files: list[FileAction] = []
     cmds: list[Command] = []

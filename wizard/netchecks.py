@@ -32,11 +32,11 @@ def check_interfaces(answers: Answers, facts: NetFacts) -> list[Finding]:
     names = {i.name for i in facts.interfaces}
     wan = answers.networking.wan_interface
     if wan != "auto" and wan not in names:
-        return [Finding("interfaces", "error", f"networking.wan_interface '{wan}' does not exist here "
+        return [Finding("interfaces", "error", f"WAN interface '{wan}' does not exist here "
                         f"(interfaces: {', '.join(sorted(names))})", "name one of them, or use auto")]
     if facts.default_interface is None:
         return [Finding("interfaces", "warning", "no IPv4 default route: the WAN interface is unknown",
-                        "set networking.wan_interface, or add a default route")]
+                        "type the WAN interface, or add a default route")]
     addrs = next((i.addresses for i in facts.interfaces if i.name == facts.default_interface), ())
     return [Finding("interfaces", "ok", f"WAN side: {facts.default_interface} ({', '.join(addrs) or 'no address'})"
                     f" via {facts.default_gateway}")]
@@ -157,9 +157,14 @@ def check_firewall(answers: Answers, facts: NetFacts) -> list[Finding]:
             out.append(Finding("firewall", "warning", f"{front} is active and manages the firewall, but the plan "
                                f"writes {backend} rules it may overwrite on reload",
                                f"set networking.firewall: {front}"))
-    if answers.networking.nat and backend != "none" and resolve_wan(answers, facts) is None:
-        out.append(Finding("firewall", "warning", "NAT is on but the WAN interface is unknown",
-                           "set networking.wan_interface"))
+    if answers.networking.nat and backend != "none" and client_networks(answers):
+        # The same resolution the firewall plan makes: what this says is what the rules will hold.
+        wan = resolve_wan(answers, facts)
+        if wan is None:
+            out.append(Finding("firewall", "error", "NAT is on but the WAN interface is unknown: clients would "
+                               "connect with no internet", "type the WAN interface"))
+        else:
+            out.append(Finding("firewall", "ok", f"NAT: clients are masqueraded out of {wan} (WAN interface)"))
     return out
 
 
@@ -182,3 +187,29 @@ CHECKS: tuple[Callable[[Answers, NetFacts], list[Finding]], ...] = (
 
 def run_all(answers: Answers, facts: NetFacts) -> list[Finding]:
     return [f for check in CHECKS for f in check(answers, facts)]
+
+
+def unaccepted(answers: Answers, findings: list[Finding]) -> list[Finding]:
+    """The FAILs that stop an apply: every error whose check the answers do not accept by name."""
+    accepted = set(answers.networking.accept_failed_checks)
+    return [f for f in findings if f.severity == "error" and f.check not in accepted]
+
+
+def refusal(answers: Answers, findings: list[Finding]) -> list[str]:
+    """Why an apply must not go on: one line per FAIL the answers do not accept (empty: it may)."""
+    return [f"networking: check {f.check} FAILs: {f.summary}" + (f"; fix: {f.fix}" if f.fix else "")
+            + f"; or accept it with networking.accept_failed_checks: [{f.check}]"
+            for f in unaccepted(answers, findings)]
+
+
+def open_lines(answers: Answers, findings: list[Finding], warnings: list[tuple[str, str]]) -> list[str]:
+    """Every open error and warning, FAILs first, one line each: what heads the review and the confirmation.
+
+    ``warnings`` are the plan's (field, message) pairs; an accepted FAIL says that the admin accepted it."""
+    accepted = set(answers.networking.accept_failed_checks)
+    out = [f"FAIL {f.check}: {f.summary}" + (" (accepted by the admin, recorded in the answers)"
+                                             if f.check in accepted else "")
+           for f in findings if f.severity == "error"]
+    out += [f"WARN {f.check}: {f.summary}" for f in findings if f.severity == "warning"]
+    out += [f"WARN {field}: {message}" for field, message in warnings]
+    return out

@@ -194,9 +194,14 @@ def resolve_names(names: list[str]) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def default_route() -> tuple[str | None, str | None]:
+    """This host's IPv4 default route: its interface and gateway."""
+    return parse_proc_route(_read("/proc/net/route"))
+
+
 def gather(names: list[str] | None = None) -> NetFacts:
     """The live system's facts; ``names`` are DNS names to resolve (the server's address)."""
-    iface, gateway = parse_proc_route(_read("/proc/net/route"))
+    iface, gateway = default_route()
     return NetFacts(
         interfaces=_interfaces(),
         default_interface=iface,
