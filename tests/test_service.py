@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import textwrap
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import FAST_ANSWERS
 
 from wizard import paths, selftest, service
 from wizard.answers import Answers
@@ -79,16 +79,7 @@ def test_planner_restarts_exactly_when_the_settings_file_changes(
     apply(first, root, run_commands=False)
     again = build_plan(answers, root, source, facts=SYSTEMD)
     assert _restart_kind(again.commands) == "reload-or-restart"
-    userspace = make_answers(textwrap.dedent("""
-        version: 1
-        server: {address: vpn.example.com, alt_names: [203.0.113.10]}
-        ca: {key: ecdsa-p256}
-        host: {key: ecdsa-p256}
-        clients:
-          - {name: alice@example.com, key: ecdsa-p256}
-          - {name: bob, key: ed25519, p12_password: {env: BOB_P12}}
-        networking: {esp: userspace}
-        """))
+    userspace = make_answers(FAST_ANSWERS + "networking: {esp: userspace}\n")
     plugin_change = build_plan(userspace, root, source, facts=SYSTEMD)
     new_settings = next(f.content for f in plugin_change.files if f.path == paths.STRONGSWAN_SETTINGS)
     assert new_settings != root(paths.STRONGSWAN_SETTINGS).read_bytes()
