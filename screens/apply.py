@@ -140,6 +140,7 @@ class ApplyScreen(StepScreen):
         from wizard import session
 
         self.state = "done"
+        self.refresh_bindings()
         # Applied and saved: nothing is left to resume, even if the connection drops right now.
         session.discard(self.ctx.root)
         self._exit_if_hung_up(int(Exit.OK))
@@ -159,6 +160,7 @@ class ApplyScreen(StepScreen):
 
     def on_apply_failed(self, message: ApplyFailed) -> None:
         self.state = "failed"
+        self.refresh_bindings()
         self.failure_code = message.exit_code
         self._exit_if_hung_up(message.exit_code)
         self.query_one("#apply-stage", Static).update("Failed.")
@@ -173,11 +175,16 @@ class ApplyScreen(StepScreen):
         if getattr(self.app, "hung_up", False):
             self.app.exit(code)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Esc goes back to the review only after a failed apply, like the Back button: never while files
+        # are being written, and not after a finished one (its review is stale). The footer shows it then only.
+        if action == "back":
+            return self.state == "failed"
+        return True
+
     def action_back(self) -> None:
         if self.state == "failed":
             self.dismiss(StepResult("goto", target="review", extras={"exit_code": self.failure_code}))
-        elif self.state == "running":
-            self.notify("Wait for the apply to finish.", timeout=3)
 
     def action_next(self) -> None:
         if self.state == "done":

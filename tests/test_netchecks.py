@@ -167,3 +167,17 @@ def test_a_user_without_the_certificate_a_cert_login_needs_is_a_warning() -> Non
     assert [m for f, m in answers_warnings(a) if "dave" in m] == [
         "user dave has no client certificate, which ikev1-xauth with auth: cert needs: nobody can log in as "
         "dave; issue one named dave"]
+
+
+def test_an_l2tp_range_is_one_line_not_one_per_cidr_block() -> None:
+    findings = netchecks.check_pool(answers("variants: {l2tp: {users: [{name: a}]}}\n"), GOOD)
+    lines = [f.summary for f in findings if f.check == "pool"]
+    assert lines == ["client network 10.10.10.0/24 overlaps no local network",
+                     "client network 192.168.42.10-192.168.42.250 overlaps no local network"], lines
+
+
+def test_an_l2tp_range_overlapping_a_local_network_is_one_error_naming_the_range() -> None:
+    facts = replace(GOOD, interfaces=(*GOOD.interfaces, Interface("lan0", ("192.168.42.1/24",), True)))
+    findings = netchecks.check_pool(answers("variants: {l2tp: {users: [{name: a}]}}\n"), facts)
+    errors = [f.summary for f in findings if f.severity == "error"]
+    assert errors == ["client network 192.168.42.10-192.168.42.250 overlaps 192.168.42.0/24 on lan0"], errors

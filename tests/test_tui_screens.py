@@ -503,3 +503,42 @@ def test_a_dropped_connection_on_a_form_leaves_the_session_to_resume(tmp_path: P
 
     app = run_async(go())
     assert app.return_code == 0 and session.load(Root.of(tmp_path)).step == "clients"
+
+
+def footer_keys(app: SwanWizardApp) -> set[str]:
+    """The keys the footer offers on the current screen (what Textual's Footer shows)."""
+    return {key for key, active in app.screen.active_bindings.items() if active.binding.show and active.enabled}
+
+
+def test_esc_back_is_offered_on_apply_only_when_it_works(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "review")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: getattr(app.screen, "plan", None) is not None, "the plan", timeout=120)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ConfirmScreen")
+            await click_id(pilot, "yes")
+            await wait_screen(pilot, "ApplyScreen")
+            apply_screen = app.screen
+            # While files are written Esc is neither offered nor acted on.
+            assert apply_screen.check_action("back", ()) is (apply_screen.state == "failed")
+            await wait_until(pilot, lambda: apply_screen.state != "running", "the apply", timeout=120)
+            assert apply_screen.state == "done"
+            await pilot.pause()
+            assert "escape" not in footer_keys(app)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is apply_screen
+            # After a failed apply Esc goes back to the review, like the Back button, and the footer says so.
+            apply_screen.state = "failed"
+            apply_screen.refresh_bindings()
+            await pilot.pause()
+            assert "escape" in footer_keys(app)
+            apply_screen.state = "done"
+            apply_screen.refresh_bindings()
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "RunningScreen")
+            await pilot.pause()
+            assert "escape" not in footer_keys(app)
+
+    run_async(go())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -251,13 +251,29 @@ class User(Section):
         return value
 
 
-def _unique_users(users: list[User]) -> list[User]:
+class _Named(Protocol):
+    name: str
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def unique_names(items: list[N], what: str) -> list[N]:
+    """One rule for every list of names (clients, users): ``Dave`` and ``dave`` are the same entry, since
+    certificate file names and login names on clients' devices are easily typed in either case."""
     seen: dict[str, int] = {}
-    for i, u in enumerate(users):
-        if u.name in seen:
-            raise ValueError(f"users[{i}] '{u.name}' repeats users[{seen[u.name]}]")
-        seen[u.name] = i
-    return users
+    for i, item in enumerate(items):
+        key = item.name.lower()
+        if key in seen:
+            first = seen[key]
+            raise ValueError(f"{what}[{i}] '{item.name}' repeats {what}[{first}] '{items[first].name}' "
+                             "(names are compared ignoring case)")
+        seen[key] = i
+    return items
+
+
+def _unique_users(users: list[User]) -> list[User]:
+    return unique_names(users, "users")
 
 
 class Ikev2Cert(Section):
@@ -708,13 +724,7 @@ class Answers(Section):
     @field_validator("clients")
     @classmethod
     def _unique_clients(cls, clients: list[Client]) -> list[Client]:
-        seen: dict[str, int] = {}
-        for i, c in enumerate(clients):
-            if c.name.lower() in seen:
-                raise ValueError(f"clients[{i}] '{c.name}' repeats clients[{seen[c.name.lower()]}] "
-                                 "(names are compared ignoring case)")
-            seen[c.name.lower()] = i
-        return clients
+        return unique_names(clients, "clients")
 
     @property
     def log_levels(self) -> dict[str, int]:

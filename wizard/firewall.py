@@ -34,16 +34,22 @@ class FirewallPlan:
     state: dict[str, object] = field(default_factory=dict)  # what uninstall needs to take it out again
 
 
-def client_networks(answers: Answers) -> list[str]:
-    """Every network VPN clients get addresses from: the pool and the L2TP range."""
-    nets: list[str] = []
+def client_ranges(answers: Answers) -> list[tuple[str, list[str]]]:
+    """Each place VPN clients get addresses from, as the admin wrote it (the pool, the L2TP range),
+    with the CIDR blocks that cover it (a range such as .10-.250 takes several)."""
+    ranges: list[tuple[str, list[str]]] = []
     if answers.pool.addresses != "dhcp":
-        nets.append(answers.pool.addresses)
+        ranges.append((answers.pool.addresses, [answers.pool.addresses]))
     l2tp = answers.variants.l2tp
     if l2tp is not None:
         first, last = (ipaddress.IPv4Address(p) for p in l2tp.ip_range.split("-"))
-        nets += [str(n) for n in ipaddress.summarize_address_range(first, last)]
-    return nets
+        ranges.append((f"{first}-{last}", [str(n) for n in ipaddress.summarize_address_range(first, last)]))
+    return ranges
+
+
+def client_networks(answers: Answers) -> list[str]:
+    """Every network VPN clients get addresses from: the pool and the L2TP range."""
+    return [net for _, nets in client_ranges(answers) for net in nets]
 
 
 def resolve_backend(answers: Answers, facts: NetFacts | None) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from wizard.answers import Answers, is_ip
-from wizard.firewall import client_networks, resolve_backend, resolve_wan
+from wizard.firewall import client_networks, client_ranges, resolve_backend, resolve_wan
 from wizard.netfacts import IKE_PORTS, NetFacts
 
 Severity = Literal["ok", "info", "warning", "error"]
@@ -127,14 +127,16 @@ def check_pool(answers: Answers, facts: NetFacts) -> list[Finding]:
     out = []
     local_nets = [(i.name, ipaddress.ip_interface(a).network) for i in facts.interfaces for a in i.addresses
                   if i.name != "lo"]
-    for net_text in client_networks(answers):
-        net = ipaddress.ip_network(net_text)
-        clash = [(n, ln) for n, ln in local_nets if ln.version == net.version and ln.overlaps(net)]
+    # One line per range the admin configured, not per CIDR block of it (an L2TP range takes up to ~14).
+    for label, blocks in client_ranges(answers):
+        nets = [ipaddress.ip_network(b) for b in blocks]
+        clash = [(n, ln) for n, ln in local_nets
+                 if any(ln.version == net.version and ln.overlaps(net) for net in nets)]
         if clash:
-            out += [Finding("pool", "error", f"client network {net} overlaps {ln} on {n}",
+            out += [Finding("pool", "error", f"client network {label} overlaps {ln} on {n}",
                             "choose a pool that no local network uses, e.g. 10.10.10.0/24") for n, ln in clash]
         else:
-            out.append(Finding("pool", "ok", f"client network {net} overlaps no local network"))
+            out.append(Finding("pool", "ok", f"client network {label} overlaps no local network"))
     for dns in answers.pool.dns:
         ip = ipaddress.ip_address(dns)
         if ip.is_loopback:
