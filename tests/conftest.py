@@ -24,6 +24,15 @@ settings.register_profile("swan-wizard", max_examples=FUZZ_EXAMPLES or 100, dead
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.load_profile("swan-wizard")
 
+# The smallest complete server: what the release tests apply from an installed wheel or package.
+ONE_CLIENT_ANSWERS = """\
+version: 1
+server: {address: vpn.example.com}
+ca: {key: ecdsa-p256}
+host: {key: ecdsa-p256}
+clients: [{name: alice@example.com, key: ecdsa-p256}]
+"""
+
 # Fast key types keep the engine tests quick; RSA sizes are covered by the PKI tests.
 FAST_ANSWERS = """
 version: 1

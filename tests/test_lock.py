@@ -104,15 +104,20 @@ def _clients_on_disk(root: Path) -> set[str]:
     return {d.name for d in base.iterdir() if (d / "key.pem").is_file()}
 
 
-def test_client_add_during_an_apply_never_loses_the_new_client(tmp_path: Path) -> None:
+def _slow_apply_under_way(tmp_path: Path) -> tuple[Path, Path, subprocess.Popen[str]]:
+    """A root applied once, then an apply whose plan takes a while (two new RSA-4096 clients), 0.3 s in."""
     answers = tmp_path / "a.yaml"
     answers.write_text(FAST_ANSWERS)
     root = tmp_path / "root"
     assert finish(start("apply", str(answers), "--root", str(root)))[0] == 0
-    # an apply whose plan takes a while (two new RSA-4096 clients) ...
     answers.write_text(FAST_ANSWERS + "  - {name: dave, key: rsa-4096}\n  - {name: erin, key: rsa-4096}\n")
     applying = start("apply", str(answers), "--root", str(root))
     time.sleep(0.3)
+    return answers, root, applying
+
+
+def test_client_add_during_an_apply_never_loses_the_new_client(tmp_path: Path) -> None:
+    answers, root, applying = _slow_apply_under_way(tmp_path)
     # ... and a client added meanwhile, on the same answers file
     adding = start("client", "add", "carol", "--key", "ecdsa-p256", "--answers", str(answers), "--root", str(root))
     (code_apply, err_apply), (code_add, err_add) = finish(applying), finish(adding)
@@ -125,13 +130,7 @@ def test_client_add_during_an_apply_never_loses_the_new_client(tmp_path: Path) -
 
 
 def test_client_add_waits_for_a_running_apply_then_succeeds(tmp_path: Path) -> None:
-    answers = tmp_path / "a.yaml"
-    answers.write_text(FAST_ANSWERS)
-    root = tmp_path / "root"
-    assert finish(start("apply", str(answers), "--root", str(root)))[0] == 0
-    answers.write_text(FAST_ANSWERS + "  - {name: dave, key: rsa-4096}\n  - {name: erin, key: rsa-4096}\n")
-    applying = start("apply", str(answers), "--root", str(root))
-    time.sleep(0.3)
+    answers, root, applying = _slow_apply_under_way(tmp_path)
     adding = start("client", "add", "carol", "--key", "ecdsa-p256", "--answers", str(answers), "--root",
                    str(root), "--wait", "300")
     (code_apply, err_apply), (code_add, err_add) = finish(applying), finish(adding)
@@ -188,8 +187,7 @@ def test_a_host_or_client_key_that_appears_after_planning_is_not_replaced(tmp_pa
 
 
 def test_the_wizards_apply_takes_the_lock_before_it_plans_again(tmp_path: Path, monkeypatch) -> None:
-    from test_tui_flow import flow_ikev2_eap
-    from test_tui_flow import start as start_wizard
+    from test_tui_flow import eap_setup_to_confirm
     from test_tui_support import click_id, fake_netfacts, probe_with, run_async, wait_screen, wait_until
 
     from screens.app import create_app
@@ -210,15 +208,7 @@ def test_the_wizards_apply_takes_the_lock_before_it_plans_again(tmp_path: Path, 
     async def go() -> None:
         app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
         async with app.run_test(size=(80, 24)) as pilot:
-            await start_wizard(pilot)
-            await flow_ikev2_eap(pilot)
-            await pilot.press("ctrl+n")
-            await wait_screen(pilot, "NetworkingScreen")
-            await pilot.press("ctrl+n")
-            await wait_screen(pilot, "ReviewScreen")
-            await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
-            await pilot.press("ctrl+n")
-            await wait_screen(pilot, "ConfirmScreen")
+            await eap_setup_to_confirm(pilot, app)
             # held as another process would: a plain flock on the lock file
             lock_file = Root.of(root)(paths.LOCK_FILE)
             lock_file.parent.mkdir(parents=True, exist_ok=True)

@@ -24,17 +24,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import ONE_CLIENT_ANSWERS
 
 from wizard import __version__
 
 REPO = Path(__file__).resolve().parents[1]
-ANSWERS = """\
-version: 1
-server: {address: vpn.example.com}
-ca: {key: ecdsa-p256}
-host: {key: ecdsa-p256}
-clients: [{name: alice@example.com, key: ecdsa-p256}]
-"""
 STRONGSWAN_DEPENDS = {"strongswan-swanctl", "charon-systemd", "strongswan-charon", "strongswan-pki",
                       "libstrongswan-standard-plugins", "libcharon-extra-plugins"}
 
@@ -102,7 +96,7 @@ def test_deb_tree_runs_as_its_launcher_runs_it(deb: Path, tmp_path: Path) -> Non
     script.write_text(launcher.replace('"/usr/lib/swan-wizard"', repr(str(tree / "usr/lib/swan-wizard"))))
     version = _run(["/usr/bin/python3", "-I", script, "--version"], cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.strip() == f"swan-wizard {__version__}", version
-    (tmp_path / "answers.yaml").write_text(ANSWERS)
+    (tmp_path / "answers.yaml").write_text(ONE_CLIENT_ANSWERS)
     applied = _run(["/usr/bin/python3", "-I", script, "apply", "answers.yaml", "--root", tmp_path / "root"],
                    cwd=tmp_path)
     assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr[-2000:]

@@ -18,17 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ONE_CLIENT_ANSWERS
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_SHIPPED = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
                                      "tests", "bench")
-ANSWERS = """\
-version: 1
-server: {address: vpn.example.com}
-ca: {key: ecdsa-p256}
-host: {key: ecdsa-p256}
-clients: [{name: alice@example.com, key: ecdsa-p256}]
-"""
 
 
 def _need(program: str) -> None:
@@ -77,7 +71,7 @@ def test_wheel_version_and_apply_root(installed: tuple[Path, Path], tmp_path: Pa
     _, bin_dir = installed
     version = _run([bin_dir / "swan-wizard", "--version"], cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("swan-wizard "), version
-    (tmp_path / "answers.yaml").write_text(ANSWERS)
+    (tmp_path / "answers.yaml").write_text(ONE_CLIENT_ANSWERS)
     root = tmp_path / "root"
     applied = _run([bin_dir / "swan-wizard", "apply", "answers.yaml", "--root", root], cwd=tmp_path)
     assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]

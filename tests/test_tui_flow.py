@@ -125,6 +125,19 @@ async def flow_ikev2_eap(pilot: Pilot[Any]) -> None:
     await pilot.press("ctrl+n")
     await wait_screen(pilot, "AddressesScreen")
 
+async def eap_setup_to_confirm(pilot: Pilot[Any], app: SwanWizardApp) -> None:
+    """From the welcome screen through an IKEv2-EAP setup and its review, to the confirm dialog."""
+    await start(pilot)
+    await flow_ikev2_eap(pilot)
+    await pilot.press("ctrl+n")
+    await wait_screen(pilot, "NetworkingScreen")
+    await pilot.press("ctrl+n")
+    await wait_screen(pilot, "ReviewScreen")
+    await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
+    await pilot.press("ctrl+n")
+    await wait_screen(pilot, "ConfirmScreen")
+
+
 
 async def flow_ikev1_xauth(pilot: Pilot[Any]) -> None:
     await fast_keys(pilot)
@@ -261,15 +274,7 @@ def test_nothing_is_written_before_the_review_is_confirmed(tmp_path: Path) -> No
     async def go() -> None:
         app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
         async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            await flow_ikev2_eap(pilot)
-            await pilot.press("ctrl+n")
-            await wait_screen(pilot, "NetworkingScreen")
-            await pilot.press("ctrl+n")
-            await wait_screen(pilot, "ReviewScreen")
-            await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
-            await pilot.press("ctrl+n")
-            await wait_screen(pilot, "ConfirmScreen")
+            await eap_setup_to_confirm(pilot, app)
             await pilot.press("enter")  # the default button is Cancel
             await wait_screen(pilot, "ReviewScreen")
 
