@@ -338,11 +338,11 @@ def run_swan_cli(scenario: Scenario, work: Path) -> Sample:
 
 
 def run_swan_inprocess(scenario: Scenario, work: Path) -> Sample:
-    from wizard import answers_file
-    from wizard.apply import apply
-    from wizard.paths import Root
-    from wizard.planner import build_plan
-    from wizard.secrets import SecretSource
+    from wizard.fs.paths import Root
+    from wizard.model import answers_file
+    from wizard.model.secrets import SecretSource
+    from wizard.plan.apply import apply
+    from wizard.plan.planner import build_plan
 
     answers_path = work / "answers.yaml"
     answers_path.write_text(scenario.answers_yaml())
@@ -619,11 +619,11 @@ def bench_profile(args: argparse.Namespace, base: Path) -> str:
     import io
     import pstats
 
-    from wizard import answers_file
-    from wizard.apply import apply
-    from wizard.paths import Root
-    from wizard.planner import build_plan
-    from wizard.secrets import SecretSource
+    from wizard.fs.paths import Root
+    from wizard.model import answers_file
+    from wizard.model.secrets import SecretSource
+    from wizard.plan.apply import apply
+    from wizard.plan.planner import build_plan
 
     scenario = Scenario("ecdsa-p256", "ecdsa-p256", "ecdsa-p256", client_names(args.profile_clients, "c"))
     work = _fresh(base, "profile")

@@ -4,7 +4,7 @@
 One answers file and root are prepared (CA, host, one client; the defaults: RSA-4096 CA, RSA-2048 keys).
 Then, for each configuration, a fresh copy of them gets ``client add`` of --clients new names in one
 command, in a worker process pinned to that many CPUs (sched_setaffinity: what ``taskset`` does). The
-worker runs the same code as the CLI (``wizard.clients.add``: answers change, plan, apply) and reports the
+worker runs the same code as the CLI (``wizard.plan.clients.add``: answers change, plan, apply) and reports the
 time of each phase, then times one more ``client add`` of a single name on top (every command re-reads
 the existing clients' keys). Key generation runs in wizard.pki's process pool, which sizes itself from
 the CPUs it may use. Speedup = time on 1 CPU / time on N CPUs.
@@ -72,9 +72,11 @@ def worker(workdir: Path, count: int, cpus: int, fix: bool) -> dict[str, float]:
     """Runs in the pinned child: `client add` of `count` names, timed by phase, then one more."""
     os.sched_setaffinity(0, set(range(cpus)))
     sys.path.insert(0, str(REPO))
-    from wizard import clients, materials, pki
-    from wizard import planner as planner_module
-    from wizard.paths import Root
+    from wizard import pki
+    from wizard.certs import materials
+    from wizard.fs.paths import Root
+    from wizard.plan import clients
+    from wizard.plan import planner as planner_module
 
     if fix:
         _skip_rsa_check(pki)

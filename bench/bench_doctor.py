@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from wizard.doctor.logrules import LogScanner  # noqa: E402 - after the path set-up above
+from wizard.checks.doctor.logrules import LogScanner  # noqa: E402 - after the path set-up above
 
 LOGS = REPO / "tests" / "data" / "logs"
 _TIME = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d\.\d{3}")

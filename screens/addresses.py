@@ -10,7 +10,7 @@ from textual.widgets import Checkbox, Input, RadioSet, Static
 
 from screens.base import Check, Field, FormScreen, split_list, text_input
 from screens.variants import radio, radio_value
-from wizard.answers import CustomProposals
+from wizard.model.answers import CustomProposals
 
 ROAD_WARRIOR = (("ikev2-cert", "ikev2_cert"), ("ikev2-eap", "ikev2_eap"), ("ikev1-xauth", "ikev1_xauth"))
 FULL = ["0.0.0.0/0"]

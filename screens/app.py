@@ -3,7 +3,7 @@
 One factory (:func:`create_app`) builds the app for the CLI (``swan-wizard`` without a command, see
 ``wizard.cli.cmd_tui``) and for the tests. Each step screen is built from the current answers and
 dismisses with the sections it edited; the app replaces the whole answers value with a validated
-copy (``wizard.answers.updated``), stores typed secrets 0600, saves the session, and shows the next
+copy (``wizard.model.answers.updated``), stores typed secrets 0600, saves the session, and shows the next
 step that applies.
 """
 
@@ -20,21 +20,21 @@ from textual.binding import Binding
 
 from screens import steps
 from screens.base import ASSETS, StepContext, StepResult
-from wizard.diagnostics import Exit, InvalidAnswers
-from wizard.paths import Root
+from wizard.fs.paths import Root
+from wizard.problems import Exit, InvalidAnswers
 
 if TYPE_CHECKING:
     # The answers model and the session code load after the first screen is up (see WelcomeScreen).
-    from wizard.answers import Answers
-    from wizard.preflight import Report
-    from wizard.session import Session
+    from wizard.model.answers import Answers
+    from wizard.plan.preflight import Report
+    from wizard.plan.session import Session
 
 Probe = Callable[[Root], "Report"]
 
 
 def default_answers(report: Report | None = None) -> Answers:
     """Fresh answers: the defaults, with the detected address as the name clients dial."""
-    from wizard.answers import Answers, Server
+    from wizard.model.answers import Answers, Server
 
     address = report.detected.address if report and report.detected.address else "vpn.example.com"
     return Answers(server=Server(address=address))
@@ -62,7 +62,7 @@ class SwanWizardApp(App[int]):
         self.probe = probe
         self.report = report
         if session is None and start != "welcome":
-            from wizard.session import Session
+            from wizard.plan.session import Session
 
             session = Session(answers=default_answers(report), step=start)
         self.session: Session | None = session  # None until the welcome step says how to begin
@@ -148,8 +148,8 @@ class SwanWizardApp(App[int]):
         self.show_step(target)
 
     def _take(self, result: StepResult) -> None:
-        from wizard import session as sessions
-        from wizard.answers import updated
+        from wizard.model.answers import updated
+        from wizard.plan import session as sessions
 
         if result.session is not None:
             self.session = result.session
@@ -176,7 +176,7 @@ class SwanWizardApp(App[int]):
         """Save the session after every step, pointing at the step to come back to."""
         if self.applied or target == "welcome" or self.session is None:
             return
-        from wizard import session as sessions
+        from wizard.plan import session as sessions
 
         resume_at = target if target in steps.RESUMABLE else "review"
         self.session = dataclasses.replace(self.session, step=resume_at)
@@ -197,7 +197,7 @@ class SwanWizardApp(App[int]):
 
 def _preflight(root: Root) -> Report:
     # Imported here, in the welcome step's worker thread: it pulls in the session and answers code.
-    from wizard import preflight
+    from wizard.plan import preflight
 
     return preflight.run(root)
 

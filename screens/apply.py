@@ -18,10 +18,10 @@ from textual.message import Message
 from textual.widgets import Button, Log, ProgressBar, Static
 
 from screens.base import StepResult, StepScreen
-from wizard import staging
-from wizard.apply import Held, apply, lock
-from wizard.diagnostics import Exit, WizardError
-from wizard.plan import file_changes, pending
+from wizard.fs.changes import file_changes, pending
+from wizard.plan import staging
+from wizard.plan.apply import Held, apply, lock
+from wizard.problems import Exit, WizardError
 
 
 @dataclass
@@ -137,7 +137,7 @@ class ApplyScreen(StepScreen):
         self.query_one(Log).write_line(message.text)
 
     def on_apply_done(self, message: ApplyDone) -> None:
-        from wizard import session
+        from wizard.plan import session
 
         self.state = "done"
         self.refresh_bindings()

@@ -22,15 +22,15 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label, RadioButton, RadioSet, Static
 
-from wizard.paths import Root
+from wizard.fs.paths import Root
 
 if TYPE_CHECKING:
     # Only for annotations: the answers model (pydantic) is imported when a form first validates, so the
     # welcome screen paints without paying for it (bench/bench_tui.py measures start-up).
-    from wizard import field_check
-    from wizard.answers import Answers
-    from wizard.preflight import Report
-    from wizard.session import Session
+    from wizard.model import field_check
+    from wizard.model.answers import Answers
+    from wizard.plan.preflight import Report
+    from wizard.plan.session import Session
 
 Go = Literal["next", "back", "goto", "quit", "stay"]
 
@@ -234,7 +234,7 @@ class SecretField(Widget):
         self.root = root
         self.current = current
         self.generated = generated  # the value "generate" stands for (None: the model's default)
-        from wizard.session import is_typed_ref
+        from wizard.plan.session import is_typed_ref
 
         typed = is_typed_ref(root, current)
         kept = current is not None and not typed and not self._is_generated(current)
@@ -300,7 +300,7 @@ class SecretField(Widget):
         if kind == "keep":
             return self.current
         if kind == "type":
-            from wizard.session import typed_secret_ref
+            from wizard.plan.session import typed_secret_ref
 
             return typed_secret_ref(self.root, self.key)
         return self.generated
@@ -388,7 +388,7 @@ class FormMixin:
     """Validation as you type, shared by step screens and item dialogs.
 
     The sections the form edits (:meth:`sections`, plain data or models) are checked inside the whole
-    answers (``wizard.field_check``), so each field shows exactly the loader's message for it; checks the
+    answers (``wizard.model.field_check``), so each field shows exactly the loader's message for it; checks the
     loader cannot make (a password typed twice) come from :meth:`ui_problems`. Problems and notes no field
     claims are listed under the form.
     """
@@ -421,7 +421,7 @@ class FormMixin:
         return key == widget.field if widget.exact else _covers(widget.field, key)
 
     def revalidate(self) -> field_check.Checked:
-        from wizard import field_check
+        from wizard.model import field_check
 
         sections = self.sections()
         checked = field_check.check(self.base_answers(), sections)

@@ -14,11 +14,12 @@ from textual.widgets import Input, RadioButton, RadioSet, Static
 
 from screens.base import Field, FormScreen, Radio, SecretField, int_or_text, text_input
 from screens.choice import Choice
-from wizard import paths, staging
-from wizard.answers import CA
-from wizard.keytypes import KeyType
-from wizard.secrets import SecretSource
-from wizard.session import CaImport
+from wizard.fs import paths
+from wizard.model.answers import CA
+from wizard.model.secrets import SecretSource
+from wizard.pki.keytypes import KeyType
+from wizard.plan import staging
+from wizard.plan.session import CaImport
 
 KEY_CHOICES: tuple[tuple[str, KeyType], ...] = (
     ("rsa-4096 (the article's CA key)", KeyType.RSA_4096),

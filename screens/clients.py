@@ -11,9 +11,9 @@ from screens.base import Field, FormDialog, ListFormScreen, SecretField, int_or_
 from screens.ca import key_select
 from screens.choice import Choice
 from screens.host import HOST_KEYS
-from wizard.answers import GENERATE, Answers, Client, SecretRef
-from wizard.paths import Root
-from wizard.session import SECRET_KEY, is_typed_ref
+from wizard.fs.paths import Root
+from wizard.model.answers import GENERATE, Answers, Client, SecretRef
+from wizard.plan.session import SECRET_KEY, is_typed_ref
 
 ENCRYPTIONS = (("legacy: 3DES, imports everywhere", "legacy"), ("aes256: stronger, newer clients only", "aes256"))
 

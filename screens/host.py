@@ -10,7 +10,7 @@ from textual.widgets import Input, Static
 from screens.base import Field, FormScreen, int_or_text, split_list, text_input
 from screens.ca import key_select
 from screens.choice import Choice
-from wizard.keytypes import KeyType
+from wizard.pki.keytypes import KeyType
 
 HOST_KEYS: tuple[tuple[str, KeyType], ...] = (
     ("rsa-2048 (the article; safe for Apple)", KeyType.RSA_2048),

@@ -1,6 +1,6 @@
 """The live charon log: follows the filelog, filters by subsystem and level, searches, pauses, follows.
 
-Throughput and memory: a worker thread reads and parses the file (``wizard.logtail``) and hands the
+Throughput and memory: a worker thread reads and parses the file (``wizard.system.logtail``) and hands the
 lines over in batches, at most one batch per ``batch_interval`` and only once the previous batch was
 taken, so the message queue never fills up however fast charon writes. While the UI is busy the
 worker keeps at most ``capacity`` pending lines (older ones are counted as dropped), and the pane
@@ -36,7 +36,7 @@ from textual.widgets import Button, Footer, Input, SelectionList, Static
 from textual.worker import get_current_worker
 
 from screens.choice import Choice
-from wizard.logtail import MAX_LEVEL, SUBSYSTEMS, LogBuffer, LogFilter, LogFollower, LogLine, parse_line
+from wizard.system.logtail import MAX_LEVEL, SUBSYSTEMS, LogBuffer, LogFilter, LogFollower, LogLine, parse_line
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _LEVEL_STYLES = {0: Style(bold=True), 1: Style(), 2: Style(color="cyan"), 3: Style(dim=True), 4: Style(dim=True)}

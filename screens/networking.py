@@ -27,7 +27,7 @@ MARK = {"ok": "ok  ", "info": "info", "warning": "WARN", "error": "FAIL"}
 
 @dataclass
 class FactsGathered(Message):
-    facts: Any  # wizard.netfacts.NetFacts
+    facts: Any  # wizard.system.netfacts.NetFacts
 
 
 def findings_text(findings: list[Any], staged: bool) -> str:
@@ -81,8 +81,8 @@ class NetworkingScreen(FormScreen):
 
     @work(thread=True, exclusive=True, group="netfacts")
     def _gather(self) -> None:
-        from wizard import netfacts
-        from wizard.answers import is_ip
+        from wizard.model.answers import is_ip
+        from wizard.system import netfacts
 
         a = self.ctx.answers
         names = [n for n in (a.server.address, *a.server.alt_names) if not is_ip(n)]
@@ -101,7 +101,7 @@ class NetworkingScreen(FormScreen):
     def _show_findings(self) -> None:
         if self.facts is None or self.checked is None or self.checked.answers is None:
             return
-        from wizard import netchecks
+        from wizard.checks import netchecks
 
         findings = netchecks.run_all(self.checked.answers, self.facts)
         self.findings = findings
@@ -122,7 +122,7 @@ class NetworkingScreen(FormScreen):
                 self.notify("Still checking this host: a moment.", severity="warning", timeout=3)
                 return
             if self.checked is not None and self.checked.answers is not None:
-                from wizard import netchecks
+                from wizard.checks import netchecks
 
                 blocking = netchecks.unaccepted(self.checked.answers, self.findings)
                 if blocking:

@@ -16,9 +16,10 @@ from textual.widgets import Button, Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from screens.base import Field, StepResult, StepScreen, text_input
-from wizard import session, staging
-from wizard.diagnostics import WizardError
-from wizard.plan import Change, FileChange, Plan, describe_change, file_changes, pending
+from wizard.fs.changes import Change, FileChange, Plan, file_changes, pending
+from wizard.plan import session, staging
+from wizard.plan.preview import describe_change
+from wizard.problems import WizardError
 
 
 @dataclass
@@ -121,15 +122,16 @@ class ReviewScreen(StepScreen):
         except Exception as exc:  # shown, never swallowed: the admin must see why there is no plan
             self.post_message(PlanFailed([f"internal error: {exc!r}", *traceback.format_exc().splitlines()[-6:]]))
             return
-        from wizard import netchecks
+        from wizard.checks import netchecks
 
         self.post_message(PlanReady(plan, changes, netchecks.open_lines(s.answers, findings, list(plan.warnings)),
                                     len(netchecks.unaccepted(s.answers, findings))))
 
     def _findings(self) -> list[Any]:
         """The networking step's checks, run again on fresh facts: the review states what holds now."""
-        from wizard import netchecks, netfacts
-        from wizard.answers import is_ip
+        from wizard.checks import netchecks
+        from wizard.model.answers import is_ip
+        from wizard.system import netfacts
 
         a = self.ctx.answers
         gather = self.ctx.extras.get("net_probe") or netfacts.gather

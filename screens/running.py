@@ -16,8 +16,8 @@ from textual.worker import get_current_worker
 
 from screens.base import StepResult, StepScreen
 from screens.logpane import LogPane
-from wizard import paths
-from wizard.sastatus import CharonUnreachable, IkeSa, format_duration, list_sas
+from wizard.fs import paths
+from wizard.system.sastatus import CharonUnreachable, IkeSa, format_duration, list_sas
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wizard.answers import Answers
+    from wizard.model.answers import Answers
 
 
 def _always(_answers: Answers) -> bool:

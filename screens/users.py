@@ -16,8 +16,8 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Static
 
 from screens.base import Check, Field, FormDialog, ListFormScreen, SecretField, text_input
 from screens.clients import secret_label, typed_key
-from wizard.answers import GENERATE, Answers, Client, Variants, users_without_certificate
-from wizard.paths import Root
+from wizard.fs.paths import Root
+from wizard.model.answers import GENERATE, Answers, Client, Variants, users_without_certificate
 
 USER_VARIANTS: tuple[tuple[str, str, str], ...] = (
     ("ikev2-eap", "ikev2_eap", "IKEv2 EAP"),

@@ -12,8 +12,8 @@ from textual.widgets import Button, Checkbox, DataTable, Input, RadioSet, Static
 
 from screens.base import Check, Edited, Field, FormDialog, FormScreen, Radio, SecretField, text_input
 from screens.clients import secret_label, typed_key
-from wizard.answers import Answers, TransportPeer
-from wizard.paths import Root
+from wizard.fs.paths import Root
+from wizard.model.answers import Answers, TransportPeer
 
 VARIANTS: tuple[tuple[str, str, str], ...] = (
     ("ikev2-cert", "IKEv2 with certificates", "clients log in with their certificate"),

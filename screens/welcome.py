@@ -14,10 +14,10 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from screens.base import StepResult, StepScreen
-from wizard.diagnostics import InvalidAnswers
+from wizard.problems import InvalidAnswers
 
 if TYPE_CHECKING:
-    from wizard.preflight import Report
+    from wizard.plan.preflight import Report
 
 INTRO = ("Swan Wizard sets up a strongSwan IPsec VPN server the way the Arch Wiki article describes it: "
          "a CA, host and client certificates, the VPN connections, forwarding and a running charon. "
@@ -62,7 +62,7 @@ class WelcomeScreen(StepScreen):
 
         for key in ("ca", "host", "clients", "variants"):
             steps.BY_KEY[key].load()
-        import wizard.field_check  # noqa: F401
+        import wizard.model.field_check  # noqa: F401
 
     def on_preflight_done(self, message: PreflightDone) -> None:
         self._show(message.report)
@@ -80,7 +80,8 @@ class WelcomeScreen(StepScreen):
         self.choose(event.option.id or "")
 
     def choose(self, choice: str) -> None:
-        from wizard import answers_file, session
+        from wizard.model import answers_file
+        from wizard.plan import session
 
         report = self.report
         if report is None:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from wizard import answers_file
-from wizard.answers import Answers
-from wizard.paths import Root
-from wizard.plan import Plan
-from wizard.planner import build_plan
-from wizard.secrets import SecretSource
+from wizard.fs.changes import Plan
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.model.answers import Answers
+from wizard.model.secrets import SecretSource
+from wizard.plan.planner import build_plan
 
 # Property and fuzz tests (test_injection_props.py) run a fixed, derandomized budget by default so CI stays
 # quick and repeatable; SWAN_WIZARD_FUZZ_EXAMPLES=N runs N examples per test with fresh random seeds
@@ -72,6 +72,6 @@ def _fake_host_route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     a staged plan reads the host's route for the WAN interface: screens and snapshots never depend on the
     machine that runs them."""
     if request.module.__name__.startswith("test_tui_"):
-        from wizard import netfacts
+        from wizard.system import netfacts
 
         monkeypatch.setattr(netfacts, "default_route", lambda: ("eth0", "192.0.2.1"), raising=False)

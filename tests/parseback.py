@@ -1,7 +1,7 @@
 """Readers of the files Swan Wizard writes, as the programs that load them read them.
 
 Used by the injection tests to check that a rendered value parses back to exactly the value written.
-The strongSwan settings syntax reuses the doctor's parser (wizard.doctor.confparse); ipsec.secrets is
+The strongSwan settings syntax reuses the doctor's parser (wizard.checks.doctor.confparse); ipsec.secrets is
 read the way charon's stroke plugin reads it (stroke_cred.c: split at the first " : ", ids split at
 blanks with quoted ids, the secret between quotes taken as it is, no escapes; a line without " : "
 ends the file for charon), which the doctor's more forgiving reader is not meant to mimic.
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from wizard.doctor import confparse
+from wizard.checks.doctor import confparse
 
 _MEM = PurePosixPath("/mem.conf")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from wizard import answers_file
-from wizard.answers import Answers, SecretRef, answers_warnings, parse_log_levels, updated
-from wizard.diagnostics import InvalidAnswers
+from wizard.model import answers_file
+from wizard.model.answers import Answers, SecretRef, answers_warnings, parse_log_levels, updated
+from wizard.problems import InvalidAnswers
 
 DATA = Path(__file__).parent / "data" / "answers"
 BAD = sorted((DATA / "bad").glob("*.yaml"))
@@ -113,9 +113,9 @@ def test_saved_answers_round_trip_and_never_hold_a_literal_secret() -> None:
 
 
 def test_committed_schema_matches_the_model() -> None:
-    committed = json.loads((REPO / "wizard" / "answers.schema.json").read_text())
+    committed = json.loads((REPO / "wizard" / "model" / "answers.schema.json").read_text())
     assert committed == answers_file.json_schema(), (
-        "wizard/answers.schema.json is stale: run `swan-wizard schema -o wizard/answers.schema.json`")
+        "wizard/model/answers.schema.json is stale: run `swan-wizard schema -o wizard/model/answers.schema.json`")
 
 
 def test_schema_validates_the_complete_example() -> None:

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from wizard import paths, pki
-from wizard.answers import updated
-from wizard.apply import apply, lock
-from wizard.diagnostics import Locked, MaterialConflict
-from wizard.paths import Root
-from wizard.plan import Change, describe, file_changes, pending
+from wizard import pki
+from wizard.fs import paths
+from wizard.fs.changes import Change, file_changes, pending
+from wizard.fs.paths import Root
+from wizard.model.answers import updated
+from wizard.plan.apply import apply, lock
+from wizard.plan.preview import describe
+from wizard.problems import Locked, MaterialConflict
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -202,13 +204,3 @@ def test_cli_apply_then_replay_is_silent(tmp_path):
     assert second.returncode == 0 and "Nothing to change" in second.stdout
     password = (root / "etc/swan-wizard/clients/carol/p12-password").read_text().strip()
     assert password not in first.stdout + first.stderr + second.stdout + second.stderr
-
-
-def test_wizard_never_imports_textual():
-    modules = sorted(p.stem for p in (REPO / "wizard").glob("*.py") if p.stem != "__init__")
-    code = ("import sys, importlib\n"
-            f"for m in {modules!r}: importlib.import_module('wizard.' + m)\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'screens')]\n"
-            "assert not bad, bad\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr

@@ -18,11 +18,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 from test_profiles import open_p12, parse_settings, san_values
 
-from wizard import answers_file, cli, paths, pki, revocation
-from wizard.clients import clients_lock
-from wizard.diagnostics import Exit
-from wizard.materials import KeyPair
-from wizard.paths import Root
+from wizard import cli, pki
+from wizard.certs import revocation
+from wizard.certs.materials import KeyPair
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.plan.clients import clients_lock
+from wizard.problems import Exit
 
 ANSWERS = """\
 version: 1

@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from wizard import connections, paths, render_strongswan, service
-from wizard.answers_file import load
+from wizard.fs import paths
+from wizard.model.answers_file import load
+from wizard.render import connections
+from wizard.render import strongswan_d as render_strongswan
+from wizard.system import service
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = {"Command", "run", "Popen", "check_output", "check_call", "_run", "which"}

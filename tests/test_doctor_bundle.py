@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_doctor_support import BASE, ENV, apply_root, write_answers
 
-from wizard.doctor.bundle import redact_chap_secrets, redact_ipsec_secrets, redact_settings
+from wizard.checks.doctor.bundle import redact_chap_secrets, redact_ipsec_secrets, redact_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -124,7 +124,7 @@ def test_redactors_keep_the_shape() -> None:
 
 
 def test_log_redaction_covers_every_hex_form_of_a_secret() -> None:
-    from wizard.doctor.bundle import encodings, redact_log, scrub
+    from wizard.checks.doctor.bundle import encodings, redact_log, scrub
 
     secret = "attack-at-dawn-horse"
     data = secret.encode()

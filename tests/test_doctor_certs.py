@@ -22,7 +22,7 @@ from test_doctor_support import (
 )
 
 from wizard import pki
-from wizard.keytypes import KeyType
+from wizard.pki.keytypes import KeyType
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_doctor_support import BASE, apply_root, doctor, one, write_answers
 
-from wizard.doctor import apply_fixes
-from wizard.doctor.daemoncheck import unavailable_reason
-from wizard.paths import Root
+from wizard.checks.doctor import apply_fixes
+from wizard.checks.doctor.daemoncheck import unavailable_reason
+from wizard.fs.paths import Root
 
 REPO = Path(__file__).resolve().parents[1]
 EAP = BASE + "variants:\n  ikev2-cert: {}\n  ikev2-eap: {users: [{name: bob}]}\n"

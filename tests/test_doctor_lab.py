@@ -29,13 +29,14 @@ from typing import Any
 import pytest
 from lab import SERVER_ADDR, Addr, Peer, Topology, open_lab
 
-from wizard import answers_file, pki
-from wizard.apply import apply
-from wizard.doctor.logrules import LogScanner, scan
-from wizard.keytypes import KeyType
-from wizard.paths import Root
-from wizard.planner import build_plan
-from wizard.secrets import SecretSource
+from wizard import pki
+from wizard.checks.doctor.logrules import LogScanner, scan
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.model.secrets import SecretSource
+from wizard.pki.keytypes import KeyType
+from wizard.plan.apply import apply
+from wizard.plan.planner import build_plan
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]

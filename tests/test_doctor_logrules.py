@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from wizard.doctor import logcheck
-from wizard.doctor.context import make_context
-from wizard.doctor.logrules import RULES, LogScanner, scan
-from wizard.paths import Root
+from wizard.checks.doctor import logcheck
+from wizard.checks.doctor.context import make_context
+from wizard.checks.doctor.logrules import RULES, LogScanner, scan
+from wizard.fs.paths import Root
 
 LOGS = Path(__file__).parent / "data" / "logs"
 INDEX: dict[str, dict] = json.loads((LOGS / "index.json").read_text())  # type: ignore[type-arg]

@@ -14,13 +14,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from wizard import answers_file, pki
-from wizard.apply import apply
-from wizard.doctor import Report, run
-from wizard.doctor.findings import Finding
-from wizard.paths import Root
-from wizard.planner import build_plan
-from wizard.secrets import SecretSource
+from wizard import pki
+from wizard.checks.doctor import Report, run
+from wizard.checks.doctor.findings import Finding
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.model.secrets import SecretSource
+from wizard.plan.apply import apply
+from wizard.plan.planner import build_plan
 
 ENV = {"P12": "alice-p12-password", "CA_PASS": "ca-passphrase-123"}
 

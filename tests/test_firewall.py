@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from wizard import firewall, paths
-from wizard.answers import updated
-from wizard.apply import apply
-from wizard.netfacts import FirewallBackend, NetFacts
-from wizard.paths import Root
-from wizard.plan import Change, file_changes
+from wizard.fs import paths
+from wizard.fs.changes import Change, file_changes
+from wizard.fs.paths import Root
+from wizard.model.answers import updated
+from wizard.plan.apply import apply
+from wizard.render import firewall
+from wizard.system.netfacts import FirewallBackend, NetFacts
 
 REPO = Path(__file__).resolve().parents[1]
 DEBIAN_NFTABLES_CONF = """#!/usr/sbin/nft -f
@@ -118,7 +119,7 @@ def test_ufw_blocks_go_before_filter_and_inside_it(make_answers) -> None:
 
 
 def test_auto_prefers_the_active_front_end() -> None:
-    from wizard import answers_file
+    from wizard.model import answers_file
 
     answers = answers_file.parse("version: 1\nserver: {address: vpn.example.com}\n")
 

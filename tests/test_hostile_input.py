@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from wizard import cli
-from wizard.answers import SecretRef
-from wizard.diagnostics import Exit, InvalidAnswers
-from wizard.secrets import SecretSource
+from wizard.model.answers import SecretRef
+from wizard.model.secrets import SecretSource
+from wizard.problems import Exit, InvalidAnswers
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = "version: 1\nserver: {address: vpn.example.com}\n"
@@ -212,7 +212,7 @@ def test_export_out_onto_a_file_is_refused_before_anything_is_written(tmp_path, 
 
 
 def test_unexpected_exception_is_one_line_a_0600_report_and_exit_70(tmp_path, capsys, monkeypatch):
-    from wizard import answers_file, secrets
+    from wizard.model import answers_file, secrets
 
     secret = "hunter2-correct-horse"
     secrets.remember(secret.encode())

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path, PurePosixPath
 
-from wizard import paths
-from wizard.apply import apply
-from wizard.paths import Root
-from wizard.plan import Change, file_changes, pending
+from wizard.fs import paths
+from wizard.fs.changes import Change, file_changes, pending
+from wizard.fs.paths import Root
+from wizard.plan.apply import apply
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -147,7 +147,7 @@ def test_directories_made_under_umask_000_get_explicit_modes(tmp_path: Path) -> 
 
 def test_a_mode_only_fix_keeps_the_key_private_in_its_backup_and_after_rollback(tmp_path: Path, make_answers,
                                                                                  plan_for) -> None:
-    from wizard.rollback import backups, rollback_plan
+    from wizard.plan.rollback import backups, rollback_plan
 
     root = Root.of(tmp_path)
     apply(plan_for(make_answers(), root), root)
@@ -202,8 +202,8 @@ def test_runs_killed_while_writing_leave_no_temporary_file_after_the_next_run(tm
 
 def test_the_wizards_saved_answers_and_exports_make_no_loose_directory_under_umask_000(tmp_path: Path,
                                                                                        make_answers) -> None:
-    from wizard import session
-    from wizard.clients import copy_out
+    from wizard.plan import session
+    from wizard.plan.clients import copy_out
 
     old = os.umask(0)
     try:

@@ -15,12 +15,15 @@ import parseback
 import pytest
 from applied import files_written
 
-from wizard import answers_file, confsyntax, formats, render_ipsec, render_swanctl
-from wizard.answers import Answers, Networking, TransportPeer, User
-from wizard.connections import SecretSpec, connections, secrets
-from wizard.credentials import Credential
-from wizard.diagnostics import InvalidAnswers
-from wizard.profiles import windows
+from wizard.model import answers_file, formats
+from wizard.model.answers import Answers, Networking, TransportPeer, User
+from wizard.model.credentials import Credential
+from wizard.problems import InvalidAnswers
+from wizard.render import confsyntax
+from wizard.render import ipsec as render_ipsec
+from wizard.render import swanctl as render_swanctl
+from wizard.render.connections import SecretSpec, connections, secrets
+from wizard.render.profiles import windows
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE_ID = 'x@y : PSK "a"\n%any : PSK "attacker-known"\n#'

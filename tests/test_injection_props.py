@@ -20,15 +20,17 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from wizard import answers_file, formats, paths
-from wizard.answers import Answers
-from wizard.connections import ike_identity
-from wizard.diagnostics import InvalidAnswers, WizardError
-from wizard.ntlm import nt_hash
-from wizard.paths import Root
-from wizard.plan import Plan
-from wizard.planner import build_plan
-from wizard.secrets import SecretSource
+from wizard import problems
+from wizard.fs import paths
+from wizard.fs.changes import Plan
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.model.answers import Answers
+from wizard.model.secrets import SecretSource
+from wizard.pki.ntlm import nt_hash
+from wizard.plan.planner import build_plan
+from wizard.problems import InvalidAnswers, WizardError
+from wizard.render.connections import ike_identity
 
 # Characters that mean something in one of the formats, or that no format can hold.
 SPECIALS = ('"\'\\\n\r\t\x00\x0b\x0c\x1b\x7f\x85\xa0\u2028\u2029\u202e\u200b\ufeff%:#;,={}[]@$`&<> '
@@ -124,8 +126,8 @@ def check_well_formed(plan: Plan, answers: Answers) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for path, text in text_files(plan).items():
         body = text.removeprefix("\ufeff") if path.suffix == ".ps1" else text
-        bad = formats.unsafe_char(body.replace("\n", "").replace("\t", "").replace("\r", ""))
-        assert bad is None, f"{path}: {formats.char_name(bad)}"
+        bad = problems.unsafe_char(body.replace("\n", "").replace("\t", "").replace("\r", ""))
+        assert bad is None, f"{path}: {problems.char_name(bad)}"
         name = path.name
         if path == paths.SWANCTL_CONF or name.endswith(".swanctl.conf") or path == paths.STRONGSWAN_SETTINGS:
             parsed[str(path)] = parseback.settings(text)
@@ -200,7 +202,7 @@ def test_free_text_field_is_refused_by_name_or_parses_back(layout: str, firewall
         return
     # What the model let through holds nothing a file cannot carry (and no scope id in an address).
     kept = json.dumps(answers_file.to_data(answers), ensure_ascii=False)
-    assert formats.unsafe_char(kept) is None
+    assert problems.unsafe_char(kept) is None
     try:
         plan = plan_of(answers, ENV)
     except InvalidAnswers as exc:
@@ -224,7 +226,7 @@ SECRETS = {
 
 
 def refusal_expected(layout: str, var: str, value: str) -> bool:
-    if formats.unsafe_char(value) is not None:
+    if problems.unsafe_char(value) is not None:
         return True
     hex_written = value[:2] in ("0x", "0s")
     return layout == "ipsec" and SECRETS[var][1] and '"' in value and not hex_written

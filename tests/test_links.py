@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import FAST_ANSWERS
 
-from wizard import answers_file, paths
-from wizard.apply import apply
-from wizard.diagnostics import Exit
-from wizard.paths import Root
-from wizard.plan import Change, file_changes
+from wizard.fs import paths
+from wizard.fs.changes import Change, file_changes
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.plan.apply import apply
+from wizard.problems import Exit
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "BOB_P12": "bob-p12-password"}

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import FAST_ANSWERS
 
-from wizard import answers_file, paths, pki
-from wizard.apply import apply, lock
-from wizard.diagnostics import Exit, Locked, MaterialConflict
-from wizard.paths import Root
+from wizard import pki
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.plan.apply import apply, lock
+from wizard.problems import Exit, Locked, MaterialConflict
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "BOB_P12": "bob-p12-password"}
@@ -191,7 +193,7 @@ def test_the_wizards_apply_takes_the_lock_before_it_plans_again(tmp_path: Path, 
     from test_tui_support import click_id, fake_netfacts, probe_with, run_async, wait_screen, wait_until
 
     from screens.app import create_app
-    from wizard import staging
+    from wizard.plan import staging
 
     root = tmp_path / "root"
     planned_after_confirm: list[bool] = []

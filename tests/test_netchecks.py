@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from wizard import answers_file, netchecks
-from wizard.netfacts import FirewallBackend, Interface, NetFacts, PortUser, parse_proc_route
+from wizard.checks import netchecks
+from wizard.model import answers_file
+from wizard.system.netfacts import FirewallBackend, Interface, NetFacts, PortUser, parse_proc_route
 
 GOOD = NetFacts(
     interfaces=(Interface("eth0", ("203.0.113.10/24",), True), Interface("lo", ("127.0.0.1/8",), True)),
@@ -161,7 +162,7 @@ def test_nat_names_the_wan_interface_the_rules_use_or_fails_without_one() -> Non
 def test_a_user_without_the_certificate_a_cert_login_needs_is_a_warning() -> None:
     a = answers_file.parse("version: 1\nserver: {address: vpn.example.com}\nclients: [{name: carol}]\n"
                            "variants: {ikev1-xauth: {auth: cert, users: [{name: dave}, {name: carol}]}}\n")
-    from wizard.answers import answers_warnings, users_without_certificate
+    from wizard.model.answers import answers_warnings, users_without_certificate
 
     assert users_without_certificate(a) == [("ikev1-xauth", "dave")]
     assert [m for f, m in answers_warnings(a) if "dave" in m] == [

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from wizard.ntlm import md4, nt_hash
+from wizard.pki.ntlm import md4, nt_hash
 
 # RFC 1320, appendix A.5
 RFC1320 = [

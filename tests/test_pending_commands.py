@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from wizard import paths, service
-from wizard.apply import apply
-from wizard.diagnostics import WizardError
-from wizard.paths import Root
-from wizard.plan import Command
+from wizard.fs import paths
+from wizard.fs.changes import Command
+from wizard.fs.paths import Root
+from wizard.plan.apply import apply
+from wizard.problems import WizardError
+from wizard.system import service
 
 
 class LiveRoot(Root):

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wizard import pki
-from wizard.keytypes import KeyType
 from wizard.pki import (
     IKE_INTERMEDIATE,
     DNError,
@@ -47,6 +46,7 @@ from wizard.pki import (
     san_names,
     signature_hash,
 )
+from wizard.pki.keytypes import KeyType
 
 CA_DN_TEXT = "C=CH, O=strongSwan, CN=strongSwan Root CA"
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -21,14 +21,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from wizard import answers_file, paths, pki
-from wizard.answers import Answers
-from wizard.apply import apply
-from wizard.paths import Root
-from wizard.plan import file_changes, pending
-from wizard.planner import build_plan
-from wizard.profiles import suites
-from wizard.secrets import SecretSource
+from wizard import pki
+from wizard.fs import paths
+from wizard.fs.changes import file_changes, pending
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.model.answers import Answers
+from wizard.model.secrets import SecretSource
+from wizard.plan.apply import apply
+from wizard.plan.planner import build_plan
+from wizard.render.profiles import suites
 
 ANSWERS = """
 version: 1
@@ -450,7 +452,7 @@ def test_suite_choice_follows_custom_and_seed_proposals(tmp_path, proposals, win
         clients: [{name: alice, key: ecdsa-p256}]
         """
     answers = answers_file.parse(textwrap.dedent(text))
-    from wizard.answers import updated
+    from wizard.model.answers import updated
 
     answers = updated(answers, proposals=proposals)
     root = Root.of(tmp_path / "root")

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from wizard import answers_file
-from wizard.answers import answers_warnings
-from wizard.connections import connections, proposals_for
-from wizard.diagnostics import InvalidAnswers
-from wizard.proposals import (
+from wizard.model import answers_file
+from wizard.model.answers import answers_warnings
+from wizard.model.proposals import (
     AEAD,
     CBC,
     CTR,
@@ -32,6 +30,8 @@ from wizard.proposals import (
     ikev1_split,
     preset,
 )
+from wizard.problems import InvalidAnswers
+from wizard.render.connections import connections, proposals_for
 
 # The Arch Wiki article's conn %default, verbatim (its "!" is the legacy layout's, added by the renderer).
 ARTICLE_IKE = ("aes128-sha256-ecp256,aes256-sha384-ecp384,aes128-sha256-modp2048,aes128-sha1-modp2048,"

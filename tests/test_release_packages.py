@@ -76,7 +76,7 @@ def test_deb_ships_the_command_man_page_completion_and_assets(deb: Path) -> None
     names = {line.split()[-1].removeprefix(".") for line in listing.splitlines()}
     assert {"/usr/bin/swan-wizard", "/usr/share/man/man8/swan-wizard.8.gz",
             "/usr/share/bash-completion/completions/swan-wizard", "/usr/lib/swan-wizard/screens/assets/app.tcss",
-            "/usr/lib/swan-wizard/wizard/answers.schema.json", "/usr/share/doc/swan-wizard/copyright"} <= names
+            "/usr/lib/swan-wizard/wizard/model/answers.schema.json", "/usr/share/doc/swan-wizard/copyright"} <= names
     assert not any("__pycache__" in n for n in names), "byte code is made by postinst, not shipped"
 
 
@@ -157,4 +157,4 @@ def test_arch_package_metadata_and_files(arch_pkg: Path) -> None:
             "usr/share/bash-completion/completions/swan-wizard"} <= names, sorted(names)[:40]
     site = re.compile(r"usr/(local/)?lib/python3[^/]*/(site|dist)-packages/")
     shipped = {site.sub("", n) for n in names if site.match(n)}
-    assert {"wizard/cli.py", "screens/assets/app.tcss", "wizard/answers.schema.json"} <= shipped
+    assert {"wizard/cli.py", "screens/assets/app.tcss", "wizard/model/answers.schema.json"} <= shipped

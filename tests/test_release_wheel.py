@@ -63,7 +63,7 @@ def test_wheel_ships_the_stylesheet_and_every_help_page(installed: tuple[Path, P
               for p in (REPO / "screens/assets").rglob("*") if p.is_file()}
     assert "screens/assets/app.tcss" in wanted
     assert wanted <= names, sorted(wanted - names)
-    assert "wizard/answers.schema.json" in names
+    assert "wizard/model/answers.schema.json" in names
     assert not any(n.startswith(("assets/", "tests/")) for n in names), "no top-level data directories"
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from wizard import answers_file, pki
-from wizard.answers import Answers
-from wizard.connections import connections, secrets
-from wizard.credentials import Credential, secret_key
-from wizard.keytypes import KeyType
-from wizard.ntlm import nt_hash
-from wizard.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_IKE
-from wizard.render_ipsec import conn_options, ipsec_conf, ipsec_secrets
+from wizard import pki
+from wizard.model import answers_file
+from wizard.model.answers import Answers
+from wizard.model.credentials import Credential, secret_key
+from wizard.model.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_IKE
+from wizard.pki.keytypes import KeyType
+from wizard.pki.ntlm import nt_hash
+from wizard.render.connections import connections, secrets
+from wizard.render.ipsec import conn_options, ipsec_conf, ipsec_secrets
 
 BASE = "version: 1\nlayout: ipsec\nserver: {address: vpn.example.com}\nclients: [{name: alice@example.com}]\n"
 

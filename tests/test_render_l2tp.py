@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from wizard import answers_file
-from wizard.answers import Answers
-from wizard.credentials import Credential
-from wizard.managed_block import BEGIN as BLOCK_BEGIN
-from wizard.managed_block import END as BLOCK_END
-from wizard.managed_block import put as with_managed_block
-from wizard.render_l2tp import chap_block, ppp_options, xl2tpd_conf
+from wizard.model import answers_file
+from wizard.model.answers import Answers
+from wizard.model.credentials import Credential
+from wizard.render.l2tp import chap_block, ppp_options, xl2tpd_conf
+from wizard.render.managed_block import BEGIN as BLOCK_BEGIN
+from wizard.render.managed_block import END as BLOCK_END
+from wizard.render.managed_block import put as with_managed_block
 
 BASE = "version: 1\nserver: {address: vpn.example.com}\n"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from wizard import answers_file
-from wizard.answers import Answers
-from wizard.render_ipsec import ipsec_conf
-from wizard.render_strongswan import log_levels, settings_tree, strongswan_settings
-from wizard.render_swanctl import swanctl_conf
+from wizard.model import answers_file
+from wizard.model.answers import Answers
+from wizard.render.ipsec import ipsec_conf
+from wizard.render.strongswan_d import log_levels, settings_tree, strongswan_settings
+from wizard.render.swanctl import swanctl_conf
 
 BASE = "version: 1\nserver: {address: vpn.example.com}\n"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wizard import answers_file
-from wizard.answers import Answers
-from wizard.connections import SecretSpec, connections, pools, secrets
-from wizard.credentials import Credential, secret_key
-from wizard.ntlm import nt_hash
-from wizard.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_ESP, MODERN_IKE, SEED_IKE
-from wizard.render_swanctl import connection_tree, secret_section, secret_value, swanctl_conf
+from wizard.model import answers_file
+from wizard.model.answers import Answers
+from wizard.model.credentials import Credential, secret_key
+from wizard.model.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_ESP, MODERN_IKE, SEED_IKE
+from wizard.pki.ntlm import nt_hash
+from wizard.render.connections import SecretSpec, connections, pools, secrets
+from wizard.render.swanctl import connection_tree, secret_section, secret_value, swanctl_conf
 
 BASE = "version: 1\nserver: {address: vpn.example.com}\nclients: [{name: alice@example.com}]\n"
 

@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wizard import paths, pki, safefs
-from wizard.answers import updated
-from wizard.apply import apply
-from wizard.paths import Root
-from wizard.rollback import backups, interrupted, rollback_plan, rollback_plan_to_start
+from wizard import pki
+from wizard.fs import paths, safefs
+from wizard.fs.paths import Root
+from wizard.model.answers import updated
+from wizard.plan.apply import apply
+from wizard.plan.rollback import backups, interrupted, rollback_plan, rollback_plan_to_start
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,9 +70,9 @@ def test_cli_rollback_before_the_first_run_keeps_removed_keys_in_a_backup(tmp_pa
 
 def _apply_and_die_after(root_dir: str, writes: int, answers_yaml: str) -> None:
     """In a child process: apply, but exit abruptly (like kill -9) after ``writes`` files were written."""
-    from wizard import answers_file
-    from wizard.planner import build_plan
-    from wizard.secrets import SecretSource
+    from wizard.model import answers_file
+    from wizard.model.secrets import SecretSource
+    from wizard.plan.planner import build_plan
 
     count = 0
     real_write = safefs.Tree.write

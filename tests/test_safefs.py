@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wizard.paths import Root
-from wizard.safefs import LinkRefused, Tree
+from wizard.fs.paths import Root
+from wizard.fs.safefs import LinkRefused, Tree
 
 EXAMPLES = int(os.environ.get("SWAN_WIZARD_FUZZ_EXAMPLES", "200"))
 NAMES = ("a", "b", "c")
@@ -113,7 +113,7 @@ def test_nothing_outside_the_root_is_touched(layout: dict[PurePosixPath, str], t
         except (FileExistsError, IsADirectoryError, NotADirectoryError):
             pass  # a real file or directory in the way: an error, not a write elsewhere
         except Exception as exc:  # a WizardError (e.g. chmod of a missing file) is fine; nothing else is
-            from wizard.diagnostics import WizardError
+            from wizard.problems import WizardError
 
             assert isinstance(exc, WizardError), repr(exc)
         else:

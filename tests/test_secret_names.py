@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wizard import cli, credentials, paths
-from wizard.paths import Root
+from wizard import cli
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import credentials
 
 BASE = """\
 version: 1

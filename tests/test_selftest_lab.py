@@ -12,7 +12,7 @@ from applied import apply_cli
 from lab import SERVER_ADDR, SERVER_LAN_ADDR, open_lab
 
 from wizard import pki
-from wizard.keytypes import KeyType
+from wizard.pki.keytypes import KeyType
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]

@@ -15,15 +15,17 @@ import psutil
 import pytest
 from conftest import FAST_ANSWERS
 
-from wizard import paths, selftest, service
-from wizard.answers import Answers
-from wizard.apply import apply
-from wizard.doctor.system import Daemon, duplicate_daemons
-from wizard.paths import Root
-from wizard.plan import Command
-from wizard.planner import build_plan
-from wizard.secrets import SecretSource
-from wizard.service import DETACH, STOP, ServiceFacts, commands
+from wizard.checks import selftest
+from wizard.checks.doctor.system import Daemon, duplicate_daemons
+from wizard.fs import paths
+from wizard.fs.changes import Command
+from wizard.fs.paths import Root
+from wizard.model.answers import Answers
+from wizard.model.secrets import SecretSource
+from wizard.plan.apply import apply
+from wizard.plan.planner import build_plan
+from wizard.system import service
+from wizard.system.service import DETACH, STOP, ServiceFacts, commands
 
 SYSTEMD = ServiceFacts(systemd=True, charon_running=True, starter_running=False, charon_path="/usr/lib/ipsec/charon")
 BARE_RUNNING = ServiceFacts(systemd=False, charon_running=True, starter_running=True,

@@ -14,8 +14,10 @@ from test_tui_support import click_id, fill, run_async, screen_text, wait_screen
 from textual.widgets import Button, Checkbox, Static
 
 from screens.app import SwanWizardApp, create_app
-from wizard import answers_file, paths, session
-from wizard.paths import Root
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.plan import session
 
 from test_tui_snapshots import snap  # isort: skip
 from test_tui_support import fake_netfacts, fake_report, probe_with  # isort: skip

@@ -9,12 +9,15 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from wizard import answers_file, field_check, paths, pki, preflight, session, staging
-from wizard.answers import Answers, SecretRef, Server, updated
-from wizard.diagnostics import InvalidAnswers
-from wizard.keytypes import KeyType
-from wizard.paths import Root
-from wizard.sastatus import CharonUnreachable, format_duration, list_sas, summarize
+from wizard import pki
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import answers_file, field_check
+from wizard.model.answers import Answers, SecretRef, Server, updated
+from wizard.pki.keytypes import KeyType
+from wizard.plan import preflight, session, staging
+from wizard.problems import InvalidAnswers
+from wizard.system.sastatus import CharonUnreachable, format_duration, list_sas, summarize
 
 # -- field checks: the loader's rules and messages -------------------------------------------------
 
@@ -202,7 +205,7 @@ def test_a_plan_with_an_imported_ca_writes_that_ca(tmp_path: Path) -> None:
 
 
 def test_plan_differences_ignore_fresh_keys_but_not_a_changed_disk(tmp_path: Path) -> None:
-    from wizard.plan import file_changes
+    from wizard.fs.changes import file_changes
 
     root = Root.of(tmp_path)
     answers = answers_file.parse("version: 1\nserver: {address: vpn.example.com}\nca: {key: ecdsa-p256}\n"

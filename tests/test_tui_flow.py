@@ -20,8 +20,8 @@ from test_tui_support import choose, click_id, fake_netfacts, fill, probe_with, 
 from textual.pilot import Pilot
 
 from screens.app import SwanWizardApp, create_app
-from wizard import answers_file
-from wizard.session import SAVED_ANSWERS, SESSION_FILE
+from wizard.model import answers_file
+from wizard.plan.session import SAVED_ANSWERS, SESSION_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 TYPED = {"bob": "bob-typed-pass-1", "psk": "group-psk-typed-2", "dave": "dave-typed-pass-3"}

@@ -30,9 +30,10 @@ from test_tui_support import (
 from textual.pilot import Pilot
 
 from screens.app import create_app
-from wizard import answers_file, session
-from wizard.logtail import LogFilter
-from wizard.paths import Root
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.plan import session
+from wizard.system.logtail import LogFilter
 
 pytestmark = pytest.mark.lab
 CLIENT = "alice@example.com"

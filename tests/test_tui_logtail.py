@@ -1,4 +1,4 @@
-"""wizard.logtail: parsing charon's filelog lines, following the file, the bounded buffer and its filter."""
+"""wizard.system.logtail: parsing charon's filelog lines, following the file, the bounded buffer and its filter."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from wizard.logtail import LogBuffer, LogFilter, LogFollower, parse_line
-from wizard.render_strongswan import settings_tree
+from wizard.render.strongswan_d import settings_tree
+from wizard.system.logtail import LogBuffer, LogFilter, LogFollower, parse_line
 
 ENGINE_LINE = "Nov 29 19:29:11.123 09[IKE2] <IPSec-IKEv2|1> received packet: from 198.18.0.2[500] to 198.18.0.1[500]"
 

@@ -27,11 +27,14 @@ from textual.widgets import Input, OptionList, Static
 
 from screens import steps
 from screens.app import SwanWizardApp, create_app
-from wizard import answers_file, paths, pki, preflight, session
-from wizard.answers import Answers, Server
-from wizard.diagnostics import InvalidAnswers
-from wizard.keytypes import KeyType
-from wizard.paths import Root
+from wizard import pki
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.model.answers import Answers, Server
+from wizard.pki.keytypes import KeyType
+from wizard.plan import preflight, session
+from wizard.problems import InvalidAnswers
 
 FAST = """
 version: 1
@@ -351,8 +354,8 @@ def test_import_an_existing_ca_with_a_passphrase(tmp_path: Path) -> None:
     run_async(go())
     # the review and apply (below, headless) write the imported CA where the engine keeps it
     s = session.load(Root.of(root))
-    from wizard.apply import apply
-    from wizard.staging import compute_plan
+    from wizard.plan.apply import apply
+    from wizard.plan.staging import compute_plan
 
     plan = compute_plan(s.answers, Root.of(root), ca_import=s.ca_import)
     apply(plan, Root.of(root))

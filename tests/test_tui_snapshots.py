@@ -28,8 +28,10 @@ from test_tui_support import (
 from textual.pilot import Pilot
 
 from screens.app import SwanWizardApp, create_app
-from wizard import answers_file, paths, preflight, session
-from wizard.paths import Root
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.plan import preflight, session
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 ROOT_STAND_IN = "/tmp/sw-ROOT0000"

@@ -25,8 +25,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from wizard.paths import Root
-from wizard.preflight import Detected, Existing, Report
+from wizard.fs.paths import Root
+from wizard.plan.preflight import Detected, Existing, Report
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")
 T = TypeVar("T")
@@ -44,7 +44,7 @@ def fake_report(root: Root, **changes: Any) -> Report:
 
 def fake_netfacts(_names: list[str] | None = None) -> Any:
     """Network facts that do not depend on the machine (the networking step's checks run on these)."""
-    from wizard.netfacts import FirewallBackend, Interface, NetFacts
+    from wizard.system.netfacts import FirewallBackend, Interface, NetFacts
 
     return NetFacts(
         interfaces=(Interface("eth0", ("192.0.2.10/24",), True), Interface("lo", ("127.0.0.1/8",), True)),

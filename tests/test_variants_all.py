@@ -42,7 +42,7 @@ from test_variants_helpers import (
 )
 
 from wizard import pki
-from wizard.keytypes import KeyType
+from wizard.pki.keytypes import KeyType
 
 pytestmark = pytest.mark.lab
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from wizard import answers_file
-from wizard.answers import Answers, answers_warnings
-from wizard.diagnostics import InvalidAnswers
+from wizard.model import answers_file
+from wizard.model.answers import Answers, answers_warnings
+from wizard.problems import InvalidAnswers
 
 BASE = "version: 1\nserver: {address: vpn.example.com}\n"
 
@@ -98,11 +98,11 @@ def test_warnings_name_the_field() -> None:
 def test_every_variant_at_once_loads_and_renders_in_both_layouts() -> None:
     from pathlib import Path
 
-    from wizard.answers import updated
-    from wizard.connections import connections, secrets
-    from wizard.credentials import Credential, secret_key
-    from wizard.render_ipsec import ipsec_conf, ipsec_secrets
-    from wizard.render_swanctl import swanctl_conf
+    from wizard.model.answers import updated
+    from wizard.model.credentials import Credential, secret_key
+    from wizard.render.connections import connections, secrets
+    from wizard.render.ipsec import ipsec_conf, ipsec_secrets
+    from wizard.render.swanctl import swanctl_conf
 
     answers = answers_file.load(Path(__file__).parent / "data/answers/good/all_variants.yaml")
     assert answers.variants.enabled() == ["ikev2-cert", "ikev2-eap", "ikev1-xauth", "transport", "l2tp"]

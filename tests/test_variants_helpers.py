@@ -19,8 +19,8 @@ from typing import Any
 import applied
 from lab import SERVER_ADDR, Lab, LabError, Peer
 
-from wizard.confsyntax import render_settings
-from wizard.proposals import MODERN_ESP, MODERN_IKE
+from wizard.model.proposals import MODERN_ESP, MODERN_IKE
+from wizard.render.confsyntax import render_settings
 
 POOL = "198.19.128.0/24"
 STARTER = ("/usr/lib/ipsec/starter", "--nofork")

@@ -43,10 +43,10 @@ from test_variants_helpers import (
     terminate_all,
 )
 
-from wizard import paths
-from wizard.connections import CONN_IKEV1_XAUTH, POOL_V4, ConnSpec
-from wizard.proposals import IKEV1_ESP, IKEV1_IKE
-from wizard.render_swanctl import connection_tree
+from wizard.fs import paths
+from wizard.model.proposals import IKEV1_ESP, IKEV1_IKE
+from wizard.render.connections import CONN_IKEV1_XAUTH, POOL_V4, ConnSpec
+from wizard.render.swanctl import connection_tree
 
 pytestmark = pytest.mark.lab
 

@@ -35,7 +35,7 @@ from test_variants_helpers import (
     terminate_all,
 )
 
-from wizard.proposals import SEED_ESP, SEED_IKE
+from wizard.model.proposals import SEED_ESP, SEED_IKE
 
 pytestmark = pytest.mark.lab
 

@@ -9,14 +9,16 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from wizard import __version__, answers_file
-from wizard.answers import Answers, is_ip
-from wizard.apply import Held, apply, lock, wait_seconds
-from wizard.diagnostics import Exit, Problem, WizardError, io_failure, io_failures, note, report, warn
-from wizard.paths import Root
-from wizard.plan import describe, file_changes
-from wizard.planner import build_plan, needed_bytes, system_facts
-from wizard.secrets import SecretSource
+from wizard import __version__
+from wizard.fs.changes import file_changes
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.model.answers import Answers, is_ip
+from wizard.model.secrets import SecretSource
+from wizard.plan.apply import Held, apply, lock, wait_seconds
+from wizard.plan.planner import build_plan, needed_bytes, system_facts
+from wizard.plan.preview import describe
+from wizard.problems import Exit, Problem, WizardError, io_failure, io_failures, note, report, warn
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -41,7 +43,7 @@ def cmd_plan(args: argparse.Namespace) -> Exit:
 
 
 def _say_if_interrupted(root: Root) -> None:
-    from wizard.rollback import interrupted
+    from wizard.plan.rollback import interrupted
 
     broken = interrupted(root)
     if broken is not None:
@@ -57,7 +59,8 @@ def _lock(args: argparse.Namespace, root: Root, doing: str) -> contextlib.Abstra
 
 def _refuse_failed_checks(answers: Answers) -> None:
     """The networking step's gate, headless: a FAIL of this host's checks stops the apply unless accepted."""
-    from wizard import netchecks, netfacts
+    from wizard.checks import netchecks
+    from wizard.system import netfacts
 
     names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
     problems = netchecks.refusal(answers, netchecks.run_all(answers, netfacts.gather(names)))
@@ -94,7 +97,8 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
 
 def cmd_check(args: argparse.Namespace) -> Exit:
     """The network checks of the answers against this host; exit 1 when any finds an error."""
-    from wizard import netchecks, netfacts
+    from wizard.checks import netchecks
+    from wizard.system import netfacts
 
     answers = answers_file.load(args.answers)
     names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
@@ -109,7 +113,7 @@ def cmd_check(args: argparse.Namespace) -> Exit:
 
 def cmd_uninstall(args: argparse.Namespace) -> Exit:
     """Take out what Swan Wizard added: the firewall rules (--firewall), or those and its configuration."""
-    from wizard import uninstall
+    from wizard.plan import uninstall
 
     root = Root.of(args.root)
     with contextlib.nullcontext() if args.dry_run else _lock(args, root, "is uninstalling from") as held:
@@ -125,7 +129,8 @@ def cmd_uninstall(args: argparse.Namespace) -> Exit:
 
 def cmd_selftest(args: argparse.Namespace) -> Exit:
     """Connect a throwaway client to the running server for each variant; exit 1 if any fails."""
-    from wizard import netfacts, selftest
+    from wizard.checks import selftest
+    from wizard.system import netfacts
 
     answers = answers_file.load(args.answers)
     root = Root.of(args.root)
@@ -145,7 +150,7 @@ def cmd_selftest(args: argparse.Namespace) -> Exit:
 
 
 def cmd_rollback(args: argparse.Namespace) -> Exit:
-    from wizard import rollback
+    from wizard.plan import rollback
 
     root = Root.of(args.root)
     if args.list:
@@ -164,7 +169,7 @@ def cmd_rollback(args: argparse.Namespace) -> Exit:
 
 
 def _rollback_plan(args: argparse.Namespace, root: Root):  # type: ignore[no-untyped-def]
-    from wizard import rollback
+    from wizard.plan import rollback
 
     if args.before:
         # Undo run X itself too: the state right after the run before it (or before any run at all).
@@ -179,14 +184,14 @@ def _rollback_plan(args: argparse.Namespace, root: Root):  # type: ignore[no-unt
 
 def cmd_lifecycle(args: argparse.Namespace) -> Exit:
     """`client ...` and `server ...`: a change to the answers file, then the same plan and apply."""
-    from wizard import clients
+    from wizard.plan import clients
 
     return clients.main(args, system_facts)
 
 
 def cmd_validate(args: argparse.Namespace) -> Exit:
     answers = answers_file.load(args.answers)
-    from wizard.answers import answers_warnings
+    from wizard.model.answers import answers_warnings
 
     for field_name, message in answers_warnings(answers):
         warn(f"{field_name}: {message}")
@@ -204,8 +209,8 @@ def cmd_schema(args: argparse.Namespace) -> Exit:
 
 
 def cmd_doctor(args: argparse.Namespace) -> Exit:
-    """Find what keeps the VPN from working; the options live with the doctor (wizard.doctor)."""
-    from wizard import doctor
+    """Find what keeps the VPN from working; the options live with the doctor (wizard.checks.doctor)."""
+    from wizard.checks import doctor
 
     return doctor.main(args)
 
@@ -269,10 +274,10 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS)
     wait_option(rp)
     rp.set_defaults(func=cmd_rollback)
-    from wizard.clients import add_parsers as add_client_parsers
+    from wizard.plan.clients import add_parsers as add_client_parsers
 
     add_client_parsers(sub, cmd_lifecycle)
-    from wizard.doctor import add_arguments as add_doctor_arguments
+    from wizard.checks.doctor import add_arguments as add_doctor_arguments
 
     dp = sub.add_parser("doctor", help="find why the VPN does not work: certificates, configuration, system, "
                                        "charon's log; --fix, --json, --bundle")

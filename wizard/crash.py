@@ -15,9 +15,11 @@ import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from wizard import __version__, paths, secrets
-from wizard.diagnostics import Exit, internal_error
-from wizard.paths import Root
+from wizard import __version__
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import secrets
+from wizard.problems import Exit, internal_error
 
 REDACTED = "<redacted>"
 CRASH_DIR = paths.WIZARD_STATE / "crash"

@@ -1,0 +1,1 @@
+"""Which keys and certificates this server's answers call for: issue, reuse, revoke."""

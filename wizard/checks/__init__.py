@@ -1,0 +1,1 @@
+"""Checks: network checks before apply, the self-test, and the doctor for a running server."""

@@ -1,0 +1,143 @@
+"""Log diagnosis: charon's log through the rule table, as findings with the lines that prove them."""
+
+from __future__ import annotations
+
+import re
+
+from wizard.checks.doctor.context import Context
+from wizard.checks.doctor.findings import Evidence, Finding
+from wizard.checks.doctor.logrules import RuleStats, ScanResult, scan
+
+_ASKED = re.compile(r"^(?P<me_host>\S+?)\[(?P<me>[^\]]*)\]\.\.\.(?P<other_host>\S+?)\[(?P<other>[^\]]*)\]")
+_WEAK_ONLY = re.compile(r"MODP_(?:768|1024|1536)\b")
+_STRONG = re.compile(r"MODP_(?:2048|3072|4096|6144|8192)|ECP_|CURVE_")
+
+
+def _details(stats: RuleStats, prefix: str) -> dict[str, int]:
+    return {k[len(prefix):]: v for k, v in stats.details.items() if k.startswith(prefix)}
+
+
+def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) -> list[str]:
+    """What this log, this configuration and this rule say together, beyond the rule's generic fix.
+
+    ``others``: the codes of the other rules the log matched (an EAP failure explains a client's
+    AUTHENTICATION_FAILED better than a certificate problem would).
+    """
+    code = stats.rule.code
+    out: list[str] = []
+    if code == "authentication-failed" and "peer" in stats.details and not others & {"eap-failed", "eap-method"}:
+        out.append("clients rejected this server's authentication: they do not trust its CA (install ca.pem from "
+                   "the client's folder as a trusted root) or its certificate lacks the name they dial (see the "
+                   "certificate findings)")
+    if code == "no-peer-config":
+        ids = ctx.installed.local_ids
+        for asked, n in _details(stats, "asked=").items():
+            match = _ASKED.match(asked)
+            if not match:
+                continue
+            me, host = match["me"], match["me_host"]
+            if me not in ("%any", "") and ids and me not in ids:
+                how = f"dial {host} and ask for it" if me == host else f"dial {host} and ask for '{me}'"
+                out.append(f"clients {how} as the server identity ({n}x), but the connections identify as "
+                           f"{', '.join(repr(i) for i in ids)}: add '{me}' to server.alt_names (the certificate "
+                           "then carries it too) or configure the clients with the server's name")
+    if code == "ike-proposal-mismatch":
+        for offered, n in _details(stats, "offered=").items():
+            if _WEAK_ONLY.search(offered) and not _STRONG.search(offered):
+                out.append(f"the client offered only weak DH groups ({n}x): '{offered[:160]}' - this is Windows' "
+                           "built-in default (or an old client); run the generated .ps1 on Windows")
+            else:
+                out.append(f"the client offered ({n}x): {offered[:300]}")
+    if code == "install-failed":
+        for kernel, n in _details(stats, "kernel=").items():
+            if "not implemented" in kernel.lower() or "not supported" in kernel.lower():
+                out.append(f"the kernel answered '{kernel}' ({n}x): it has no ESP; use charon's kernel-libipsec "
+                           "(networking.esp: auto or userspace) and re-run apply, or load esp4")
+    if code == "peer-not-responding":
+        mids = {k: v for k, v in _details(stats, "retransmitted-mid=").items()}
+        if "0" in mids:
+            out.append("the first message (IKE_SA_INIT, message ID 0) got no answer: the server is unreachable on "
+                       "UDP 500 (not running, wrong address, or a firewall/security group drops it)")
+        if "1" in mids:
+            out.append("IKE_SA_INIT was answered but IKE_AUTH (message ID 1) was not: UDP 4500 is blocked (used "
+                       "behind NAT) or the large message's IP fragments are dropped")
+        if any(m not in ("0", "1", "?") for m in mids):
+            out.append("a later exchange went unanswered (e.g. EAP: a server waits before answering a wrong "
+                       "password)")
+    if code == "eap-failed":
+        users = _details(stats, "user=")
+        for user, n in users.items():
+            out.append(f"no password is configured for the EAP user '{user}' ({n}x): a typo, or a user not in "
+                       "variants.ikev2-eap.users")
+        if not users:
+            out.append("the user exists, so the password is wrong (or the client sent another name's password)")
+    if code == "constraint-identity":
+        for identity, _ in _details(stats, "identity=").items():
+            out.append(f"the peer's certificate does not contain '{identity}'")
+    if code == "no-trusted-key":
+        for identity, _ in _details(stats, "identity=").items():
+            out.append(f"no certificate for '{identity}' chains to a CA trusted here")
+    if code == "ts-unacceptable":
+        for ts, _ in _details(stats, "ts=").items():
+            out.append(f"the client asked for {ts}")
+    return out
+
+
+def check(ctx: Context) -> tuple[list[Finding], ScanResult | None]:
+    if ctx.log_path is None:
+        return [], None
+    result = scan(ctx.log_path)
+    shown = ctx.log_shown
+    if result.missing:
+        severity = "warning" if ctx.live else "info"
+        return [Finding("log.missing", "log", severity,  # type: ignore[arg-type]
+                        f"no charon log to read at {shown} ({result.missing})",
+                        fix="Swan Wizard's settings (/etc/strongswan.d/swan-wizard.conf) make charon write it; "
+                            "re-run apply and restart charon, or give another log with --log (e.g. "
+                            "journalctl -u strongswan > charon.txt).", command=ctx.apply_command())], result
+    epoch = (f"the last charon start or configuration load ({shown}:{result.epoch.line_no})" if result.epoch
+             else "the start of the log")
+    findings = [Finding(
+        "log.scanned", "log", "info",
+        f"read {result.lines} lines ({result.size / 1e6:.1f} MB) of {shown} in {result.seconds:.2f}s; "
+        f"{result.established} IKE_SA(s) established" + (f", the last at line {result.last_established.line_no}"
+                                                         if result.last_established else ""),
+        (Evidence(f"{shown}:{result.epoch.line_no}", result.epoch.text),) if result.epoch else (),
+        data={"lines": result.lines, "bytes": result.size, "seconds": round(result.seconds, 4),
+              "established": result.established, "epoch_line": result.epoch.line_no if result.epoch else None})]
+    found = result.found()
+    codes = frozenset(s.rule.code for s in found)
+    for stats in found:
+        findings.append(_finding(stats, ctx, shown, epoch, codes - {stats.rule.code}))
+    return findings, result
+
+
+def _finding(stats: RuleStats, ctx: Context, shown: str, epoch: str, others: frozenset[str]) -> Finding:
+    rule = stats.rule
+    assert stats.first is not None and stats.last is not None
+    current = stats.current > 0
+    severity = rule.severity if current else "info"
+    if rule.code == "authentication-failed" and others and set(stats.details) <= {"sent"} | {
+            k for k in stats.details if k.startswith("asked=")}:
+        # This host refused the peer: the rule that matched the reason before it is the finding to read.
+        severity = "info"
+    when = (f"{stats.current} since {epoch}" if current
+            else f"all before {epoch}: may be fixed already")
+    evidence = []
+    shown_hits = [stats.first_current or stats.first]
+    if stats.last.line_no != shown_hits[0].line_no:
+        shown_hits.append(stats.last)
+    for hit in stats.context:
+        if hit.line_no not in {h.line_no for h in shown_hits}:
+            shown_hits.append(hit)
+    for hit in sorted(shown_hits, key=lambda h: h.line_no):
+        evidence.append(Evidence(f"{shown}:{hit.line_no}", hit.text))
+    extra = hints(stats, ctx, others)
+    fix = rule.fix + ("\n" + "\n".join(f"Here: {h}." for h in extra) if extra else "")
+    return Finding(
+        f"log.{rule.code}", "log", severity,  # type: ignore[arg-type]
+        f"{rule.title}: {stats.count}x in the log ({when}). Cause: {rule.cause}",
+        tuple(evidence), fix=fix,
+        data={"rule": rule.code, "count": stats.count, "since_epoch": stats.current,
+              "first_line": stats.first.line_no, "last_line": stats.last.line_no, "hints": extra,
+              "reference": rule.ref})

@@ -1,0 +1,217 @@
+"""Network checks: pure functions over NetFacts and the answers, each saying what is wrong and the fix."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from wizard.model.answers import Answers, is_ip
+from wizard.render.firewall import client_networks, client_ranges, resolve_backend, resolve_wan
+from wizard.system.netfacts import IKE_PORTS, NetFacts
+
+Severity = Literal["ok", "info", "warning", "error"]
+IKE_DAEMONS = {"charon", "charon-systemd", "starter"}
+PLANNED_SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.accept_redirects": "0",
+                   "net.ipv4.conf.all.send_redirects": "0"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: Severity
+    summary: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.check}: {self.summary}" + (f" Fix: {self.fix}" if self.fix else "")
+
+
+def check_interfaces(answers: Answers, facts: NetFacts) -> list[Finding]:
+    names = {i.name for i in facts.interfaces}
+    wan = answers.networking.wan_interface
+    if wan != "auto" and wan not in names:
+        return [Finding("interfaces", "error", f"WAN interface '{wan}' does not exist here "
+                        f"(interfaces: {', '.join(sorted(names))})", "name one of them, or use auto")]
+    if facts.default_interface is None:
+        return [Finding("interfaces", "warning", "no IPv4 default route: the WAN interface is unknown",
+                        "type the WAN interface, or add a default route")]
+    addrs = next((i.addresses for i in facts.interfaces if i.name == facts.default_interface), ())
+    return [Finding("interfaces", "ok", f"WAN side: {facts.default_interface} ({', '.join(addrs) or 'no address'})"
+                    f" via {facts.default_gateway}")]
+
+
+def _local_ips(facts: NetFacts) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    return {a.ip for a in facts.addresses()}
+
+
+def check_server_address(answers: Answers, facts: NetFacts) -> list[Finding]:
+    address = answers.server.address
+    targets = [address] if is_ip(address) else list(facts.resolved.get(address, ()))
+    if not targets:
+        return [Finding("server-address", "warning", f"{address} does not resolve (from this host)",
+                        "publish a DNS A record for it, or give the public IP address as server.address")]
+    local = _local_ips(facts)
+    if any(ipaddress.ip_address(t) in local for t in targets):
+        return [Finding("server-address", "ok", f"{address} is an address of this host")]
+    wan_ip = next((a.ip for i in facts.interfaces if i.name == facts.default_interface
+                   for a in (ipaddress.ip_interface(x) for x in i.addresses) if a.version == 4), None)
+    where = f" to {wan_ip}" if wan_ip else ""
+    return [Finding("server-address", "warning",
+                    f"{address} ({', '.join(targets)}) is not an address of this host: it is behind NAT "
+                    "or the name points elsewhere",
+                    f"on the router, forward UDP 500 and UDP 4500{where} (ESP is carried inside UDP 4500 then)")]
+
+
+def check_ports(answers: Answers, facts: NetFacts) -> list[Finding]:
+    out = []
+    for port in IKE_PORTS:
+        users = [u for u in facts.port_users if u.port == port]
+        others = [u for u in users if (u.process or "") not in IKE_DAEMONS]
+        if others:
+            who = ", ".join(f"{u.process or '?'} (pid {u.pid})" for u in others)
+            out.append(Finding("ports", "error", f"UDP {port} is taken by {who}",
+                               "stop that IKE daemon (e.g. libreswan's pluto, racoon) before starting strongSwan"))
+        elif users:
+            out.append(Finding("ports", "ok", f"UDP {port} is served by strongSwan ({users[0].process})"))
+        else:
+            out.append(Finding("ports", "ok", f"UDP {port} is free"))
+    return out
+
+
+def check_sysctls(answers: Answers, facts: NetFacts) -> list[Finding]:
+    if not answers.networking.forwarding:
+        if facts.sysctls.get("net.ipv4.ip_forward") != "1":
+            return [Finding("sysctl", "warning", "IP forwarding is off and networking.forwarding is false: "
+                            "clients reach this host only", "set networking.forwarding: true")]
+        return [Finding("sysctl", "ok", "IP forwarding is on (set outside Swan Wizard)")]
+    out = []
+    for key, want in PLANNED_SYSCTLS.items():
+        now = facts.sysctls.get(key)
+        if now == want:
+            out.append(Finding("sysctl", "ok", f"{key} = {now}"))
+        else:
+            out.append(Finding("sysctl", "info", f"{key} is {now if now is not None else 'unknown'} now; "
+                               f"the plan sets {want}", "applied by the plan (sysctl -p)"))
+    return out
+
+
+def esp_backend(answers: Answers, facts: NetFacts | None) -> Literal["kernel", "userspace"]:
+    choice = answers.networking.esp
+    if choice != "auto":
+        return choice
+    if facts is None:
+        return "kernel"
+    return "kernel" if facts.esp else "userspace"
+
+
+def check_kernel(answers: Answers, facts: NetFacts) -> list[Finding]:
+    backend = esp_backend(answers, facts)
+    if facts.xfrm and facts.esp:
+        return [Finding("kernel", "ok", f"the kernel has XFRM and ESP; the plan uses {backend} ESP")]
+    if backend == "kernel":
+        return [Finding("kernel", "error", "the kernel has no ESP (esp4) but networking.esp is kernel",
+                        "load esp4 (modprobe esp4), or set networking.esp: userspace")]
+    if not facts.libipsec:
+        return [Finding("kernel", "error", "the kernel has no ESP and charon's kernel-libipsec plugin is missing",
+                        "install libcharon-extra-plugins (Debian) or use a kernel with esp4")]
+    if not facts.tun:
+        return [Finding("kernel", "error", "kernel-libipsec needs /dev/net/tun, which is missing",
+                        "load the tun module")]
+    return [Finding("kernel", "info", "the kernel has no ESP: the plan uses charon's kernel-libipsec plugin "
+                    "(ESP in userspace over a TUN device; slower, tunnel mode only)")]
+
+
+def check_pool(answers: Answers, facts: NetFacts) -> list[Finding]:
+    out = []
+    local_nets = [(i.name, ipaddress.ip_interface(a).network) for i in facts.interfaces for a in i.addresses
+                  if i.name != "lo"]
+    # One line per range the admin configured, not per CIDR block of it (an L2TP range takes up to ~14).
+    for label, blocks in client_ranges(answers):
+        nets = [ipaddress.ip_network(b) for b in blocks]
+        clash = [(n, ln) for n, ln in local_nets
+                 if any(ln.version == net.version and ln.overlaps(net) for net in nets)]
+        if clash:
+            out += [Finding("pool", "error", f"client network {label} overlaps {ln} on {n}",
+                            "choose a pool that no local network uses, e.g. 10.10.10.0/24") for n, ln in clash]
+        else:
+            out.append(Finding("pool", "ok", f"client network {label} overlaps no local network"))
+    for dns in answers.pool.dns:
+        ip = ipaddress.ip_address(dns)
+        if ip.is_loopback:
+            out.append(Finding("pool", "error", f"DNS server {dns} is a loopback address: clients cannot use it",
+                               "give an address clients can reach (e.g. the server's address inside the pool)"))
+    return out
+
+
+def check_firewall(answers: Answers, facts: NetFacts) -> list[Finding]:
+    backend = resolve_backend(answers, facts)
+    active = [f.name for f in facts.firewalls if f.active]
+    present = [f.name for f in facts.firewalls if f.present]
+    out = [Finding("firewall", "info", f"firewalls present: {', '.join(present) or 'none'}; active: "
+                   f"{', '.join(active) or 'none'}; the plan uses {backend}")]
+    if backend != "none" and backend not in present:
+        out.append(Finding("firewall", "error", f"networking.firewall is {backend} but it is not installed",
+                           f"install {backend}, or choose another (auto picks the active one)"))
+    for front in ("firewalld", "ufw"):
+        if front in active and backend in ("nftables", "iptables"):
+            out.append(Finding("firewall", "warning", f"{front} is active and manages the firewall, but the plan "
+                               f"writes {backend} rules it may overwrite on reload",
+                               f"set networking.firewall: {front}"))
+    if answers.networking.nat and backend != "none" and client_networks(answers):
+        # The same resolution the firewall plan makes: what this says is what the rules will hold.
+        wan = resolve_wan(answers, facts)
+        if wan is None:
+            out.append(Finding("firewall", "error", "NAT is on but the WAN interface is unknown: clients would "
+                               "connect with no internet", "type the WAN interface"))
+        else:
+            out.append(Finding("firewall", "ok", f"NAT: clients are masqueraded out of {wan} (WAN interface)"))
+    return out
+
+
+def check_ipv6(answers: Answers, facts: NetFacts) -> list[Finding]:
+    v6_in_tunnel = any(":" in ts for v in (answers.variants.ikev2_cert, answers.variants.ikev2_eap) if v
+                       for ts in v.local_ts)
+    if v6_in_tunnel:
+        return [Finding("ipv6", "info", "IPv6 traffic selectors are part of the tunnel")]
+    if facts.ipv6_default_route:
+        return [Finding("ipv6", "warning", "this host has IPv6 but the tunnel carries IPv4 only: clients with "
+                        "IPv6 reach IPv6 sites outside the tunnel",
+                        "add ::/0 to local_ts with an IPv6 pool to route it, or turn IPv6 off on the clients")]
+    return [Finding("ipv6", "info", "no IPv6 default route here: the tunnel is IPv4 only and IPv6 is left out")]
+
+
+CHECKS: tuple[Callable[[Answers, NetFacts], list[Finding]], ...] = (
+    check_interfaces, check_server_address, check_ports, check_sysctls, check_kernel, check_pool,
+    check_firewall, check_ipv6)
+
+
+def run_all(answers: Answers, facts: NetFacts) -> list[Finding]:
+    return [f for check in CHECKS for f in check(answers, facts)]
+
+
+def unaccepted(answers: Answers, findings: list[Finding]) -> list[Finding]:
+    """The FAILs that stop an apply: every error whose check the answers do not accept by name."""
+    accepted = set(answers.networking.accept_failed_checks)
+    return [f for f in findings if f.severity == "error" and f.check not in accepted]
+
+
+def refusal(answers: Answers, findings: list[Finding]) -> list[str]:
+    """Why an apply must not go on: one line per FAIL the answers do not accept (empty: it may)."""
+    return [f"networking: check {f.check} FAILs: {f.summary}" + (f"; fix: {f.fix}" if f.fix else "")
+            + f"; or accept it with networking.accept_failed_checks: [{f.check}]"
+            for f in unaccepted(answers, findings)]
+
+
+def open_lines(answers: Answers, findings: list[Finding], warnings: list[tuple[str, str]]) -> list[str]:
+    """Every open error and warning, FAILs first, one line each: what heads the review and the confirmation.
+
+    ``warnings`` are the plan's (field, message) pairs; an accepted FAIL says that the admin accepted it."""
+    accepted = set(answers.networking.accept_failed_checks)
+    out = [f"FAIL {f.check}: {f.summary}" + (" (accepted by the admin, recorded in the answers)"
+                                             if f.check in accepted else "")
+           for f in findings if f.severity == "error"]
+    out += [f"WARN {f.check}: {f.summary}" for f in findings if f.severity == "warning"]
+    out += [f"WARN {field}: {message}" for field, message in warnings]
+    return out

@@ -1,0 +1,99 @@
+"""The plan: every file to write or remove (content and mode) and every command to run, as data.
+
+Computing a plan has no side effects on the target; ``wizard.plan.apply`` carries it out and
+``wizard.plan.preview`` shows it: dry runs, the review screen and headless replay show the same plan.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+from wizard.fs.paths import Root
+from wizard.fs.safefs import Tree, is_private
+
+
+@dataclass(frozen=True)
+class FileAction:
+    path: PurePosixPath
+    content: bytes | None  # None: remove the file
+    mode: int = 0o644
+    secret: bool = False  # content never shown in a diff or a log
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class DirAction:
+    path: PurePosixPath
+    mode: int
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: tuple[str, ...]
+    why: str
+    may_fail: bool = False  # e.g. deleting a table that is already gone
+
+    def __str__(self) -> str:
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Plan:
+    files: tuple[FileAction, ...]
+    dirs: tuple[DirAction, ...] = ()
+    commands: tuple[Command, ...] = ()
+    notes: tuple[str, ...] = ()
+    warnings: tuple[tuple[str, str], ...] = ()
+    # Anything a front end may show once after apply (e.g. where a generated password was stored).
+    handouts: tuple[str, ...] = field(default=())
+
+
+class Change(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    MODE = "mode"  # same content, other permissions
+    REMOVE = "remove"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    action: FileAction
+    change: Change
+    old: bytes | None
+    old_mode: int | None
+    old_owner: int | None = None  # uid of the file on disk
+
+
+def wrong_owner(action: FileAction, uid: int | None) -> bool:
+    """Private material belongs to the user the wizard runs as (root): another owner can read it."""
+    return uid is not None and is_private(action.mode) and uid != os.geteuid()
+
+
+def file_changes(plan: Plan, root: Root) -> list[FileChange]:
+    """What applying ``plan`` would do to each file now; files are read without following any link."""
+    out = []
+    with Tree(root.path) as tree:
+        for action in plan.files:
+            found = tree.read(action.path)
+            old, old_mode, owner = (found.content, found.mode, found.uid) if found else (None, None, None)
+            if action.content is None:
+                change = Change.REMOVE if found else Change.UNCHANGED
+            elif found is None:
+                change = Change.CREATE
+            elif old != action.content:
+                change = Change.UPDATE
+            elif old_mode != action.mode or wrong_owner(action, owner):
+                change = Change.MODE
+            else:
+                change = Change.UNCHANGED
+            out.append(FileChange(action, change, old, old_mode, owner))
+    return out
+
+
+def pending(changes: Iterable[FileChange]) -> list[FileChange]:
+    return [c for c in changes if c.change is not Change.UNCHANGED]

@@ -1,0 +1,131 @@
+"""Resolving the secrets an answers file references: ``{env: NAME}``, ``{file: PATH}``, generated.
+
+Secret values only ever live in memory and in 0600 files; nothing here prints or logs them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as _random
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from wizard.fs.boundedread import UnreadableFile, read_regular
+from wizard.model.answers import Secret, SecretRef
+from wizard.problems import InvalidAnswers, Problem
+
+# Unambiguous characters: generated passwords are often typed on a phone from a screen.
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# A secret is one line; a bigger file is a wrong path (a log, an image), never a password.
+MAX_SECRET_FILE = 64 * 1024
+
+
+# Every secret value this process has handled, so that a crash report can be scrubbed of them.
+_SEEN: set[str] = set()
+
+
+def remember(value: bytes) -> bytes:
+    _SEEN.add(value.decode("utf-8", errors="replace"))
+    return value
+
+
+def seen() -> frozenset[str]:
+    return frozenset(_SEEN)
+
+
+def generate_password(groups: int = 4, group_len: int = 5) -> str:
+    """About 99 bits of randomness in a form that is easy to read out and type."""
+    value = "-".join("".join(_random.choice(_ALPHABET) for _ in range(group_len)) for _ in range(groups))
+    remember(value.encode())
+    return value
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    """Where {env} and relative {file} references are looked up."""
+
+    base_dir: Path = field(default_factory=Path.cwd)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def resolve(self, secret: Secret | None, field_name: str) -> bytes | None:
+        """The secret's bytes, or None for "generate" (the caller decides where a generated one lives)."""
+        if secret is None:
+            return None
+        if isinstance(secret, str):
+            return _checked(secret, field_name, "the value")
+        assert isinstance(secret, SecretRef)
+        if secret.env is not None:
+            value = self.environ.get(secret.env)
+            if not value:
+                raise InvalidAnswers([Problem(f"environment variable {secret.env} is not set or empty",
+                                              field_name)])
+            return _checked(value, field_name, f"environment variable {secret.env}")
+        if secret.file is not None:
+            path = Path(secret.file).expanduser()
+            if not path.is_absolute():
+                path = self.base_dir / path
+            return _checked(read_secret_file(path, field_name), field_name, f"secret file {path}")
+        return None
+
+
+    def check_all(self, answers: BaseModel) -> None:
+        """Resolve every secret the answers reference, so a missing or unreadable one is refused before a
+        run takes the lock or writes anything (the plan resolves them again where they are used)."""
+        problems: list[Problem] = []
+
+        def walk(value: object, where: str) -> None:
+            if isinstance(value, SecretRef):
+                try:
+                    self.resolve(value, where)
+                except InvalidAnswers as exc:
+                    problems.extend(exc.problems)
+            elif isinstance(value, BaseModel):
+                for name, info in type(value).model_fields.items():
+                    walk(getattr(value, name), f"{where}.{info.alias or name}" if where else (info.alias or name))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    walk(item, f"{where}[{i}]")
+
+        walk(answers, "")
+        if problems:
+            raise InvalidAnswers(problems)
+
+
+def _problem(message: str, field_name: str) -> InvalidAnswers:
+    return InvalidAnswers([Problem(message, field_name)])
+
+
+def read_secret_file(path: Path, field_name: str) -> str:
+    """The first line of a secret file: a regular UTF-8 text file of at most MAX_SECRET_FILE bytes."""
+    try:
+        data = read_regular(path, MAX_SECRET_FILE)
+    except UnreadableFile as exc:
+        raise _problem(f"secret file {path} {exc}", field_name) from None
+    except OSError as exc:
+        raise _problem(f"cannot read secret file {path}: {exc.strerror}", field_name) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _problem(f"secret file {path} is not UTF-8 text (byte {exc.start})", field_name) from None
+    value = text.splitlines()[0] if text.strip() else ""
+    if not value:
+        raise _problem(f"secret file {path} is empty", field_name)
+    return value
+
+
+def _checked(value: str, field_name: str, what: str) -> bytes:
+    """The secret as UTF-8 bytes; control characters (NUL, escapes, line breaks) are refused, since every
+    file format a secret lands in would cut or misread it."""
+    bad = next((i for i, c in enumerate(value) if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise _problem(f"{what} holds a control character (U+{ord(value[bad]):04X} at position {bad + 1})",
+                       field_name)
+    try:
+        return remember(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        # os.environ carries undecodable bytes as lone surrogates.
+        raise _problem(f"{what} is not UTF-8 text", field_name) from None

@@ -1,0 +1,1 @@
+"""Plan and apply: the planner, the atomic apply, rollback, staging, uninstall and client commands."""

@@ -1,0 +1,242 @@
+"""From answers to a plan: key material, rendered files with their modes, and service commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from wizard.certs import revocation
+from wizard.certs.materials import Materials, client_files, peer_files
+from wizard.certs.materials import build as build_materials
+from wizard.checks import netchecks
+from wizard.fs import paths
+from wizard.fs.changes import DirAction, FileAction, Plan
+from wizard.fs.paths import Root
+from wizard.model import credentials
+from wizard.model.answers import Answers, answers_warnings
+from wizard.model.credentials import Credential
+from wizard.model.secrets import SecretSource
+from wizard.render import connections, firewall, managed_block, profiles
+from wizard.render import ipsec as render_ipsec
+from wizard.render import l2tp as render_l2tp
+from wizard.render import strongswan_d as render_strongswan
+from wizard.render import swanctl as render_swanctl
+from wizard.render.connections import SecretSpec
+from wizard.system.netfacts import NetFacts
+from wizard.system.service import ServiceFacts, commands
+
+Progress = Callable[[str, int, int], None]
+
+PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.WIZARD_STATE,
+                paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
+
+
+def _layout_files(answers: Answers, m: Materials, secrets: tuple[SecretSpec, ...]) -> list[FileAction]:
+    if answers.layout == "swanctl":
+        conf = render_swanctl.swanctl_conf(answers, secrets).encode()
+        return [
+            FileAction(paths.SWANCTL_X509CA / paths.CA_CERT_NAME, m.ca.cert_pem, 0o644,
+                       why="CA certificate: trust anchor for client certificates"),
+            FileAction(paths.SWANCTL_X509 / paths.HOST_CERT_NAME, m.host.cert_pem, 0o644,
+                       why="host certificate"),
+            FileAction(paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME, m.host.key_pem, 0o600, secret=True,
+                       why="host private key"),
+            FileAction(paths.SWANCTL_CONF, conf, 0o600 if secrets else 0o644, secret=bool(secrets),
+                       why="connections, pools" + (" and user secrets" if secrets else "")),
+        ]
+    return [
+        FileAction(paths.IPSEC_CACERTS / paths.CA_CERT_NAME, m.ca.cert_pem, 0o644, why="CA certificate"),
+        FileAction(paths.IPSEC_CERTS / paths.HOST_CERT_NAME, m.host.cert_pem, 0o644, why="host certificate"),
+        FileAction(paths.IPSEC_PRIVATE / paths.HOST_KEY_NAME, m.host.key_pem, 0o600, secret=True,
+                   why="host private key"),
+        FileAction(paths.IPSEC_CONF, render_ipsec.ipsec_conf(answers).encode(), 0o644,
+                   why="connections (legacy layout)"),
+        FileAction(paths.IPSEC_SECRETS, render_ipsec.ipsec_secrets(answers, m.host.key, secrets).encode(), 0o600,
+                   secret=True, why="the host key, users and pre-shared keys"),
+    ]
+
+
+# Files that belong to the distribution or the admin, where Swan Wizard edits only its managed block.
+SHARED_FILES = (paths.NFTABLES_CONF, paths.UFW_BEFORE_RULES, paths.PPP_CHAP_SECRETS)
+
+# Files only Swan Wizard writes: removed when the answers no longer want them (e.g. a layout switch).
+OWNED = (
+    paths.SWANCTL_X509CA / paths.CA_CERT_NAME, paths.SWANCTL_X509 / paths.HOST_CERT_NAME,
+    paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME, paths.SWANCTL_CONF,
+    paths.IPSEC_CACERTS / paths.CA_CERT_NAME, paths.IPSEC_CERTS / paths.HOST_CERT_NAME,
+    paths.IPSEC_PRIVATE / paths.HOST_KEY_NAME, paths.SYSCTL_CONF,
+)
+
+
+def _client_files(m: Materials) -> list[FileAction]:
+    out = []
+    for bundle in m.clients:
+        files = client_files(bundle.name)
+        out += [
+            FileAction(files["key"], bundle.pair.key_pem, 0o600, secret=True, why=f"{bundle.name}: private key"),
+            FileAction(files["cert"], bundle.pair.cert_pem, 0o600, why=f"{bundle.name}: certificate"),
+            FileAction(files["ca"], m.ca.cert_pem, 0o600, why=f"{bundle.name}: CA certificate"),
+            FileAction(files["p12"], bundle.p12, 0o600, secret=True, why=f"{bundle.name}: PKCS#12 bundle"),
+        ]
+        if bundle.password_generated:
+            out.append(FileAction(files["password"], bundle.p12_password + b"\n", 0o600, secret=True,
+                                  why=f"{bundle.name}: generated PKCS#12 password"))
+    return out
+
+
+def _credential_files(creds: dict[str, Credential]) -> list[FileAction]:
+    return [FileAction(credentials.secret_file(c.key), c.value + b"\n", 0o600, secret=True,
+                       why=f"generated secret for {c.field}") for c in creds.values() if c.generated]
+
+
+def _stale_secret_files(root: Root, creds: dict[str, Credential]) -> list[FileAction]:
+    """Stored secrets no credential of the answers uses any more: a removed user's or peer's, a variant
+    turned off, an old file name after an upgrade moved it. They go, so that a later user of the same name
+    never gets the old password back (the backup of this apply keeps a copy). Symbolic links stay."""
+    base = root(paths.SECRETS_DIR)
+    if not base.is_dir():
+        return []
+    wanted = {c.key for c in creds.values() if c.generated}
+    moved = {c.migrated_from: c.key for c in creds.values() if c.migrated_from}
+    return [FileAction(paths.SECRETS_DIR / entry.name, None,
+                       why=f"moved to {credentials.secret_file(moved[entry.name])}" if entry.name in moved
+                       else "no longer part of the answers")
+            for entry in sorted(base.iterdir())
+            if entry.name not in wanted and entry.is_file() and not entry.is_symlink()]
+
+
+def _peer_files(m: Materials) -> list[FileAction]:
+    out = []
+    for name, pair in m.peers:
+        files = peer_files(name)
+        out += [FileAction(files["key"], pair.key_pem, 0o600, secret=True, why=f"transport peer {name}: key"),
+                FileAction(files["cert"], pair.cert_pem, 0o600, why=f"transport peer {name}: certificate"),
+                FileAction(files["ca"], m.ca.cert_pem, 0o600, why=f"transport peer {name}: CA certificate")]
+    return out
+
+
+def _l2tp_files(answers: Answers, root: Root, creds: dict[str, Credential]) -> list[FileAction]:
+    chap = root(paths.PPP_CHAP_SECRETS)
+    existing = chap.read_text() if chap.is_file() else None
+    if answers.variants.l2tp is None:
+        if not managed_block.contains(existing):
+            return []
+        # Take out only our block: other PPP users in chap-secrets stay.
+        return [FileAction(paths.PPP_CHAP_SECRETS, managed_block.put(existing, None).encode(), 0o600,
+                           secret=True, why="L2TP users removed")]
+    chap_text = managed_block.put(existing, render_l2tp.chap_block(answers, creds))
+    return [
+        FileAction(paths.XL2TPD_CONF, render_l2tp.xl2tpd_conf(answers).encode(), 0o644, why="L2TP server"),
+        FileAction(paths.PPP_OPTIONS_XL2TPD, render_l2tp.ppp_options(answers).encode(), 0o644,
+                   why="pppd options for L2TP links"),
+        FileAction(paths.PPP_CHAP_SECRETS, chap_text.encode(), 0o600, secret=True,
+                   why="L2TP users (in a managed block; other entries are kept)"),
+    ]
+
+
+def _read_text(root: Root, logical: PurePosixPath) -> str | None:
+    real = root(logical)
+    return real.read_text() if real.is_file() else None
+
+
+def _firewall(answers: Answers, root: Root, net: NetFacts | None, systemd: bool) -> firewall.FirewallPlan:
+    """This run's firewall plan, plus the removal of what an earlier run added with another backend."""
+    existing = {p: _read_text(root, p) for p in (paths.NFTABLES_CONF, paths.UFW_BEFORE_RULES)}
+    new = firewall.plan(answers, net, existing, systemd)
+    state_text = _read_text(root, paths.FIREWALL_STATE)
+    old_backend = json.loads(state_text).get("backend") if state_text else None
+    if old_backend in (None, new.backend):
+        return new
+    old = firewall.removal(json.loads(state_text or "{}"), existing)
+    wanted = {f.path for f in new.files}
+    files = [f for f in old.files if f.path not in wanted] + list(new.files)
+    return firewall.FirewallPlan(new.backend, tuple(files), old.commands + new.commands, new.notes, new.state)
+
+
+def _keep_existing_modes(files: list[FileAction], root: Root) -> list[FileAction]:
+    """Files shared with the distribution or the admin keep the mode they have."""
+    out = []
+    for f in files:
+        real = root(f.path)
+        if f.path in SHARED_FILES and f.content is not None and real.is_file():
+            f = replace(f, mode=real.stat().st_mode & 0o7777)
+        out.append(f)
+    return out
+
+
+def system_facts(root: Root, answers: Answers) -> tuple[ServiceFacts, NetFacts | None]:
+    """What a plan assumes about the service manager and the network.
+
+    The live system is asked; a staged root gets a fresh system's service facts (what a first start would
+    run) and no network facts (its network is not this machine's).
+    """
+    if not root.is_live:
+        return ServiceFacts(systemd=True, charon_running=False, starter_running=False, charon_path=""), None
+    from wizard.model.answers import is_ip
+    from wizard.system import netfacts
+    from wizard.system.service import gather_facts
+
+    names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
+    return gather_facts(), netfacts.gather(names)
+
+
+def build_plan(answers: Answers, root: Root, source: SecretSource, facts: ServiceFacts | None = None,
+               progress: Progress | None = None, now: datetime | None = None, net: NetFacts | None = None,
+               renew: Collection[str] = (), new_passwords: Collection[str] = ()) -> Plan:
+    """The plan for ``answers`` on ``root``. ``facts``/``net`` describe the live system (None: a staged root).
+
+    ``renew``/``new_passwords`` name clients that get a new certificate / PKCS#12 password (``client`` commands)."""
+    m = build_materials(answers, root, source, progress=progress, now=now, renew=renew, new_passwords=new_passwords)
+    secret_warnings: list[tuple[str, str]] = []
+    creds = credentials.resolve(answers, root, source, secret_warnings)
+    secrets = connections.secrets(answers, creds)
+    settings = render_strongswan.strongswan_settings(answers, netchecks.esp_backend(answers, net))
+    files = [
+        FileAction(paths.CA_KEY, m.ca.key_pem, 0o600, secret=True,
+                   why="CA private key: kept outside strongSwan's directories; charon never needs it"),
+        FileAction(paths.CA_CERT, m.ca.cert_pem, 0o644, why="CA certificate"),
+        *_layout_files(answers, m, secrets),
+        FileAction(paths.STRONGSWAN_SETTINGS, settings.encode(), 0o644, why="charon logging and plugin settings"),
+    ]
+    sysctl = render_strongswan.sysctl_conf(answers)
+    if sysctl is not None:
+        files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
+    files += _client_files(m) + _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
+    files += _l2tp_files(answers, root, creds)
+    # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
+    client_profiles = profiles.plan_files(answers, m, creds)
+    files += list(client_profiles.files) + revocation.crl_files(answers, root, m.ca, now)
+    fw = _firewall(answers, root, net, facts.systemd if facts else True)
+    files = _keep_existing_modes(files + list(fw.files), root)
+    wanted = {f.path for f in files}
+    files += [FileAction(p, None, why="no longer part of the answers") for p in OWNED if p not in wanted
+              and root(p).is_file()]
+    files += profiles.stale_client_files(root, wanted)
+    private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients), *client_profiles.dirs,
+               *(paths.PEERS_DIR / name for name, _ in m.peers)]
+    written = [f.path for f in files if f.content is not None]
+    # One set of parents: a per-directory scan of every file is quadratic with a thousand clients.
+    parents = {parent for p in written for parent in p.parents}
+    dirs = [DirAction(d, 0o700) for d in dict.fromkeys(private) if d in parents]
+    dirs.append(DirAction(PurePosixPath(paths.CHARON_LOG).parent, 0o750))
+    notes = [n for pair in (m.ca, m.host, *(b.pair for b in m.clients)) for n in pair.notes] + list(m.notes)
+    notes += list(fw.notes) + list(client_profiles.notes)
+    # Say once, on the run that creates it, where each generated secret is (never the secret itself).
+    handouts = [f"PKCS#12 password for {b.name} is in {client_files(b.name)['password']}"
+                for b in m.clients if b.password_generated and not root(client_files(b.name)["password"]).exists()]
+    handouts += [f"generated secret for {c.field} is in {credentials.secret_file(c.key)}"
+                 for c in creds.values() if c.generated and not root(credentials.secret_file(c.key)).exists()]
+    cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None,
+                    firewall=fw.commands, settings_changed=_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
+                    ) if facts else ()
+    warnings = (*answers_warnings(answers), *secret_warnings)
+    return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
+                tuple(handouts))
+
+
+def needed_bytes(plan: Plan) -> int:
+    """The size of every file the plan writes: what a full disk is told it needs."""
+    return sum(len(f.content) for f in plan.files if f.content is not None)

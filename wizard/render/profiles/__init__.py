@@ -1,0 +1,199 @@
+"""Ready-to-import client profiles, one module per format, written beside each client's key material.
+
+Every profile is built from the server's own connection specs (``wizard.render.connections``) and key
+material, so what a client is told (address, server identity, proposals, traffic selectors, CA) is
+what the server configuration says. Files go to /etc/swan-wizard/clients/<name>/ (0600):
+
+=====================  =========================================  ===================================
+file                   for                                        module
+=====================  =========================================  ===================================
+<stem>.mobileconfig    iOS, iPadOS, macOS                         :mod:`wizard.render.profiles.apple`
+<stem>.ps1             Windows 10/11 (PowerShell)                 :mod:`wizard.render.profiles.windows`
+<stem>.sswan           Android, strongSwan VPN Client app         :mod:`wizard.render.profiles.android`
+<stem>.nmconnection    Linux, NetworkManager-strongswan           :mod:`wizard.render.profiles.networkmanager`
+<stem>.swanctl.conf    Linux, strongSwan swanctl                  :mod:`wizard.render.profiles.swanctl`
+README.txt             what to do on each OS; IKEv1/L2TP settings :mod:`wizard.render.profiles.readme`
+=====================  =========================================  ===================================
+
+``<stem>`` is the client's name for certificate logins and ``<name>-eap`` for EAP users.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from wizard import pki
+from wizard.certs.materials import ClientBundle, Materials
+from wizard.fs import paths
+from wizard.fs.changes import FileAction
+from wizard.fs.paths import Root
+from wizard.model import credentials, formats
+from wizard.model.answers import Answers, Secret, SecretRef
+from wizard.model.credentials import Credential
+from wizard.render import connections
+from wizard.render.connections import ConnSpec
+from wizard.render.profiles import android, apple, networkmanager, readme, swanctl, windows
+from wizard.render.profiles.model import CertLogin, EapLogin, Profile, ServerView, Tunnel
+
+README_NAME = "README.txt"
+CA_FILE = "ca.pem"  # the name materials.client_files gives it in a certificate client's directory
+
+
+@dataclass(frozen=True)
+class Format:
+    suffix: str
+    label: str
+    render: Callable[[Profile], bytes]
+    secret: Callable[[Profile], bool]  # whether the file holds a key or password (never shown in diffs)
+
+
+def _text(render: Callable[[Profile], str]) -> Callable[[Profile], bytes]:
+    return lambda profile: render(profile).encode()
+
+
+def _always(_: Profile) -> bool:
+    return True
+
+
+FORMATS: tuple[Format, ...] = (
+    Format(".mobileconfig", "Apple profile", apple.mobileconfig, _always),
+    Format(".ps1", "Windows PowerShell script", _text(windows.powershell), _always),
+    Format(".sswan", "Android strongSwan app profile", android.sswan, _always),
+    # A certificate keyfile names only file paths; an EAP one carries the password.
+    Format(".nmconnection", "NetworkManager connection", _text(networkmanager.nmconnection),
+           lambda p: p.kind == "eap"),
+    Format(".swanctl.conf", "swanctl client configuration", _text(swanctl.swanctl_conf), _always),
+)
+
+
+def _spec(answers: Answers, name: str) -> ConnSpec | None:
+    return next((s for s in connections.connections(answers) if s.name == name), None)
+
+
+def _tunnel(answers: Answers, spec: ConnSpec) -> Tunnel:
+    addresses = answers.pool.addresses
+    v6 = addresses != "dhcp" and ipaddress.ip_network(addresses).version == 6
+    return Tunnel(conn=spec.name, ike=spec.ike_proposals, esp=spec.esp_proposals, remote_ts=spec.local_ts,
+                  virtual_ip="::" if v6 else "0.0.0.0")
+
+
+def secret_hint(secret: Secret | None, generated_at: str) -> str:
+    """Where a password is, in words: never the password itself (README files are not secret)."""
+    if isinstance(secret, str):
+        return "written in the answers file"
+    if isinstance(secret, SecretRef) and secret.env is not None:
+        return f"from the environment variable {secret.env} given to swan-wizard"
+    if isinstance(secret, SecretRef) and secret.file is not None:
+        return f"in {secret.file} (first line)"
+    return generated_at
+
+
+@dataclass(frozen=True)
+class ProfilePlan:
+    files: tuple[FileAction, ...]
+    dirs: tuple[PurePosixPath, ...]
+    notes: tuple[str, ...]
+
+
+def _revocation(answers: Answers, bundle: ClientBundle) -> readme.Revocation | None:
+    serial = format(bundle.pair.cert.serial_number, "x")
+    entry = next((r for r in answers.revoked if r.serial == serial), None)
+    return readme.Revocation(serial, entry.revoked_at) if entry else None
+
+
+def plan_files(answers: Answers, m: Materials, creds: dict[str, Credential]) -> ProfilePlan:
+    """Profiles and a README for every client and user of the answers."""
+    cert_spec = _spec(answers, connections.CONN_IKEV2_CERT)
+    eap_spec = _spec(answers, connections.CONN_IKEV2_EAP)
+    # The identity the server's own connections authenticate with (their local.id): what clients must expect.
+    spec = cert_spec or eap_spec
+    server_id = spec.local_id if spec is not None else answers.server.address
+    server = ServerView(answers.server.address, server_id, m.ca.cert, m.host.cert)
+    docs: dict[str, readme.ClientReadme] = {}
+
+    def doc(name: str) -> readme.ClientReadme:
+        return docs.setdefault(name, readme.ClientReadme(name, answers.server.address, server_id))
+
+    client_answers = {c.name: c for c in answers.clients}
+    for bundle in m.clients:
+        c = client_answers[bundle.name]
+        r = doc(bundle.name)
+        r.p12_password_hint = secret_hint(c.p12_password, "in the file p12-password next to this README")
+        if bundle.revoked:
+            r.revoked = _revocation(answers, bundle)
+        elif cert_spec is not None:
+            password = formats.secret_text(bundle.p12_password, f"clients[{answers.clients.index(c)}].p12_password")
+            login = CertLogin(bundle.p12, password, bundle.pair.cert, bundle.pair.cert_pem,
+                              bundle.pair.key_pem, pki.key_type_of(bundle.pair.key))
+            r.cert = Profile(bundle.name, server, _tunnel(answers, cert_spec), cert=login, on_demand=c.on_demand)
+    v = answers.variants
+    if v.ikev2_eap is not None and eap_spec is not None:
+        for user in v.ikev2_eap.users:
+            key = credentials.secret_key("eap", user.name)
+            r = doc(user.name)
+            r.eap_password_hint = secret_hint(user.password, f"in {credentials.secret_file(key)} on the server")
+            # The profiles (plist, JSON, PowerShell, keyfile) carry the password as text: the same rule for all.
+            password = formats.secret_text(creds[key].value, creds[key].field)
+            r.eap = Profile(user.name, server, _tunnel(answers, eap_spec), eap=EapLogin(password))
+    ikev1 = connections.proposals_for(answers, "ike", 1)
+
+    def stored_in(variant: credentials.Variant, owner: str | None = None) -> str:
+        return f"in {credentials.secret_file(credentials.secret_key(variant, owner))} on the server"
+
+    if v.ikev1_xauth is not None:
+        x = v.ikev1_xauth
+        psk = secret_hint(x.psk, stored_in("xauth")) if x.auth == "psk" else None
+        for user in x.users:
+            hint = secret_hint(user.password, stored_in("xauth", user.name))
+            doc(user.name).typed.append(readme.TypedLogin("xauth", x.auth, hint, psk, ikev1))
+    if v.l2tp is not None:
+        lt = v.l2tp
+        psk = secret_hint(lt.psk, stored_in("l2tp")) if lt.auth == "psk" else None
+        for user in lt.users:
+            hint = secret_hint(user.password, stored_in("l2tp", user.name))
+            doc(user.name).typed.append(readme.TypedLogin("l2tp", lt.auth, hint, psk, ikev1))
+
+    files: list[FileAction] = []
+    notes: list[str] = []
+    cert_names = {b.name for b in m.clients}
+    for name, r in docs.items():
+        folder = paths.client_dir(name)
+        for profile in (r.cert, r.eap):
+            if profile is None:
+                continue
+            for fmt in FORMATS:
+                try:
+                    content = fmt.render(profile)
+                except apple.NoSuite as exc:
+                    notes.append(f"no {fmt.label} for {name}: {exc}")
+                    continue
+                files.append(FileAction(folder / (profile.stem + fmt.suffix), content, 0o600,
+                                        secret=fmt.secret(profile), why=f"{name}: {fmt.label}"))
+        if r.eap is not None and name not in cert_names:
+            # The profiles embed the CA, but NetworkManager, swanctl and Android's own client want it as a file;
+            # certificate clients have theirs from the key material.
+            files.append(FileAction(folder / CA_FILE, m.ca.cert_pem, 0o600, why=f"{name}: CA certificate"))
+        files.append(FileAction(folder / README_NAME, readme.readme(r).encode(), 0o600,
+                                why=f"{name}: what to do with these files on each OS"))
+    return ProfilePlan(tuple(files), tuple(paths.client_dir(n) for n in docs), tuple(notes))
+
+
+def stale_client_files(root: Root, wanted: set[PurePosixPath]) -> list[FileAction]:
+    """Removals for files under the clients directory that no client of the answers wants any more
+    (a removed client, a disabled variant, a revoked certificate's profiles). Symbolic links are left
+    alone: they may point anywhere."""
+    base = root(paths.CLIENTS_DIR)
+    if not base.is_dir():
+        return []
+    out = []
+    for folder in sorted(base.iterdir()):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir()):
+            logical = paths.CLIENTS_DIR / folder.name / entry.name
+            if not entry.is_symlink() and entry.is_file() and logical not in wanted:
+                out.append(FileAction(logical, None, why="no longer part of the answers"))
+    return out

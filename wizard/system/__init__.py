@@ -1,0 +1,1 @@
+"""The running system: strongSwan's service and vici, network facts, charon's log, worker processes."""
