@@ -5,6 +5,7 @@ imports inside functions and imports under ``TYPE_CHECKING`` count as much as th
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,26 @@ def test_the_contract_can_fail(tmp_path: Path):
     tree = ast.parse("def f():\n    from wizard.plan import apply\n")
     assert any(isinstance(n, ast.ImportFrom) and n.module == "wizard.plan" for n in ast.walk(tree))
     assert layer_of("wizard.plan.apply") is not None and layer_of("wizard.plan.apply") < layer_of("wizard.fs.paths")
+
+
+def readme_layout() -> dict[str, set[str]]:
+    """The README's layout section: each `wizard/<package>/` line and the modules it names in backticks."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Layout of the code", 1)[1].split("\n## ", 1)[0]
+    out: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        m = re.match(r"- `wizard/(\w+)/`: (.*)", line)
+        if m:
+            out[m[1]] = {name.rstrip("/") for name in re.findall(r"`([\w./]+)`", m[2])}
+    return out
+
+
+def test_readme_layout_names_every_package_and_module():
+    layout = readme_layout()
+    packages = {p.parent.name for p in (REPO / "wizard").glob("*/__init__.py")}
+    assert set(layout) == packages
+    for package, named in layout.items():
+        here = {p.stem if p.suffix == ".py" else p.name for p in (REPO / "wizard" / package).iterdir()
+                if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()}
+        assert named == here, f"README names {sorted(named - here)} not in wizard/{package}/, " \
+                              f"misses {sorted(here - named)}"
