@@ -18,17 +18,20 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, get_args, overload
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from wizard.pki.keytypes import KeyType
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519Pri
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 AnyKey = PrivateKey | PublicKey
 # A key read back from a certificate or a file may be of any kind; the checks name the ones the wizard refuses.
-ReadKey = AnyKey | PublicKeyTypes
+ReadKey = PrivateKeyTypes | PublicKeyTypes
 
 # "IP Security IKE Intermediate" as strongSwan's `pki --flag ikeIntermediate` writes it. Not the same as
 # cryptography's ExtendedKeyUsageOID.IPSEC_IKE, which is RFC 4945's id-kp-ipsecIKE (1.3.6.1.5.5.7.3.17).
@@ -236,9 +239,12 @@ def _public(key: AnyKey) -> PublicKey: ...
 @overload
 def _public(key: ReadKey) -> PublicKeyTypes: ...
 def _public(key: ReadKey) -> PublicKeyTypes:
-    if isinstance(key, PrivateKey):
-        return key.public_key()
-    return key
+    # Any private key kind (a DSA key found on the server too), not only the ones the wizard makes.
+    return key if _is_public(key) else key.public_key()
+
+
+def _is_public(key: ReadKey) -> TypeIs[PublicKeyTypes]:
+    return isinstance(key, get_args(PublicKeyTypes))
 
 
 def _spki(key: ReadKey) -> bytes:
