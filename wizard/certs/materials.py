@@ -24,7 +24,7 @@ from wizard.model.secrets import SecretSource, generate_password
 from wizard.pki.keytypes import KeyType
 from wizard.problems import MaterialConflict, Problem
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int], object]  # (stage, done, total); what it returns is ignored
 
 
 @dataclass(frozen=True)
