@@ -47,8 +47,9 @@ class SwanWizardApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[Any]] = [Binding("ctrl+q", "quit_wizard", "Quit", priority=True)]
     # Screens get -wide / -tall classes: the review shows files and diff side by side, the log gets more rows.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (40, "-tall")]
+    # Textual declares these "ClassVar[...] | None", which type checkers read as instance variables.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]  # type: ignore[misc]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (40, "-tall")]  # type: ignore[misc]
 
     def __init__(self, root: Root, *, probe: Probe | None = None, start: str = "welcome",
                  session: Session | None = None, report: Report | None = None,

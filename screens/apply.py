@@ -101,6 +101,7 @@ class ApplyScreen(StepScreen):
     def _apply_under_lock(self, held: Held) -> None:
         """Plan again under the lock and apply it, unless the plan differs from the reviewed one."""
         s = self.ctx.session
+        assert s is not None, "the apply step comes after the welcome step"
         root = self.ctx.root
         say = self.post_message
         plan = staging.compute_plan(

@@ -71,7 +71,7 @@ class Check(Checkbox):
     """A checkbox whose state shows without colour too (NO_COLOR, monochrome terminals): [X] or [ ]."""
 
     @property
-    def BUTTON_INNER(self) -> str:  # type: ignore[override]
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # Textual's is a plain class attribute
         return "X" if self.value else " "
 
 
@@ -79,7 +79,7 @@ class Radio(RadioButton):
     """A radio button whose state shows without colour too: (●) or ( )."""
 
     @property
-    def BUTTON_INNER(self) -> str:  # type: ignore[override]
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # Textual's is a plain class attribute
         return "●" if self.value else " "
 
 
@@ -384,7 +384,14 @@ class StepScreen(Screen[StepResult]):
         self.focus_next()
 
 
-class FormMixin:
+# The form code is shared by full screens and modal dialogs; it runs on a Screen and uses its query().
+if TYPE_CHECKING:
+    _FormHost = Screen[Any]
+else:
+    _FormHost = object
+
+
+class FormMixin(_FormHost):
     """Validation as you type, shared by step screens and item dialogs.
 
     The sections the form edits (:meth:`sections`, plain data or models) are checked inside the whole
@@ -404,14 +411,14 @@ class FormMixin:
 
     def ui_problems(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for secret in self.query(SecretField):  # type: ignore[attr-defined]
+        for secret in self.query(SecretField):
             if _shown(secret):
                 out.update(secret.problems())
         return out
 
     def typed(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for secret in self.query(SecretField):  # type: ignore[attr-defined]
+        for secret in self.query(SecretField):
             if _shown(secret):
                 out.update(secret.typed())
         return out
@@ -430,7 +437,7 @@ class FormMixin:
         self.checked = checked
         claimed: set[str] = set()
         noted: set[str] = set()
-        for widget in self.query(Field):  # type: ignore[attr-defined]
+        for widget in self.query(Field):
             if not _shown(widget):
                 continue
             mine = [k for k in extra if widget.field == k] + [k for k in checked.problems if self.claims(widget, k)]
@@ -446,7 +453,7 @@ class FormMixin:
         text = "\n".join(rest)
         if text != self.problems_text:
             self.problems_text = text
-            for box in self.query("#problems"):  # type: ignore[attr-defined]
+            for box in self.query("#problems").results(Static):
                 box.update(text)
                 box.set_class(bool(rest), "-shown")
         return checked
@@ -469,7 +476,7 @@ class FormMixin:
 
     def focus_first_problem(self) -> None:
         previous: Widget | None = None
-        for widget in self.query(Field):  # type: ignore[attr-defined]
+        for widget in self.query(Field):
             if not _shown(widget):
                 continue
             focusable = [w for w in widget.query("*") if w.focusable]
@@ -537,7 +544,7 @@ class Edited:
 class FormDialog(FormMixin, ModalScreen[Edited | None]):
     """A modal form for one list item (a client, a user, a peer), validated like a step."""
 
-    TITLE_TEXT: ClassVar[str] = ""
+    TITLE_TEXT: str = ""  # dialogs set it per instance: "Add ..." or "Edit ..."
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+n", "ok", "OK"),

@@ -51,8 +51,8 @@ def dn_fields(dn: str) -> dict[str, str] | None:
     except ValueError:
         return None
     found = [(labels.get(attr.oid), attr.value) for attr in name]
-    keys = [key for key, _ in found]
-    if None in keys or len(set(keys)) != len(keys) or keys != sorted(keys, key=["C", "O", "CN"].index):
+    keys = [key for key, _ in found if key is not None]
+    if len(keys) != len(found) or len(set(keys)) != len(keys) or keys != sorted(keys, key=["C", "O", "CN"].index):
         return None
     return {str(key): str(value) for key, value in found}
 
@@ -86,6 +86,7 @@ class CaScreen(FormScreen):
 
     def form(self) -> ComposeResult:
         ca = self.ctx.answers.ca
+        assert self.ctx.session is not None, "the CA step comes after the welcome step"
         imported = self.ctx.session.ca_import
         with RadioSet(id="ca-mode", compact=True):
             yield Radio("Create a new CA", value=imported is None, id="ca-create", compact=True)

@@ -107,6 +107,7 @@ class ReviewScreen(StepScreen):
     def _compute(self) -> None:
         s = self.ctx.session
         try:
+            assert s is not None, "the review comes after the welcome step"
             plan = staging.compute_plan(
                 s.answers, self.ctx.root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir,
                 progress=lambda stage, done, total: self.post_message(PlanProgress(stage, done, total)))
@@ -235,7 +236,7 @@ class ReviewScreen(StepScreen):
                   + f"\nThe answers are saved to {self._answers_path()}.")
 
         def confirmed(yes: bool | None) -> None:
-            if yes and self._save():
+            if yes and self.plan is not None and self._save():
                 self.dismiss(StepResult("next", extras={"plan": staging.reviewed(self.plan, self.changes)}))
 
         question = (f"Apply this plan with {len(self.open_problems)} open problem(s)?" if self.open_problems

@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from screens.base import StepResult, StepScreen
@@ -98,10 +98,10 @@ class RunningScreen(StepScreen):
 
     def action_back(self) -> None:
         pane = self.query_one(LogPane)
-        search = self.query_one("#log-search")
+        search = self.query_one("#log-search", Input)
         if search.has_focus:
             # Esc in the search box clears it and returns to the log.
-            search.value = ""  # type: ignore[attr-defined]
+            search.value = ""
             pane.view.focus()
             return
         self.notify("The setup is done. q or Ctrl+Q quits.", timeout=3)

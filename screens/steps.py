@@ -39,7 +39,7 @@ class Step:
     def load(self) -> type:
         assert self.screen is not None, f"step {self.key} has no screen yet"
         module, _, name = self.screen.partition(":")
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), name)
 
 
 STEPS: tuple[Step, ...] = (

@@ -122,7 +122,7 @@ class WelcomeScreen(StepScreen):
         elif choice in ("new", "start-over"):
             from screens.app import default_answers
 
-            mode = "start-over" if choice == "start-over" else "new"
+            mode: session.Mode = "start-over" if choice == "start-over" else "new"
             fresh = session.Session(answers=default_answers(report), step="ca", mode=mode)
             self.dismiss(StepResult("next", session=fresh, report=report))
 

@@ -132,6 +132,17 @@ def test_key_that_does_not_match_the_certificate(root: Path, tmp_path: Path) -> 
     assert "cert.key-mismatch" not in codes(doctor(root, answers))
 
 
+def test_a_key_of_a_kind_the_wizard_never_makes_is_only_another_key(root: Path, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa
+
+    # An old DSA key left in private/ beside the host key: compared like any other key, never a crash.
+    old = dsa.generate_private_key(2048).private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption())
+    (root / "etc/swanctl/private/old-dsa.key").write_bytes(old)
+    assert codes(doctor(root, write_answers(tmp_path)), "certificates") == set()
+
+
 def test_certificate_from_another_ca(root: Path, tmp_path: Path) -> None:
     rogue_key = pki.generate_key(KeyType.ECDSA_P256)
     # Same name as the real CA: only the signature tells them apart.

@@ -8,9 +8,10 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wizard import __version__
-from wizard.fs.changes import file_changes
+from wizard.fs.changes import Plan, file_changes
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers, is_ip
@@ -20,6 +21,9 @@ from wizard.plan.planner import build_plan, needed_bytes, system_facts
 from wizard.plan.preview import describe
 from wizard.problems import Exit, Problem, WizardError, io_failure, io_failures, note, report, warn
 
+if TYPE_CHECKING:
+    from wizard.plan.rollback import Backup
+
 
 def _progress(stage: str, done: int, total: int) -> None:
     if stage == "keys" and total:
@@ -27,7 +31,7 @@ def _progress(stage: str, done: int, total: int) -> None:
         print(f"generating keys: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
-def _plan(args: argparse.Namespace, root: Root | None = None):  # type: ignore[no-untyped-def]
+def _plan(args: argparse.Namespace, root: Root | None = None) -> tuple[Answers, Root, Plan]:
     answers = answers_file.load(args.answers)
     root = root or Root.of(args.root)
     facts, net = system_facts(root, answers)
@@ -168,7 +172,7 @@ def cmd_rollback(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
-def _rollback_plan(args: argparse.Namespace, root: Root):  # type: ignore[no-untyped-def]
+def _rollback_plan(args: argparse.Namespace, root: Root) -> tuple[Plan, list[Backup]]:
     from wizard.plan import rollback
 
     if args.before:
@@ -215,7 +219,7 @@ def cmd_doctor(args: argparse.Namespace) -> Exit:
     return doctor.main(args)
 
 
-def cmd_tui(args: argparse.Namespace) -> Exit:
+def cmd_tui(args: argparse.Namespace) -> int:  # the terminal UI's own code, or a crash's
     try:
         from screens.app import run as run_tui
     except ImportError as exc:

@@ -23,7 +23,7 @@ class Command:
     parser: argparse.ArgumentParser
 
 
-def _subparsers(p: argparse.ArgumentParser) -> argparse._SubParsersAction | None:  # type: ignore[type-arg]
+def _subparsers(p: argparse.ArgumentParser) -> argparse._SubParsersAction[argparse.ArgumentParser] | None:
     return next((a for a in p._actions if isinstance(a, argparse._SubParsersAction)), None)
 
 

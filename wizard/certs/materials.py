@@ -24,7 +24,7 @@ from wizard.model.secrets import SecretSource, generate_password
 from wizard.pki.keytypes import KeyType
 from wizard.problems import MaterialConflict, Problem
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int], object]  # (stage, done, total); what it returns is ignored
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ def _host_pair(answers: Answers, root: Root, ca: KeyPair, key: pki.PrivateKey, n
         key_pem = found_key[1] if found_key else key_pem
         found = _read(root, host_cert_locations(answers.layout))
         cert = _load_cert(found[1], found[0]) if found else None
-        if cert is not None:
+        if found is not None and cert is not None:
             problems = pki.host_cert_problems(cert, ca.cert, key, address, alt, now=now)
             if not problems:
                 return KeyPair(key, cert, key_pem, found[1])

@@ -68,7 +68,10 @@ def _crl_number(crl: x509.CertificateRevocationList) -> int:
 
 
 def _fits(crl: x509.CertificateRevocationList, ca: KeyPair, wanted: dict[int, datetime], now: datetime) -> bool:
-    if crl.issuer != ca.cert.subject or not crl.is_signature_valid(ca.cert.public_key()):
+    issuer_key = ca.cert.public_key()
+    if not isinstance(issuer_key, pki.PublicKey):  # a CA the wizard cannot sign with has signed no CRL of ours
+        return False
+    if crl.issuer != ca.cert.subject or not crl.is_signature_valid(issuer_key):
         return False
     listed = {r.serial_number: r.revocation_date_utc for r in crl}
     next_update = crl.next_update_utc

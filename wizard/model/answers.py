@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Final, Literal, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -29,7 +29,7 @@ from wizard.model.proposals import check_proposal, ikev1_split
 from wizard.pki.keytypes import KeyType
 from wizard.problems import InvalidAnswers
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 LOG_SUBSYSTEMS = ("dmn", "mgr", "ike", "chd", "job", "cfg", "knl", "net", "asn", "enc", "tls", "esp",
                   "lib", "tnc", "imc", "imv", "pts", "default")
@@ -252,7 +252,8 @@ class User(Section):
 
 
 class _Named(Protocol):
-    name: str
+    @property  # read-only: the sections are frozen
+    def name(self) -> str: ...
 
 
 N = TypeVar("N", bound=_Named)
@@ -475,8 +476,9 @@ class Variants(Section):
         road_warriors = any(v is not None for v in (self.ikev2_cert, self.ikev2_eap, self.ikev1_xauth))
         if self.l2tp is not None and road_warriors and answers.pool.addresses != "dhcp":
             pool = ipaddress.ip_network(answers.pool.addresses)
-            first, last = (ipaddress.ip_address(p) for p in self.l2tp.ip_range.split("-"))
-            if pool.version == 4 and (first in pool or last in pool or (first < pool[0] and last > pool[-1])):
+            first, last = (ipaddress.IPv4Address(p) for p in self.l2tp.ip_range.split("-"))  # IPv4: L2tp checked it
+            if isinstance(pool, ipaddress.IPv4Network) and (
+                    first in pool or last in pool or (first < pool[0] and last > pool[-1])):
                 out.append((("variants", "l2tp", "ip_range"),
                             f"{self.l2tp.ip_range} overlaps pool.addresses {pool}; give L2TP its own range", True))
             if ipaddress.ip_address(self.l2tp.local_ip) in pool:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from wizard.fs.boundedread import UnreadableFile, read_regular
 from wizard.model.answers import Answers, SecretRef
@@ -72,7 +73,7 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _message(error: dict[str, Any], loc: tuple[str | int, ...]) -> str:
+def _message(error: ErrorDetails, loc: tuple[str | int, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])

@@ -47,7 +47,7 @@ class LoadedYaml:
 class _NoAliasComposer(yaml.SafeLoader):
     depth = 0
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.depth >= MAX_DEPTH:
             raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep; an answers file never is",
                               self.peek_event().start_mark.line + 1)
@@ -57,7 +57,7 @@ class _NoAliasComposer(yaml.SafeLoader):
         finally:
             self.depth -= 1
 
-    def _compose_checked(self, parent, index):  # type: ignore[no-untyped-def]
+    def _compose_checked(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise YamlProblem("YAML aliases (*name) are not allowed in an answers file",

@@ -18,22 +18,28 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, get_args, overload
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from wizard.pki.keytypes import KeyType
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 log = logging.getLogger(__name__)
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 AnyKey = PrivateKey | PublicKey
+# A key read back from a certificate or a file may be of any kind; the checks name the ones the wizard refuses.
+ReadKey = PrivateKeyTypes | PublicKeyTypes
 
 # "IP Security IKE Intermediate" as strongSwan's `pki --flag ikeIntermediate` writes it. Not the same as
 # cryptography's ExtendedKeyUsageOID.IPSEC_IKE, which is RFC 4945's id-kp-ipsecIKE (1.3.6.1.5.5.7.3.17).
@@ -73,7 +79,7 @@ def generate_key(kind: KeyType) -> PrivateKey:
     return ed25519.Ed25519PrivateKey.generate()
 
 
-def key_type_of(key: AnyKey) -> KeyType:
+def key_type_of(key: ReadKey) -> KeyType:
     """The KeyType of a private or public key; ValueError for keys the wizard does not support."""
     public = _public(key)
     if isinstance(public, rsa.RSAPublicKey):
@@ -218,7 +224,7 @@ def generate_keys(
     return keys
 
 
-def signature_hash(ca_key: AnyKey) -> hashes.HashAlgorithm | None:
+def signature_hash(ca_key: AnyKey) -> hashes.SHA256 | hashes.SHA384 | None:
     """The digest a CA key signs with; Ed25519 signs the message itself (None)."""
     kind = key_type_of(ca_key)
     if kind is KeyType.ED25519:
@@ -228,17 +234,24 @@ def signature_hash(ca_key: AnyKey) -> hashes.HashAlgorithm | None:
     return hashes.SHA256()
 
 
-def _public(key: AnyKey) -> PublicKey:
-    if isinstance(key, PrivateKey):
-        return key.public_key()
-    return key
+@overload
+def _public(key: AnyKey) -> PublicKey: ...
+@overload
+def _public(key: ReadKey) -> PublicKeyTypes: ...
+def _public(key: ReadKey) -> PublicKeyTypes:
+    # Any private key kind (a DSA key found on the server too), not only the ones the wizard makes.
+    return key if _is_public(key) else key.public_key()
 
 
-def _spki(key: AnyKey) -> bytes:
+def _is_public(key: ReadKey) -> TypeIs[PublicKeyTypes]:
+    return isinstance(key, get_args(PublicKeyTypes))
+
+
+def _spki(key: ReadKey) -> bytes:
     return _public(key).public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def public_keys_equal(a: AnyKey, b: AnyKey) -> bool:
+def public_keys_equal(a: ReadKey, b: ReadKey) -> bool:
     """Whether two keys (private or public) have the same public key, by SubjectPublicKeyInfo DER."""
     return _spki(a) == _spki(b)
 
@@ -557,7 +570,10 @@ def _authority_key_id(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     try:
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(_public(ca_cert.public_key()))
+        public = ca_cert.public_key()
+        if not isinstance(public, PublicKey):  # callers matched it to the CA private key first
+            raise ValueError("the CA certificate's key is of a kind the wizard does not sign with") from None
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(public)
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
@@ -812,7 +828,7 @@ def _issuer_problems(cert: x509.Certificate, ca_cert: x509.Certificate) -> list[
     return []
 
 
-def _key_problems(cert: x509.Certificate, key: AnyKey) -> list[str]:
+def _key_problems(cert: x509.Certificate, key: ReadKey) -> list[str]:
     if public_keys_equal(cert.public_key(), key):
         return []
     return ["public key does not match the private key"]

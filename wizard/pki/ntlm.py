@@ -26,13 +26,13 @@ def md4(data: bytes) -> bytes:
         x = struct.unpack("<16I", message[offset:offset + 64])
         aa, bb, cc, dd = a, b, c, d
 
-        def f(x_, y, z):  # type: ignore[no-untyped-def]
+        def f(x_: int, y: int, z: int) -> int:
             return (x_ & y) | (~x_ & z)
 
-        def g(x_, y, z):  # type: ignore[no-untyped-def]
+        def g(x_: int, y: int, z: int) -> int:
             return (x_ & y) | (x_ & z) | (y & z)
 
-        def h(x_, y, z):  # type: ignore[no-untyped-def]
+        def h(x_: int, y: int, z: int) -> int:
             return x_ ^ y ^ z
 
         for i in range(16):

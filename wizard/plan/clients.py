@@ -313,7 +313,7 @@ def list_clients(target: Target, now: datetime | None = None) -> list[ClientInfo
         for user in users:
             kinds.setdefault(user.name, []).append(kind)
     out = []
-    for name, kind in kinds.items():
+    for name, name_kinds in kinds.items():
         client = find_client(answers, name)
         cert = current_cert(target.root, name) if client else None
         if client is None:
@@ -327,7 +327,7 @@ def list_clients(target: Target, now: datetime | None = None) -> list[ClientInfo
         else:
             status = "active"
         out.append(ClientInfo(
-            name, kind, status, _serial(cert) if cert else None,
+            name, name_kinds, status, _serial(cert) if cert else None,
             cert.not_valid_after_utc.isoformat() if cert else None,
             client.key.value if client else None, str(paths.client_dir(name))))
     return out

@@ -28,7 +28,7 @@ from wizard.render.connections import SecretSpec
 from wizard.system.netfacts import NetFacts
 from wizard.system.service import ServiceFacts, commands
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int], object]  # (stage, done, total); what it returns is ignored
 
 PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.WIZARD_STATE,
                 paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)

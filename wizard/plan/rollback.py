@@ -81,7 +81,8 @@ def _undo(root: Root, undo: list[Backup]) -> Plan:
                 continue
             if entry.get("existed"):
                 copy = root(run.folder(root) / "files" / path.lstrip("/"))
-                mode = int(entry.get("mode") or 0o600)  # type: ignore[call-overload]
+                saved_mode = entry.get("mode")  # the manifest is JSON: a number, as apply wrote it
+                mode = saved_mode if isinstance(saved_mode, int) and saved_mode else 0o600
                 restored[path] = FileAction(PurePosixPath(path), copy.read_bytes(), mode,
                                             secret=_looks_secret(copy.read_bytes(), mode),
                                             why=f"as it was before run {run.id}")

@@ -68,7 +68,7 @@ def staged_root(root: Root, mode: Mode, ca_import: CaImport | None) -> Root:
 
 
 def compute_plan(answers: Answers, root: Root, *, mode: Mode = "new", ca_import: CaImport | None = None,
-                 base_dir: str | None = None, progress: Callable[[str, int, int], None] | None = None,
+                 base_dir: str | None = None, progress: Callable[[str, int, int], object] | None = None,
                  now: datetime | None = None) -> Plan:
     """The plan for the wizard's answers; reads only (key generation happens in memory)."""
     source = SecretSource(base_dir=Path(base_dir) if base_dir else Path.cwd())

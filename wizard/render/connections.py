@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 from wizard.fs import paths
 from wizard.model.answers import Answers, CustomProposals, is_ip
@@ -101,7 +101,26 @@ def pool_name(answers: Answers) -> str:
     return "dhcp" if answers.pool.addresses == "dhcp" else POOL_V4
 
 
-def _road_warrior(answers: Answers) -> dict[str, object]:
+class _Proposals(TypedDict):
+    """The ConnSpec fields shared by all connections of one IKE version."""
+
+    ike_proposals: tuple[str, ...]
+    esp_proposals: tuple[str, ...]
+
+
+class _RoadWarrior(TypedDict):
+    """The ConnSpec fields shared by the road-warrior connections (IKEv2 cert/EAP, IKEv1 XAuth)."""
+
+    local_id: str
+    pool: str
+    dns: tuple[str, ...]
+    dpd_delay: str | None
+    dpd_action: str
+    rekey: bool
+    unique: Literal["replace", "never"]
+
+
+def _road_warrior(answers: Answers) -> _RoadWarrior:
     return {
         "local_id": answers.server.address,
         "pool": pool_name(answers),
@@ -116,8 +135,8 @@ def _road_warrior(answers: Answers) -> dict[str, object]:
 def connections(answers: Answers) -> tuple[ConnSpec, ...]:
     v = answers.variants
     rw = _road_warrior(answers)
-    ike2 = {"ike_proposals": proposals_for(answers, "ike", 2), "esp_proposals": proposals_for(answers, "esp", 2)}
-    ike1 = {"ike_proposals": proposals_for(answers, "ike", 1), "esp_proposals": proposals_for(answers, "esp", 1)}
+    ike2 = _Proposals(ike_proposals=proposals_for(answers, "ike", 2), esp_proposals=proposals_for(answers, "esp", 2))
+    ike1 = _Proposals(ike_proposals=proposals_for(answers, "ike", 1), esp_proposals=proposals_for(answers, "esp", 1))
     specs: list[ConnSpec] = []
     if v.ikev2_cert is not None:
         specs.append(ConnSpec(name=CONN_IKEV2_CERT, version=2, remote_auth="pubkey", remote_ca=paths.CA_CERT_NAME,

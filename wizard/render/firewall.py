@@ -65,7 +65,8 @@ def resolve_backend(answers: Answers, facts: NetFacts | None) -> str:
         backend = facts.backend(name)
         if backend and backend.active:
             return name
-    return "nftables" if (facts.backend("nftables") or None) and facts.backend("nftables").present else "iptables"
+    nftables = facts.backend("nftables")
+    return "nftables" if nftables and nftables.present else "iptables"
 
 
 def resolve_wan(answers: Answers, facts: NetFacts | None) -> str | None:
@@ -346,8 +347,9 @@ def removal(state: dict[str, object], existing: dict[PurePosixPath, str | None])
     elif backend == "firewalld":
         cmds.append(Command(("firewall-cmd", "--permanent", "--remove-service=swan-wizard"), "remove the service",
                             may_fail=True))
+        rich_rules = state.get("rich_rules")  # the state file is JSON: take a list only
         cmds += [Command(("firewall-cmd", "--permanent", f"--remove-rich-rule={r}"), "remove masquerading",
-                         may_fail=True) for r in state.get("rich_rules", [])]  # type: ignore[union-attr]
+                         may_fail=True) for r in (rich_rules if isinstance(rich_rules, list) else [])]
         cmds.append(Command(("firewall-cmd", "--reload"), "apply", may_fail=True))
         files.append(FileAction(paths.FIREWALLD_SERVICE, None))
     elif backend == "ufw":

@@ -17,12 +17,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from wizard import pki
 from wizard.checks.doctor.confparse import KEY_KINDS
 from wizard.checks.doctor.context import Context
-from wizard.checks.doctor.findings import Evidence, Finding
+from wizard.checks.doctor.findings import Evidence, Finding, Severity
 from wizard.checks.doctor.installed import Conn
 from wizard.fs import paths
 from wizard.pki import certinfo
@@ -58,7 +59,7 @@ def trust_anchors(ctx: Context) -> list[tuple[PurePosixPath, x509.Certificate]]:
     return out
 
 
-def private_keys(ctx: Context) -> list[tuple[PurePosixPath, object | None, str]]:
+def private_keys(ctx: Context) -> list[tuple[PurePosixPath, PrivateKeyTypes | None, str]]:
     """(logical path, key or None, why not loadable) for every key file charon would load."""
     logical: list[PurePosixPath] = []
     if ctx.installed.layout == "ipsec":
@@ -70,7 +71,7 @@ def private_keys(ctx: Context) -> list[tuple[PurePosixPath, object | None, str]]
         for sub in _KEY_DIRS_SWANCTL:
             directory = paths.SWANCTL_DIR / sub
             logical += [directory / p.name for p in _files(ctx.root(directory))]
-    out: list[tuple[PurePosixPath, object | None, str]] = []
+    out: list[tuple[PurePosixPath, PrivateKeyTypes | None, str]] = []
     for path in dict.fromkeys(logical):
         try:
             data = ctx.root(path).read_bytes()
@@ -187,11 +188,11 @@ def check(ctx: Context) -> list[Finding]:
 
 
 def _validity(ctx: Context, logical: PurePosixPath, cert: x509.Certificate, what: str, code: str,
-              expired_severity: str = "error") -> list[Finding]:
+              expired_severity: Severity = "error") -> list[Finding]:
     where = ctx.shown(logical)
     evidence = _summary_evidence(where, cert, "subject", "validity")
     if ctx.now > cert.not_valid_after_utc:
-        return [Finding(f"{code}-expired", "certificates", expired_severity,  # type: ignore[arg-type]
+        return [Finding(f"{code}-expired", "certificates", expired_severity,
                         f"the {what} {where} expired on {cert.not_valid_after_utc:%Y-%m-%d}: clients refuse it "
                         "(charon logs 'certificate invalid (valid from ... to ...)')", evidence,
                         fix="Re-run apply: an expired certificate is re-issued with the same key; then reload "
@@ -222,7 +223,7 @@ def _dialed_names(ctx: Context, conns: list[Conn]) -> list[tuple[str, str]]:
 
 
 def _host(ctx: Context, logical: PurePosixPath, conns: list[Conn], anchors: list[tuple[PurePosixPath,
-          x509.Certificate]], keys: list[tuple[PurePosixPath, object | None, str]]) -> list[Finding]:
+          x509.Certificate]], keys: list[tuple[PurePosixPath, PrivateKeyTypes | None, str]]) -> list[Finding]:
     where = ctx.shown(logical)
     conn_where = ", ".join(f"{c.name} ({c.certs_loc})" for c in conns)
     real = ctx.root(logical)
@@ -316,10 +317,10 @@ def _eku(ctx: Context, where: str, cert: x509.Certificate) -> list[Finding]:
 
 
 def _key_match(ctx: Context, where: str, cert: x509.Certificate,
-               keys: list[tuple[PurePosixPath, object | None, str]]) -> list[Finding]:
+               keys: list[tuple[PurePosixPath, PrivateKeyTypes | None, str]]) -> list[Finding]:
     public = cert.public_key()
     for _, key, _ in keys:
-        if key is not None and pki.public_keys_equal(key, public):  # type: ignore[arg-type]
+        if key is not None and pki.public_keys_equal(key, public):
             return []
     evidence = [Evidence(ctx.shown(path), "a different key" if key is not None else why) for path, key, why in keys]
     if not keys:

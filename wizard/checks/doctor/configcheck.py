@@ -129,8 +129,9 @@ def _belongs(line: str, conn: Conn | None, why: str) -> bool:
     if any(str(p) in line for p in (*conn.local_certs, *conn.remote_cacerts)):
         return True  # swanctl names a missing certificate in a line of its own
     proposals = [*(conn.ike_proposals or ()), *(p for c in conn.children for p in c.esp_proposals or ())]
-    if "proposal" in why and re.search(r"algorithm '([^']+)' not recognized", line):
-        algorithm = re.search(r"algorithm '([^']+)'", line)[1]  # type: ignore[index]
+    unknown = re.search(r"algorithm '([^']+)' not recognized", line) if "proposal" in why else None
+    if unknown:
+        algorithm = unknown[1]
         return any(algorithm in p.split("-") for p in proposals)
     return line in why
 

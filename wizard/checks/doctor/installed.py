@@ -15,6 +15,7 @@ from typing import Literal
 
 from wizard.checks.doctor.confparse import (
     KEY_KINDS,
+    Globber,
     IpsecConn,
     Loc,
     Reader,
@@ -81,7 +82,7 @@ class Pool:
             try:
                 if "-" in text:
                     first, last = (ipaddress.ip_address(p.strip()) for p in text.split("-", 1))
-                    out += list(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+                    out += list(ipaddress.summarize_address_range(first, last))
                 else:
                     out.append(ipaddress.ip_network(text, strict=False))
             except (ValueError, TypeError):
@@ -131,8 +132,10 @@ class Installed:
 
 
 def detect_layout(root: Root, wanted: str | None = None) -> Layout | None:
-    if wanted in ("swanctl", "ipsec"):
-        return wanted  # type: ignore[return-value]
+    if wanted == "swanctl":
+        return "swanctl"
+    if wanted == "ipsec":
+        return "ipsec"
     if root(paths.SWANCTL_CONF).is_file():
         return "swanctl"
     if root(paths.IPSEC_CONF).is_file():
@@ -155,7 +158,7 @@ def read_installed(root: Root, layout: str | None = None) -> Installed:
     return installed
 
 
-def _read_settings(read: Reader, expand, installed: Installed) -> Section | None:  # type: ignore[no-untyped-def]
+def _read_settings(read: Reader, expand: Globber, installed: Installed) -> Section | None:
     if read(paths.STRONGSWAN_CONF) is not None:
         tree, _ = parse_settings(paths.STRONGSWAN_CONF, read, expand)
         return tree
@@ -171,7 +174,7 @@ def _swanctl_main(root: Root) -> PurePosixPath:
     return main if root(main).is_file() else paths.SWANCTL_CONF
 
 
-def _read_swanctl(root: Root, read: Reader, expand, installed: Installed) -> None:  # type: ignore[no-untyped-def]
+def _read_swanctl(root: Root, read: Reader, expand: Globber, installed: Installed) -> None:
     main = _swanctl_main(root)
     files: list[PurePosixPath] = []
 
@@ -185,16 +188,22 @@ def _read_swanctl(root: Root, read: Reader, expand, installed: Installed) -> Non
     installed.tree = tree
     installed.files = files
     installed.problems += problems
-    for name, conn in (tree.section("connections").sections.items() if tree.section("connections") else []):
+    for name, conn in _subsections(tree, "connections"):
         installed.conns.append(_swanctl_conn(name, conn))
-    for name, pool in (tree.section("pools").sections.items() if tree.section("pools") else []):
+    for name, pool in _subsections(tree, "pools"):
         addrs = pool.values.get("addrs")
         if addrs:
             installed.pools.append(Pool(name, tuple(split_list(addrs.value)), addrs.loc))
-    for name, secret in (tree.section("secrets").sections.items() if tree.section("secrets") else []):
+    for name, secret in _subsections(tree, "secrets"):
         for key, setting in secret.values.items():
             if key == "secret" or key.startswith("secret"):
                 installed.secrets.append(SecretValue(setting.loc, name, setting.value))
+
+
+def _subsections(tree: Section, name: str) -> list[tuple[str, Section]]:
+    """The sections inside ``tree``'s section ``name``; none when it is missing."""
+    section = tree.section(name)
+    return list(section.sections.items()) if section else []
 
 
 def _rounds(conn: Section, prefix: str) -> list[Section]:
@@ -214,7 +223,7 @@ def _swanctl_conn(name: str, conn: Section) -> Conn:
     cacerts = first_remote.values.get("cacerts")
     proposals = conn.values.get("proposals")
     children = []
-    for child_name, child in (conn.section("children").sections.items() if conn.section("children") else []):
+    for child_name, child in _subsections(conn, "children"):
         esp = child.values.get("esp_proposals")
         children.append(Child(child_name, tuple(split_list(esp.value)) if esp else None, esp.loc if esp else None,
                               tuple(split_list(child.get("local_ts"))), child.get("mode") or "tunnel"))
@@ -248,7 +257,7 @@ def _ipsec_proposals(setting: Setting | None) -> tuple[str, ...] | None:
     return items if strict else (*items, "default")
 
 
-def _read_ipsec(read: Reader, expand, installed: Installed) -> None:  # type: ignore[no-untyped-def]
+def _read_ipsec(read: Reader, expand: Globber, installed: Installed) -> None:
     conns, _setup, problems = parse_ipsec_conf(paths.IPSEC_CONF, read, expand)
     installed.files.append(paths.IPSEC_CONF)
     installed.problems += problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from wizard.checks.doctor.context import Context
-from wizard.checks.doctor.findings import Evidence, Finding
+from wizard.checks.doctor.findings import Evidence, Finding, Severity
 from wizard.checks.doctor.logrules import RuleStats, ScanResult, scan
 
 _ASKED = re.compile(r"^(?P<me_host>\S+?)\[(?P<me>[^\]]*)\]\.\.\.(?P<other_host>\S+?)\[(?P<other>[^\]]*)\]")
@@ -89,8 +89,8 @@ def check(ctx: Context) -> tuple[list[Finding], ScanResult | None]:
     result = scan(ctx.log_path)
     shown = ctx.log_shown
     if result.missing:
-        severity = "warning" if ctx.live else "info"
-        return [Finding("log.missing", "log", severity,  # type: ignore[arg-type]
+        severity: Severity = "warning" if ctx.live else "info"
+        return [Finding("log.missing", "log", severity,
                         f"no charon log to read at {shown} ({result.missing})",
                         fix="Swan Wizard's settings (/etc/strongswan.d/swan-wizard.conf) make charon write it; "
                             "re-run apply and restart charon, or give another log with --log (e.g. "
@@ -135,7 +135,7 @@ def _finding(stats: RuleStats, ctx: Context, shown: str, epoch: str, others: fro
     extra = hints(stats, ctx, others)
     fix = rule.fix + ("\n" + "\n".join(f"Here: {h}." for h in extra) if extra else "")
     return Finding(
-        f"log.{rule.code}", "log", severity,  # type: ignore[arg-type]
+        f"log.{rule.code}", "log", severity,
         f"{rule.title}: {stats.count}x in the log ({when}). Cause: {rule.cause}",
         tuple(evidence), fix=fix,
         data={"rule": rule.code, "count": stats.count, "since_epoch": stats.current,

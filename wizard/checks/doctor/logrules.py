@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from wizard.checks.doctor.findings import Severity
 
@@ -270,15 +270,16 @@ def _trie_pattern(words: Iterable[str | tuple[str, str]]) -> str:
     A word may be a (literal head, regex tail) pair: the tail must follow the head, so the engine itself
     rejects ordinary lines that share the head ("generating IKE_AUTH response 1 [ ... ]").
     """
-    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    # A node: one child node per next character; under "" the set of tails of the words that end here.
+    root: dict[str, Any] = {}
     for entry in words:
         word, tail = (entry, "") if isinstance(entry, str) else entry
         node = root
         for ch in word:
             node = node.setdefault(ch, {})
-        node.setdefault("", set()).add(tail)  # type: ignore[union-attr]
+        node.setdefault("", set()).add(tail)
 
-    def build(node: dict) -> str:  # type: ignore[type-arg]
+    def build(node: dict[str, Any]) -> str:
         branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
         ends = sorted(node.get("", ()))
         if not branches:
@@ -374,7 +375,8 @@ class LogScanner:
         # A regex start goes into the trie as its literal head plus the rest as a regex tail.
         self.heads = {fragment: _head(fragment) for fragment in self.regex_starts}
         self.compiled_starts = [(re.compile(f), f) for f in self.regex_starts]
-        words = [*self.handlers, *((head, fragment[len(head):]) for fragment, head in self.heads.items())]
+        words: list[str | tuple[str, str]] = [*self.handlers,
+                                              *((head, fragment[len(head):]) for fragment, head in self.heads.items())]
         first = sorted({w[0] for w in self.handlers} | {head[0] for head in self.heads.values()})
         # One compiled pattern: "] ", an optional "<tag> " (possessive: never re-scanned), a cheap look at the
         # message's first byte, then the trie of every message start.

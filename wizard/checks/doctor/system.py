@@ -20,7 +20,7 @@ from typing import Any
 from wizard.checks import netchecks
 from wizard.checks.doctor.certs import load_certs
 from wizard.checks.doctor.context import Context
-from wizard.checks.doctor.findings import AutoFix, Evidence, Finding, skipped
+from wizard.checks.doctor.findings import Area, AutoFix, Evidence, Finding, skipped
 from wizard.fs import paths
 from wizard.model.answers import Answers, Pool, is_ip, updated
 from wizard.render.firewall import NFT_TABLE
@@ -86,8 +86,8 @@ def _systemd() -> bool:
     return Path("/run/systemd/system").is_dir()
 
 
-def _from_net(finding: netchecks.Finding, area: str = "system") -> Finding:
-    return Finding(f"system.{finding.check}", area, finding.severity, finding.summary, fix=finding.fix)  # type: ignore[arg-type]
+def _from_net(finding: netchecks.Finding, area: Area = "system") -> Finding:
+    return Finding(f"system.{finding.check}", area, finding.severity, finding.summary, fix=finding.fix)
 
 
 def effective_answers(ctx: Context) -> Answers:
