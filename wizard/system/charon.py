@@ -117,10 +117,14 @@ class ThrowawayCharon:
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         deadline = time.monotonic() + timeout
-        while not self.ready():
-            if time.monotonic() >= deadline:
-                raise CharonError(f"{self.daemon[0]} did not open its vici socket within {timeout:.0f}s")
-            time.sleep(0.05)
+        try:
+            while not self.ready():
+                if time.monotonic() >= deadline:
+                    raise CharonError(f"{self.daemon[0]} did not open its vici socket within {timeout:.0f}s")
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()  # started and ready, or nothing left running
+            raise
 
     def ready(self) -> bool:
         """Whether the daemon runs and answers on vici; CharonError when it has exited."""
