@@ -1,7 +1,8 @@
 """A lab of real strongSwan daemons in network namespaces, for tests that must prove a tunnel works.
 
 Each node of a :class:`Topology` gets its own network namespace; nodes are joined by veth pairs. A
-:class:`Peer` is a node that runs ``/usr/lib/ipsec/charon`` in a mount namespace of its own, where
+:class:`Peer` is a node that runs charon (a ``wizard.system.charon.ThrowawayCharon``, the class the
+self-test and the doctor use too) in a mount namespace of its own, where
 ``/etc/swanctl``, ``/etc/strongswan.conf``, ``/etc/strongswan.d``, the legacy ``/etc/ipsec.*`` files,
 ``/etc/resolv.conf`` and ``/var/log`` are bind mounts of a per-peer directory and ``/run`` is a tmpfs.
 So charon reads only what the test prepared, its pid file and VICI socket never meet the host's, and
@@ -34,13 +35,10 @@ import json
 import os
 import re
 import secrets
-import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,8 +46,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-CHARON = Path("/usr/lib/ipsec/charon")
-LIBIPSEC_PLUGIN = Path("/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so")
+from wizard.system import tcpprobe
+from wizard.system.charon import CharonError, ThrowawayCharon, binds_under, charon_binary
+from wizard.system.vici import session as vici_session
+
+LIBIPSEC_PLUGIN = "plugins/libstrongswan-kernel-libipsec.so"  # next to charon
 NS_PREFIX = "sw-"
 # Owner markers of live labs; in /tmp rather than /run so a test never needs more than it already has.
 STATE_DIR = Path("/tmp/swan-wizard-lab")
@@ -101,8 +102,11 @@ def lab_unavailable_reason() -> str | None:
     for tool in ("ip", "unshare", "nsenter", "swanctl", "mount"):
         if shutil.which(tool) is None:
             missing.append(f"{tool} not found in PATH")
-    for path in (CHARON, LIBIPSEC_PLUGIN, Path("/dev/net/tun"), Path("/etc/strongswan.conf"),
-                 Path("/etc/strongswan.d"), Path("/etc/swanctl")):
+    charon = charon_binary()
+    if charon is None:
+        missing.append("charon not installed (strongswan-charon)")
+    for path in (Path(charon or "/usr/lib/ipsec/charon").parent / LIBIPSEC_PLUGIN, Path("/dev/net/tun"),
+                 Path("/etc/strongswan.conf"), Path("/etc/strongswan.d"), Path("/etc/swanctl")):
         if not path.exists():
             missing.append(f"{path} missing")
     try:
@@ -462,111 +466,56 @@ class Node:
 
 
 class Peer(Node):
-    """A node that runs its own charon, configured from its peer directory."""
+    """A node that runs its own charon (a ThrowawayCharon), configured from its peer directory."""
 
     def __init__(self, lab: Lab, name: str, netns: str, directory: Path) -> None:
         super().__init__(lab, name, netns)
         self.dir = directory
         self.log_path = directory / "charon.log"
-        self.stdout_path = directory / "charon.stdout"
-        self.script = directory / "start-charon.sh"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._daemon = str(CHARON)
-        self._sockets: list[socket.socket] = []
+        self.stdout_path = directory / "charon.stdout"  # where ThrowawayCharon puts the daemon's output
+        self.charon: ThrowawayCharon | None = None
+        self._sessions = contextlib.ExitStack()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def _write_script(self, daemon: Sequence[str]) -> None:
-        lines = [
-            "#!/bin/sh",
-            "# Runs as: ip netns exec NS unshare --mount --propagation private -- sh THIS",
-            "# Every mount below is private to this charon and disappears with it.",
-            "set -e",
-            # Fresh /run: charon.pid, charon.vici and charon.ctl must not meet the host's or the other peer's.
-            "mount -t tmpfs -o mode=0755 swan-lab-run /run",
-        ]
-        if Path("/var/run").resolve() != Path("/run"):
-            lines.append("mount --bind /run /var/run")
-        for target in BIND_PATHS:
-            source = self.dir / target.lstrip("/")
-            # A bind mount needs an existing target, and the host's /etc is not ours to create in; a
-            # path missing on the host cannot be read by charon anyway.
-            lines.append(f"if [ -e {target} ]; then mount --bind {shlex.quote(str(source))} {target}; fi")
-        lines.append("exec " + " ".join(shlex.quote(arg) for arg in daemon))
-        self.script.write_text("\n".join(lines) + "\n")
-        self.script.chmod(0o755)
-
-    def start(self, timeout: float = DEFAULT_TIMEOUT, daemon: Sequence[str] = (str(CHARON),)) -> None:
+    def start(self, timeout: float = DEFAULT_TIMEOUT, daemon: Sequence[str] | None = None) -> None:
         """Start charon and wait until its VICI socket answers.
 
         ``daemon`` may name another foreground command that ends up serving VICI, e.g.
         ``("/usr/lib/ipsec/starter", "--nofork")`` for the legacy ipsec.conf layout.
         """
-        if self.proc is not None and self.proc.poll() is None:
+        if self.running:
             raise LabError(f"{self.name}: charon already running")
-        self._daemon = os.path.realpath(daemon[0])
-        self._write_script(daemon)
-        with self.stdout_path.open("ab") as out:
-            # start_new_session: a Ctrl-C aimed at pytest must not kill charon before teardown can.
-            self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation", "private",
-                 "--", "/bin/sh", str(self.script)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        # ip netns exec, unshare and sh all exec without forking, so this pid ends up being the daemon;
-        # its exe turning into the daemon also tells that the mounts are in place (they precede the exec).
-        self.lab.wait_for(self._charon_ready, timeout, f"{self.name}: charon VICI socket")
-
-    def _charon_ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise LabError(f"{self.name}: charon exited with {self.proc.returncode}\n{self.lab.describe()}")
+        self.charon = ThrowawayCharon(self.dir, binds_under(self.dir, BIND_PATHS), netns=self.netns, daemon=daemon)
         try:
-            if os.readlink(f"/proc/{self.proc.pid}/exe") != self._daemon:
-                return False
-        except OSError:
-            return False
-        try:
-            with socket.socket(socket.AF_UNIX) as probe:
-                probe.connect(self.vici_path)
-        except OSError:
-            return False
-        return True
+            self.charon.start(timeout)
+        except CharonError as exc:
+            raise LabError(f"{self.name}: {exc}\n{self.lab.describe()}") from None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop charon: SIGTERM (it says goodbye to its peers), SIGKILL if it dawdles."""
-        for sock in self._sockets:
-            sock.close()
-        self._sockets.clear()
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
+        self._sessions.close()
+        if self.charon is not None:
+            self.charon.stop(timeout)
+        self.charon = None
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.charon is not None and self.charon.running
 
     @property
     def pid(self) -> int:
-        if not self.running:
+        if self.charon is None or not self.charon.running:
             raise LabError(f"{self.name}: charon is not running\n{self.lab.describe()}")
-        assert self.proc is not None
-        return self.proc.pid
+        return self.charon.pid
 
     # -- commands inside the peer -------------------------------------------------------------------
 
     def command(self, *argv: str) -> list[str]:
         """argv prefixed so that it sees this peer's network *and* charon's mounts (its /etc, /run)."""
-        if not self.running:
+        if self.charon is None or not self.charon.running:
             return super().command(*argv)
-        return ["nsenter", f"--mount=/proc/{self.pid}/ns/mnt", f"--net=/run/netns/{self.netns}", "--", *argv]
+        return self.charon.command(*argv)
 
     def swanctl(self, *args: str, check: bool = True,
                 timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
@@ -578,33 +527,18 @@ class Peer(Node):
     @property
     def vici_path(self) -> str:
         """The charon's socket as the host sees it: through the process's root, its /run is the tmpfs."""
-        assert self.proc is not None
-        return f"/proc/{self.proc.pid}/root/run/charon.vici"
-
-    def _connect(self, timeout: float) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(self.vici_path)
-        except OSError:
-            sock.close()
-            raise
-        return sock
+        if self.charon is None:
+            raise LabError(f"{self.name}: charon was never started")
+        return self.charon.vici_path
 
     def vici(self, timeout: float = 10.0) -> Any:
         """A vici.Session connected to this peer's charon (closed when the peer stops)."""
-        import vici
-
-        sock = self._connect(timeout)
-        self._sockets.append(sock)
-        return vici.Session(sock)
+        return self._sessions.enter_context(vici_session(self.vici_path, timeout))
 
     def list_sas(self) -> list[dict[str, Any]]:
         """``list-sas`` as plain data: one ``{ike_name: {...}}`` dict per IKE_SA."""
-        import vici
-
-        with self._connect(10.0) as sock:
-            return [_decode(sa) for sa in vici.Session(sock).list_sas()]
+        with vici_session(self.vici_path, 10.0) as session:
+            return [_decode(sa) for sa in session.list_sas()]
 
     def child_sas(self) -> list[dict[str, Any]]:
         """Every CHILD_SA of every IKE_SA, each with its IKE_SA's dict under ``"ike"``."""
@@ -821,52 +755,6 @@ def open_lab(workdir: Path, topology: Topology | None = None) -> Iterator[Lab]:
 # traffic
 
 
-# Both ends of tcp_exchange read length-prefixed messages with this.
-_RECV_EXACT = r"""
-import socket, sys
-def recv_exact(conn, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = conn.recv(min(65536, n - len(buf)))
-        if not chunk:
-            raise SystemExit(f"connection closed after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
-"""
-
-# Listener: reads the reply from stdin, says READY once listening, accepts one connection, receives a
-# length-prefixed payload, answers with its own, and prints what it received (the peer address to stderr).
-_TCP_LISTENER = _RECV_EXACT + r"""
-addr, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-reply = sys.stdin.buffer.read()
-srv = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind((addr, port))
-srv.listen(1)
-srv.settimeout(timeout)
-sys.stdout.buffer.write(b"READY\n")
-sys.stdout.flush()
-conn, peer = srv.accept()
-conn.settimeout(timeout)
-print(f"peer={peer[0]}", file=sys.stderr, flush=True)
-data = recv_exact(conn, int.from_bytes(recv_exact(conn, 4), "big"))
-conn.sendall(len(reply).to_bytes(4, "big") + reply)
-conn.shutdown(socket.SHUT_WR)
-conn.recv(1)
-sys.stdout.buffer.write(data)
-"""
-
-_TCP_CONNECTOR = _RECV_EXACT + r"""
-addr, port, source, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-payload = sys.stdin.buffer.read()
-conn = socket.create_connection((addr, port), timeout=timeout, source_address=(source, 0) if source else None)
-conn.sendall(len(payload).to_bytes(4, "big") + payload)
-data = recv_exact(conn, int.from_bytes(recv_exact(conn, 4), "big"))
-conn.close()
-sys.stdout.buffer.write(data)
-"""
-
-
 def tcp_exchange(listener: Node, listen_addr: str, connector: Node, *, source_addr: str | None = None,
                  size: int = 65536, port: int | None = None, timeout: float = 15.0) -> str:
     """Send ``size`` random bytes each way over one TCP connection and check both arrived intact.
@@ -874,56 +762,11 @@ def tcp_exchange(listener: Node, listen_addr: str, connector: Node, *, source_ad
     Returns the connector's address as the listener saw it (tests compare it with the address the
     tunnel should have carried, e.g. the client's virtual IP).
     """
-    lab = listener.lab
-    port = port or 20000 + secrets.randbelow(20000)
-    to_listener, to_connector = os.urandom(size), os.urandom(size)
-    # The listener's reply comes from a file: a pipe would need feeding while we wait for READY.
-    reply_file = lab.workdir / f"tcp-reply-{port}.bin"
-    reply_file.write_bytes(to_connector)
-    with reply_file.open("rb") as reply:
-        server = listener.popen(
-            sys.executable, "-c", _TCP_LISTENER, listen_addr, str(port), str(timeout),
-            stdin=reply, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-    assert server.stdout is not None
-    # readline() would block forever if the listener died before READY; a thread keeps the timeout honest.
-    ready: list[bytes] = []
-    reader = threading.Thread(target=lambda: ready.append(server.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout)
-    if ready != [b"READY\n"]:
-        server.kill()
-        _, err = server.communicate(timeout=5)
-        raise LabError(f"TCP listener on {listener.name} {listen_addr}:{port} did not start: "
-                       f"{err.decode(errors='replace')}\n{lab.describe()}")
-
-    client = subprocess.run(
-        connector.command(sys.executable, "-c", _TCP_CONNECTOR, listen_addr, str(port), source_addr or "",
-                          str(timeout)),
-        input=to_listener, capture_output=True, timeout=timeout + 10,
-    )
-    if client.returncode != 0:
-        server.kill()  # it would otherwise sit in accept() until its own timeout
     try:
-        received, err = server.communicate(timeout=timeout + 10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        received, err = server.communicate(timeout=5)
-    where = f"{connector.name} -> {listener.name} {listen_addr}:{port}"
-    if client.returncode != 0 or server.returncode != 0:
-        raise LabError(
-            f"TCP exchange {where} failed: connector rc={client.returncode} "
-            f"{client.stderr.decode(errors='replace')!r}, listener rc={server.returncode} "
-            f"{err.decode(errors='replace')!r}\n{lab.describe()}"
-        )
-    if received != to_listener:
-        raise LabError(f"TCP exchange {where}: listener got {len(received)} bytes, not the {size} sent")
-    if client.stdout != to_connector:
-        raise LabError(f"TCP exchange {where}: connector got {len(client.stdout)} bytes, not the {size} sent")
-    for line in err.decode(errors="replace").splitlines():
-        if line.startswith("peer="):
-            return line.removeprefix("peer=")
-    raise LabError(f"TCP exchange {where}: listener did not report the peer address: {err!r}")
+        return tcpprobe.exchange(listener.command(), listen_addr, connector.command(), source_addr=source_addr,
+                                 size=size, port=port or 0, timeout=timeout)
+    except tcpprobe.TcpProbeError as exc:
+        raise LabError(f"{connector.name} -> {listener.name}: {exc}\n{listener.lab.describe()}") from None
 
 
 @dataclass

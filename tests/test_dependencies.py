@@ -24,6 +24,7 @@ from wizard.model.answers_file import load
 from wizard.render import connections
 from wizard.render import strongswan_d as render_strongswan
 from wizard.system import service
+from wizard.system.charon import CHARON_CANDIDATES, charon_binary
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = {"Command", "run", "Popen", "check_output", "check_call", "_run", "which"}
@@ -95,7 +96,7 @@ def _dpkg_owner(path: str) -> str | None:
 def _locate(program: str) -> str | None:
     """A program on PATH, or one of strongSwan's helpers next to charon (starter)."""
     found = shutil.which(program, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    helpers = (Path(c).parent / program for c in service.CHARON_CANDIDATES)
+    helpers = (Path(c).parent / program for c in CHARON_CANDIDATES)
     return found or next((str(h) for h in helpers if h.exists()), None)
 
 
@@ -172,8 +173,8 @@ def test_every_program_comes_from_a_bootstrap_package(provided: set[str]) -> Non
 
 
 def test_charon_and_every_plugin_comes_from_a_bootstrap_package(provided: set[str]) -> None:
-    charon = next((c for c in service.CHARON_CANDIDATES if Path(c).exists()), None)
-    assert charon is not None, f"none of {service.CHARON_CANDIDATES} exists"
+    charon = charon_binary()
+    assert charon is not None, f"none of {CHARON_CANDIDATES} exists"
     problems = [] if _dpkg_owner(charon) in provided else [f"charon: {charon} from {_dpkg_owner(charon)}"]
     plugin_dir = Path(charon).parent / "plugins"
     for plugin in sorted(plugins()):

@@ -24,7 +24,7 @@ from wizard.model.answers import Answers
 from wizard.model.secrets import SecretSource
 from wizard.plan.apply import apply
 from wizard.plan.planner import build_plan
-from wizard.system import service
+from wizard.system import charon, service
 from wizard.system.service import DETACH, STOP, ServiceFacts, commands
 
 SYSTEMD = ServiceFacts(systemd=True, charon_running=True, starter_running=False, charon_path="/usr/lib/ipsec/charon")
@@ -120,7 +120,7 @@ def test_selftest_that_could_not_run_fails(monkeypatch: pytest.MonkeyPatch, tmp_
                        "host: {key: ecdsa-p256}\nclients: [{name: a@example.com, key: ecdsa-p256}]\n")
     root = tmp_path / "root"
     assert cli.main(["apply", str(answers), "--root", str(root)]) == 0
-    monkeypatch.setattr(selftest, "CHARON_CANDIDATES", ("/nonexistent/charon",))
+    monkeypatch.setattr(charon, "CHARON_CANDIDATES", ("/nonexistent/charon",))
     assert cli.main(["selftest", str(answers), "--root", str(root)]) != 0
     assert selftest.unmet_needs(None).endswith("charon")
 

@@ -10,7 +10,6 @@ client authenticates.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -105,29 +104,11 @@ def crl_files(answers: Answers, root: Root, ca: KeyPair, now: datetime | None = 
 
 
 # ---------------------------------------------------------------------------------------------------
-# the running charon, over vici
-
-
-class ViciUnavailable(RuntimeError):
-    pass
+# the running charon, over a vici session (wizard.system.vici)
 
 
 def _text(value: Any) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
-
-
-def connect(socket_path: str, timeout: float = 10.0) -> Any:
-    """A vici.Session on ``socket_path``; ViciUnavailable when no charon listens there."""
-    import vici  # lazy: only client commands talking to a live charon need it
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(socket_path)
-    except OSError as exc:
-        sock.close()
-        raise ViciUnavailable(f"no charon answers on {socket_path}: {exc.strerror or exc}") from None
-    return vici.Session(sock)
 
 
 def load_crl(session: Any, pem: bytes) -> None:

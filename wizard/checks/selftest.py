@@ -13,9 +13,6 @@ import ipaddress
 import os
 import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +29,12 @@ from wizard.model.secrets import SecretSource, generate_password
 from wizard.pki.keytypes import KeyType
 from wizard.render.confsyntax import render_settings
 from wizard.render.connections import proposals_for
-from wizard.system.netns import Charon, Link, NetnsError, prepare_etc
+from wizard.system import tcpprobe
+from wizard.system.charon import CharonError, ThrowawayCharon, binds_under, charon_binary
+from wizard.system.netns import BINDS, Link, NetnsError, prepare_etc
 from wizard.system.netns import run as ns_run
-from wizard.system.service import CHARON_CANDIDATES
+from wizard.system.vici import CharonUnreachable
+from wizard.system.vici import session as vici_session
 
 CLIENT_IP, SERVER_IP = "198.18.255.254", "198.18.255.253"  # the test link, inside the benchmark range
 # Lines that say why a connection failed (shared reference §6); shown as the evidence of a failure.
@@ -62,14 +62,6 @@ class _Case:
     secrets: dict[str, Any] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     server_shared: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _vici(path: str):  # vici has no types: the session is Any
-    import vici
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
-    return vici.Session(sock)
 
 
 def _client_cert(answers: Answers, root: Root, source: SecretSource, name: str) -> tuple[bytes, bytes]:
@@ -158,52 +150,15 @@ def _settings(userspace_esp: bool, log: Path) -> str:
         "plugins": plugins}})
 
 
-_LISTENER = r"""
-import socket, sys
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", 0)); srv.listen(1); srv.settimeout(float(sys.argv[1]))
-print(srv.getsockname()[1], flush=True)
-conn, peer = srv.accept(); conn.settimeout(float(sys.argv[1]))
-data = b""
-while len(data) < int(sys.argv[2]):
-    chunk = conn.recv(65536)
-    if not chunk: break
-    data += chunk
-conn.sendall(data[::-1]); conn.close(); print(peer[0], flush=True)
-"""
-_CONNECTOR = r"""
-import os, socket, sys
-payload = os.urandom(int(sys.argv[4]))
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10, source_address=(sys.argv[3], 0))
-s.sendall(payload)
-back = b""
-while len(back) < len(payload):
-    chunk = s.recv(65536)
-    if not chunk: break
-    back += chunk
-sys.exit(0 if back == payload[::-1] else 3)
-"""
-
-
-def _exchange(server_netns: str | None, client: Charon, target: str, vip: str, size: int = 65536) -> str:
-    """Data both ways through the tunnel; returns the source address the server saw (must be the VIP)."""
-    listener_cmd = [sys.executable, "-c", _LISTENER, "10", str(size)]
-    if server_netns:
-        listener_cmd = ["ip", "netns", "exec", server_netns, *listener_cmd]
-    listener = subprocess.Popen(listener_cmd, stdout=subprocess.PIPE, text=True)
+def _exchange(server_netns: str | None, client: ThrowawayCharon, target: str, vip: str) -> str:
+    """64 KiB both ways through the tunnel; returns the source address the server saw (must be the VIP)."""
+    listener = ["ip", "netns", "exec", server_netns] if server_netns else []
+    assert client.netns is not None
     try:
-        assert listener.stdout is not None
-        port = listener.stdout.readline().strip()
-        sent = ns_run([sys.executable, "-c", _CONNECTOR, target, port, vip, str(size)], netns=client.netns,
-                      check=False, timeout=20)
-        if sent.returncode != 0:
-            raise NetnsError(f"TCP through the tunnel to {target}:{port} failed: {sent.stderr.strip()[-300:]}")
-        seen = listener.stdout.readline().strip()
-        listener.wait(10)
-        return seen
-    finally:
-        if listener.poll() is None:
-            listener.kill()
+        return tcpprobe.exchange(listener, target, ["ip", "netns", "exec", client.netns], source_addr=vip,
+                                 size=65536)
+    except tcpprobe.TcpProbeError as exc:
+        raise NetnsError(f"no data through the tunnel: {exc}") from None
 
 
 def _target(server_netns: str | None, local_ts: list[str]) -> str | None:
@@ -219,10 +174,14 @@ def _target(server_netns: str | None, local_ts: list[str]) -> str | None:
     return None
 
 
-def _evidence(client: Charon, server_log: Path | None, since: int, conn: str) -> tuple[str, ...]:
+def _client_log(client: ThrowawayCharon) -> Path:
+    return client.workdir / "var/log/charon.log"  # /var/log/charon.log inside: see _settings in run()
+
+
+def _evidence(client: ThrowawayCharon, server_log: Path | None, since: int, conn: str) -> tuple[str, ...]:
     lines: list[str] = []
-    if client.log_path.is_file():
-        lines += [f"client: {ln}" for ln in client.log_path.read_text(errors="replace").splitlines()
+    if _client_log(client).is_file():
+        lines += [f"client: {ln}" for ln in _client_log(client).read_text(errors="replace").splitlines()
                   if conn in ln and any(r in ln for r in REASONS)]
     if server_log is not None and server_log.is_file():
         with server_log.open("rb") as fh:
@@ -247,30 +206,25 @@ def run(answers: Answers, root: Root, source: SecretSource, *, server_netns: str
     items, results = cases(answers, root, source, token)
     if not items:
         return results
-    charon_path = next((c for c in CHARON_CANDIDATES if Path(c).exists()), None)
-    missing = unmet_needs(charon_path)
-    if missing or charon_path is None:
+    missing = unmet_needs(charon_binary())
+    if missing:
         # A check that could not run is not a pass: the caller's exit status must say so.
         return results + [Result(c.variant, "fail", f"could not run: needs {missing}") for c in items]
     log = server_log or root(paths.CHARON_LOG)
     since = log.stat().st_size if log.is_file() else 0
     workdir = Path(tempfile.mkdtemp(prefix="swan-selftest-"))
     link: Link | None = None
-    client: Charon | None = None
+    client: ThrowawayCharon | None = None
     loaded: list[str] = []
     try:
-        server = _vici(server_vici)
-        for c in items:
-            for shared in c.server_shared:
-                server.load_shared(shared)
-                loaded.append(shared["id"])
+        _load_logins(server_vici, [shared for c in items for shared in c.server_shared], loaded)
         link = Link.create(server_netns, CLIENT_IP, SERVER_IP)
         files = {"conf.d/selftest.conf": _client_conf(items),
                  "x509ca/ca.pem": root(paths.CA_CERT).read_bytes()}
         for c in items:
             files.update(c.files)
         prepare_etc(workdir, files, _settings(userspace_esp, Path("/var/log/charon.log")))
-        client = Charon(link.netns, workdir, charon_path)
+        client = ThrowawayCharon(workdir, binds_under(workdir, BINDS), netns=link.netns)
         client.start()
         loaded_conf = client.swanctl("--load-all", "--noprompt")
         if loaded_conf.returncode != 0:
@@ -278,7 +232,7 @@ def run(answers: Answers, root: Root, source: SecretSource, *, server_netns: str
         for c in items:
             say(f"{c.variant}: connecting")
             results.append(_one(c, client, server_netns, log, since, answers))
-    except (NetnsError, OSError) as exc:
+    except (NetnsError, CharonError, CharonUnreachable, OSError) as exc:
         done = {r.variant for r in results}
         results += [Result(c.variant, "fail", f"could not run the test: {exc}") for c in items
                     if c.variant not in done]
@@ -288,17 +242,49 @@ def run(answers: Answers, root: Root, source: SecretSource, *, server_netns: str
         if link is not None:
             link.close()
         if loaded:
-            try:
-                server = _vici(server_vici)
-                for ident in loaded:
-                    server.unload_shared({"id": ident})
-            except OSError:
-                pass
+            left = _unload_logins(server_vici, loaded)
+            if left is not None:
+                results.append(left)
         shutil.rmtree(workdir, ignore_errors=True)
     return results
 
 
-def _one(case: _Case, client: Charon, server_netns: str | None, server_log: Path, since: int,
+def _load_logins(server_vici: str, logins: list[dict[str, Any]], loaded: list[str]) -> None:
+    """The test users' secrets into the running charon; ``loaded`` names each one as soon as it is in."""
+    from vici.exception import CommandException
+
+    with vici_session(server_vici) as server:
+        for shared in logins:
+            try:
+                server.load_shared(shared)
+            except CommandException as exc:
+                raise NetnsError(f"charon refused the test login {shared['id']}: {exc}") from None
+            loaded.append(shared["id"])
+
+
+def _unload_logins(server_vici: str, loaded: list[str]) -> Result | None:
+    """Take the test logins out of the running charon again. One left behind is a working login nobody
+    knows about: say so, as a failed result (never quietly), with the way to remove it."""
+    from vici.exception import CommandException
+
+    left, why = list(loaded), ""
+    try:
+        with vici_session(server_vici) as server:
+            for ident in loaded:
+                try:
+                    server.unload_shared({"id": ident})
+                    left.remove(ident)
+                except CommandException as exc:
+                    why = str(exc)
+    except CharonUnreachable as exc:
+        why = str(exc)
+    if not left:
+        return None
+    return Result("cleanup", "fail", f"the test logins {', '.join(left)} could not be removed from the running "
+                  f"charon ({why}); while it runs they still work: remove them with `swanctl --load-creds --clear`")
+
+
+def _one(case: _Case, client: ThrowawayCharon, server_netns: str | None, server_log: Path, since: int,
          answers: Answers) -> Result:
     child = next(iter(case.tree["children"]))
     up = client.swanctl("--initiate", "--child", child, "--timeout", "20", timeout=40)
@@ -326,11 +312,8 @@ def _one(case: _Case, client: Charon, server_netns: str | None, server_log: Path
         client.swanctl("--terminate", "--ike", case.conn, "--timeout", "10", timeout=20)
 
 
-def _virtual_ip(client: Charon, conn: str) -> str | None:
-    session = _vici(client.vici_path)
-    for sa in session.list_sas({"ike": conn}):
-        for ike in sa.values():
-            vips = [v.decode() for v in ike.get("local-vips", [])]
-            if vips:
-                return vips[0]
-    return None
+def _virtual_ip(client: ThrowawayCharon, conn: str) -> str | None:
+    with vici_session(client.vici_path) as session:
+        vips = [v.decode() for sa in session.list_sas({"ike": conn}) for ike in sa.values()
+                for v in ike.get("local-vips", [])]
+    return vips[0] if vips else None

@@ -40,6 +40,8 @@ from wizard.plan.planner import build_plan, needed_bytes
 from wizard.plan.preview import describe
 from wizard.problems import Exit, InvalidAnswers, Problem, WizardError, io_failures, note, warn
 from wizard.render.profiles import README_NAME
+from wizard.system.vici import CharonUnreachable
+from wizard.system.vici import session as vici_session
 
 Report = Callable[[str], None]
 # (root, answers) -> (service facts, network facts): the CLI's view of the live system, or a staged root's.
@@ -162,16 +164,16 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
 def _tell_charon(target: Target, change: Change) -> list[revocation.Terminated]:
     say = target.report
     assert target.vici_socket is not None
+    crl = target.root(revocation.crl_path(change.answers.layout))
     try:
-        session = revocation.connect(target.vici_socket)
-    except revocation.ViciUnavailable as exc:
+        with vici_session(target.vici_socket, timeout=10.0) as session:
+            if change.load_crl and crl.is_file():
+                revocation.load_crl(session, crl.read_bytes())
+                say(f"loaded the CRL into charon ({len(change.answers.revoked)} revoked certificate(s))")
+            done = revocation.terminate(session, change.terminate) if change.terminate else []
+    except CharonUnreachable as exc:
         say(f"{exc}: nothing to terminate (the CRL is in place for when charon starts)")
         return []
-    crl = target.root(revocation.crl_path(change.answers.layout))
-    if change.load_crl and crl.is_file():
-        revocation.load_crl(session, crl.read_bytes())
-        say(f"loaded the CRL into charon ({len(change.answers.revoked)} revoked certificate(s))")
-    done = revocation.terminate(session, change.terminate) if change.terminate else []
     for sa in done:
         say(f"terminated IKE_SA {sa.conn}[{sa.ike_id}] of {sa.remote_id} ({sa.remote_host})")
     if change.terminate and not done:

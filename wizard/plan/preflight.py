@@ -21,7 +21,7 @@ from pathlib import Path
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.plan import session
-from wizard.system.service import CHARON_CANDIDATES
+from wizard.system.charon import CHARON_CANDIDATES
 
 # What a swanctl-flavoured strongSwan needs on each family (Debian's list matches packaging/bootstrap).
 _PACKAGES = {

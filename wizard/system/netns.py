@@ -1,19 +1,15 @@
-"""Throwaway network namespaces with a charon of their own, for the self-test.
+"""Throwaway network namespaces for the self-test, and the /etc its client charon reads.
 
-A client charon runs in a new network namespace joined to the server by a veth pair, inside a
-private mount namespace where /etc/swanctl, /etc/strongswan.*, /etc/resolv.conf, /var/log and /run
-are its own: it reads nothing of the server's configuration and leaves nothing behind.
+The client runs in a new network namespace joined to the server by a veth pair (:class:`Link`); its
+charon (a :class:`wizard.system.charon.ThrowawayCharon`) sees :data:`BINDS` from the directory that
+:func:`prepare_etc` fills: it reads nothing of the server's configuration and leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import shlex
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,69 +62,6 @@ class Link:
         # Deleting the namespace destroys its veth end, and with it the peer's end.
         run(["ip", "netns", "del", self.netns], check=False)
         run(["ip", "link", "del", self.peer_dev], netns=self.peer_netns, check=False)
-
-
-class Charon:
-    """charon in ``netns`` and a private mount namespace configured from ``etc_dir``."""
-
-    def __init__(self, netns: str, workdir: Path, charon: str) -> None:
-        self.netns, self.workdir, self.charon = netns, workdir, charon
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "var/log/charon.log"
-
-    def start(self, timeout: float = 20.0) -> None:
-        script = ["set -e", "mount -t tmpfs -o mode=0755 swst-run /run"]
-        if Path("/var/run").resolve() != Path("/run"):
-            script.append("mount --bind /run /var/run")
-        for target in BINDS:
-            source = shlex.quote(str(self.workdir / target.lstrip("/")))
-            script.append(f"if [ -e {target} ]; then mount --bind {source} {target}; fi")
-        script.append(f"exec {shlex.quote(self.charon)}")
-        (self.workdir / "start.sh").write_text("\n".join(script) + "\n")
-        with (self.workdir / "charon.stdout").open("ab") as out:
-            self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation", "private", "--",
-                 "/bin/sh", str(self.workdir / "start.sh")],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise NetnsError(f"charon exited with {self.proc.returncode}: "
-                                 f"{(self.workdir / 'charon.stdout').read_text()[-500:]}")
-            try:
-                # Until the wrapper has exec'd charon, /proc/PID/root/run is still the host's /run, where
-                # another charon's socket may answer.
-                if os.readlink(f"/proc/{self.proc.pid}/exe") == os.path.realpath(self.charon):
-                    with socket.socket(socket.AF_UNIX) as probe:
-                        probe.connect(self.vici_path)
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise NetnsError("the self-test client's charon did not open its VICI socket")
-
-    @property
-    def vici_path(self) -> str:
-        assert self.proc is not None
-        return f"/proc/{self.proc.pid}/root/run/charon.vici"
-
-    def swanctl(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-        assert self.proc is not None
-        return subprocess.run(["nsenter", f"--mount=/proc/{self.proc.pid}/ns/mnt", f"--net=/run/netns/{self.netns}",
-                               "--", "swanctl", *args], capture_output=True, text=True, timeout=timeout, check=False)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
 
 
 def prepare_etc(workdir: Path, swanctl_files: dict[str, bytes], settings: str) -> None:

@@ -1,21 +1,20 @@
 """The security associations charon has up, over vici ``list-sas``, as plain data for a status view.
 
 vici answers with OrderedDicts of bytes (strongswan.md §5.1); this module turns them into small
-frozen records and turns every way of not reaching charon (no socket, permission, a daemon that
-went away mid-answer) into :class:`CharonUnreachable` with a sentence to show.
+frozen records. Not reaching charon is :class:`CharonUnreachable` from :mod:`wizard.system.vici`.
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wizard.system import vici
+from wizard.system.vici import CharonUnreachable
 
-class CharonUnreachable(Exception):
-    """charon's vici socket cannot be reached (not running, no permission, closed mid-answer)."""
+__all__ = ["CharonUnreachable", "ChildSa", "IkeSa", "format_duration", "list_sas", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -87,28 +86,8 @@ def summarize(entries: Iterable[Mapping[str, Any]]) -> list[IkeSa]:
 
 def list_sas(socket_path: str | Path, timeout: float = 3.0) -> list[IkeSa]:
     """The IKE_SAs charon has now. Raises CharonUnreachable when it cannot be asked."""
-    import vici  # lazy: only the running view needs it
-    from vici.exception import SessionException
-
-    path = str(socket_path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        try:
-            sock.connect(path)
-        except FileNotFoundError:
-            raise CharonUnreachable(f"charon is not running (no vici socket at {path})") from None
-        except PermissionError:
-            raise CharonUnreachable(f"no permission to open {path} (run as root)") from None
-        except OSError as exc:
-            raise CharonUnreachable(f"cannot reach charon at {path}: {exc.strerror or exc}") from None
-        try:
-            # list_sas is a generator: it must be exhausted (strongswan.md §5.1).
-            return summarize(list(vici.Session(sock).list_sas()))
-        except (OSError, SessionException) as exc:
-            raise CharonUnreachable(f"charon stopped answering on {path}: {exc}") from None
-    finally:
-        sock.close()
+    with vici.session(socket_path, timeout) as session:
+        return summarize(list(session.list_sas()))
 
 
 def format_duration(seconds: int | None) -> str:

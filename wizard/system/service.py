@@ -14,9 +14,8 @@ import psutil
 
 from wizard.fs import paths
 from wizard.fs.changes import Command
+from wizard.system.charon import CHARON_CANDIDATES, charon_binary
 
-CHARON_CANDIDATES = ("/usr/lib/ipsec/charon", "/usr/lib/strongswan/charon", "/usr/libexec/ipsec/charon",
-                     "/usr/libexec/strongswan/charon")
 DETACH = "--detach--"  # marker argv[0]: start the rest as a daemon of its own, then wait for vici
 STOP = "--stop--"  # marker argv[0]: stop the processes with these names and wait until they are gone
 
@@ -49,7 +48,7 @@ def _running(names: set[str]) -> bool:
 
 
 def gather_facts() -> ServiceFacts:
-    charon = next((c for c in CHARON_CANDIDATES if Path(c).exists()), CHARON_CANDIDATES[0])
+    charon = charon_binary() or CHARON_CANDIDATES[0]
     return ServiceFacts(
         systemd=Path("/run/systemd/system").is_dir(),
         charon_running=_running({"charon", "charon-systemd"}),

@@ -1,29 +1,20 @@
 """The real parser as judge: load the root's configuration into a throwaway charon and see what it says.
 
 Reading the files ourselves cannot tell what charon accepts (an unknown algorithm, an option of
-another version, a key it cannot load). So, like ``tests/lab.py``, this starts charon (or starter for
-the ipsec.conf layout) in private mount and network namespaces, where ``/etc/swanctl``,
+another version, a key it cannot load). So this starts charon (or starter for the ipsec.conf layout) as a
+:class:`wizard.system.charon.ThrowawayCharon` in a network namespace of its own, where ``/etc/swanctl``,
 ``/etc/strongswan.*`` and ``/etc/ipsec.*`` are read-only bind mounts of the root's files and ``/run``
 and ``/var/log`` are empty tmpfs: the throwaway daemon never meets the live one's sockets, ports,
 log or kernel state, and disappears with its namespaces. It runs ``swanctl --load-all`` (or lets
 starter load ipsec.conf over stroke) and reports what failed.
-
-The outer half (:func:`parse_check`) prepares the mounts and runs ``python -m wizard.checks.doctor.daemoncheck
-inside ...`` under ``unshare``; the inner half (:func:`_inside`) drives the daemon and prints JSON.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import shlex
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -32,7 +23,7 @@ from pathlib import Path
 from wizard.checks.doctor.installed import Installed
 from wizard.fs import paths
 from wizard.fs.paths import Root
-from wizard.system.service import CHARON_CANDIDATES
+from wizard.system.charon import Bind, CharonError, ThrowawayCharon, charon_binary
 
 RUN_LOG = "/run/swan-doctor/charon.log"
 SOURCE = "/run/swan-doctor/swanctl-source"  # the examined /etc/swanctl, reachable under the stage
@@ -56,18 +47,14 @@ class ParseCheck:
     problems: list[str] = field(default_factory=list)  # lines that say something was refused
 
 
-def _charon_binary() -> str | None:
-    return next((c for c in CHARON_CANDIDATES if Path(c).exists()), None)
-
-
 def unavailable_reason(root: Root, layout: str) -> str | None:
     """Why the throwaway daemon cannot run here (None when it can)."""
     if os.geteuid() != 0:
         return "needs root (private namespaces and charon)"
-    charon = _charon_binary()
+    charon = charon_binary()
     if charon is None:
         return "charon is not installed"
-    tools = ["unshare", "mount"] + (["swanctl"] if layout == "swanctl" else [])
+    tools = ["unshare", "nsenter", "mount"] + (["swanctl"] if layout == "swanctl" else [])
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         return f"{', '.join(missing)} not found"
@@ -98,8 +85,9 @@ charon {{
 """
 
 
-def _stage(root: Root, layout: str, stage: Path) -> list[tuple[str, str]]:
-    """Prepare the files to mount and return (source, target) bind mounts, in order."""
+def _stage(root: Root, layout: str, stage: Path) -> list[Bind]:
+    """Prepare the files to mount and return the bind mounts, in order: all read-only, since the throwaway
+    daemon (and anything it runs) must not change the examined files."""
     mounts: list[tuple[str, str]] = []
     conf = root(paths.STRONGSWAN_CONF)
     shutil.copy2(conf if conf.is_file() else Path(paths.STRONGSWAN_CONF), stage / "strongswan.conf")
@@ -140,27 +128,10 @@ def _stage(root: Root, layout: str, stage: Path) -> list[tuple[str, str]]:
         for logical in (paths.IPSEC_CONF, paths.IPSEC_SECRETS, paths.IPSEC_D):
             if root(logical).exists():
                 mounts.append((str(root(logical)), str(logical)))
-    return mounts
+    return [Bind(source, target, read_only=True) for source, target in mounts]
 
 
-def _script(mounts: list[tuple[str, str]], inner: list[str]) -> str:
-    lines = ["set -e",
-             "mount -t tmpfs -o mode=0755 swan-doctor-run /run",
-             "mount -t tmpfs -o mode=0755 swan-doctor-log /var/log",
-             f"mkdir -p /run/swan-doctor {SOURCE}"]
-    if Path("/var/run").resolve() != Path("/run"):
-        lines.append("mount --bind /run /var/run")
-    for source, target in mounts:
-        q_source, q_target = shlex.quote(source), shlex.quote(target)
-        lines.append(f"mount --bind {q_source} {q_target}")
-        # Read-only: the throwaway daemon (and anything it runs) must not change the examined files.
-        lines.append(f"mount -o remount,bind,ro {q_target}")
-    lines.append("ip link set lo up 2>/dev/null || true")
-    lines.append("exec " + " ".join(shlex.quote(a) for a in inner))
-    return "\n".join(lines) + "\n"
-
-
-def parse_check(root: Root, installed: Installed, timeout: float = 20.0) -> ParseCheck:
+def parse_check(root: Root, installed: Installed, timeout: float = 15.0) -> ParseCheck:
     layout = installed.layout
     if layout is None:
         return ParseCheck("skipped", reason="no configuration found")
@@ -168,92 +139,58 @@ def parse_check(root: Root, installed: Installed, timeout: float = 20.0) -> Pars
     if reason:
         return ParseCheck("skipped", reason=reason)
     expected = [c.name for c in installed.conns]
+    charon = str(charon_binary())
+    daemon = [charon] if layout == "swanctl" else [str(Path(charon).parent / "starter"), "--nofork"]
     with tempfile.TemporaryDirectory(prefix="swan-doctor-") as tmp:
         stage = Path(tmp)
-        mounts = _stage(root, layout, stage)
-        package_parent = str(Path(__file__).resolve().parents[2])
-        inner = [sys.executable, "-m", "wizard.checks.doctor.daemoncheck", "inside", layout, json.dumps(expected)]
-        script = stage / "run.sh"
-        script.write_text(_script(mounts, inner))
-        env = dict(os.environ, PYTHONPATH=package_parent + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        try:
-            proc = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "--", "/bin/sh",
-                                   str(script)], capture_output=True, text=True, timeout=timeout + 10, env=env,
-                                  stdin=subprocess.DEVNULL, check=False)
-        except subprocess.TimeoutExpired:
-            return ParseCheck("skipped", reason=f"the throwaway charon did not finish within {timeout + 10:.0f}s")
+        binds = _stage(root, layout, stage)
+        with ThrowawayCharon(stage, binds, daemon=daemon, tmpfs=("/run", "/var/log"),
+                             mkdirs=(str(Path(RUN_LOG).parent), SOURCE)) as throwaway:
+            try:
+                throwaway.start(timeout)
+            except CharonError as exc:
+                return ParseCheck("skipped", reason=f"the throwaway charon did not start: {exc}")
+            except OSError as exc:
+                return ParseCheck("skipped", reason=f"the throwaway charon could not be run: {exc}")
+            try:
+                return _judge(throwaway, layout, expected, timeout)
+            except (subprocess.TimeoutExpired, CharonError) as exc:
+                return ParseCheck("skipped", reason=f"the throwaway charon did not finish: {exc}")
+
+
+def _read_log(throwaway: ThrowawayCharon) -> list[str]:
     try:
-        data = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-3:]
-        return ParseCheck("skipped", reason="the throwaway charon could not be run: " + " / ".join(detail))
-    return ParseCheck(**data)
-
-
-# ---------------------------------------------------------------------------------------------- inside
-
-
-def _wait_socket(path: str, proc: subprocess.Popen[bytes], deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
-            probe.connect(path)
-            return True
-        time.sleep(0.03)
-    return False
-
-
-def _read_log() -> list[str]:
-    try:
-        return Path(RUN_LOG).read_text(errors="replace").splitlines()
+        return throwaway.path(RUN_LOG).read_text(errors="replace").splitlines()
     except OSError:
         return []
 
 
-def _list_conns() -> list[str]:
-    proc = subprocess.run(["swanctl", "--list-conns", "--raw"], capture_output=True, text=True, timeout=15,
-                          check=False)
+def _list_conns(throwaway: ThrowawayCharon) -> list[str]:
+    proc = throwaway.swanctl("--list-conns", "--raw", timeout=15)
     return re.findall(r"list-conn event \{(\S+) \{", proc.stdout) or re.findall(r"^(\S+): IKE", proc.stdout, re.M)
 
 
-def _stroke_settled(expected: list[str]) -> bool:
+def _stroke_settled(throwaway: ThrowawayCharon, expected: list[str]) -> bool:
     """starter hands conns to charon one by one over stroke; all of them have had an answer."""
-    log = "\n".join(_read_log())
+    log = "\n".join(_read_log(throwaway))
     return all(f"received stroke: add connection '{name}'" in log for name in expected)
 
 
-def _inside(layout: str, expected: list[str], timeout: float = 15.0) -> dict[str, object]:
-    charon = _charon_binary() or CHARON_CANDIDATES[0]
-    daemon = [charon] if layout == "swanctl" else [str(Path(charon).parent / "starter"), "--nofork"]
-    out_path = Path("/run/swan-doctor/daemon.out")
-    with out_path.open("wb") as out:
-        proc = subprocess.Popen(daemon, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    result: dict[str, object] = {"status": "ok", "tool": "swanctl --load-all" if layout == "swanctl" else "starter"}
-    try:
+def _judge(throwaway: ThrowawayCharon, layout: str, expected: list[str], timeout: float) -> ParseCheck:
+    """Have the running throwaway daemon load the configuration, and read what it said."""
+    result = ParseCheck("ok", tool="swanctl --load-all" if layout == "swanctl" else "starter")
+    if layout == "swanctl":
+        run = throwaway.swanctl("--load-all", "--noprompt", timeout=timeout)
+        output = (run.stdout + run.stderr).splitlines()
+    else:
         deadline = time.monotonic() + timeout
-        if not _wait_socket(str(paths.VICI_SOCKET), proc, deadline):
-            text = out_path.read_text(errors="replace").strip().splitlines()[-5:]
-            return {"status": "skipped", "reason": "the throwaway charon did not start: " + " / ".join(text)}
-        output: list[str] = []
-        if layout == "swanctl":
-            run = subprocess.run(["swanctl", "--load-all", "--noprompt"], capture_output=True, text=True,
-                                 timeout=timeout, check=False)
-            output = (run.stdout + run.stderr).splitlines()
-        else:
-            while time.monotonic() < deadline and not _stroke_settled(expected):
-                time.sleep(0.05)
-            time.sleep(0.2)  # the last conn's answer follows its "received stroke" line
-            output = out_path.read_text(errors="replace").splitlines()
-        loaded = _list_conns()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        while time.monotonic() < deadline and not _stroke_settled(throwaway, expected):
+            time.sleep(0.05)
+        time.sleep(0.2)  # the last conn's answer follows its "received stroke" line
+        output = throwaway.stdout_path.read_text(errors="replace").splitlines()
+    loaded = _list_conns(throwaway)
+    log = [line for line in _read_log(throwaway) if "[CFG" in line or "[LIB" in line or "[DMN" in line]
     output = [line for line in output if line.strip() and not _NOISE.search(line)]
-    log = [line for line in _read_log() if "[CFG" in line or "[LIB" in line or "[DMN" in line]
     problems = [line for line in output if _PROBLEM.search(line) and "successfully loaded" not in line]
     problems += [line.split("] ", 1)[-1] for line in log
                  if re.search(r"not recognized|skipped invalid|invalid|failed to|missing|unknown|line \d+:|"
@@ -267,10 +204,10 @@ def _inside(layout: str, expected: list[str], timeout: float = 15.0) -> dict[str
     for name in expected:
         if name not in loaded and name not in failed:
             failed[name] = _why_missing(name, log) or "charon did not load it"
-    result.update(output=output, log=log[-200:], loaded=loaded, failed=failed,
-                  problems=list(dict.fromkeys(problems)))
+    result.output, result.log, result.loaded, result.failed = output, log[-200:], loaded, failed
+    result.problems = list(dict.fromkeys(problems))
     if failed or problems or any("syntax error" in line or "invalid config file" in line for line in output):
-        result["status"] = "rejected"
+        result.status = "rejected"
     return result
 
 
@@ -287,7 +224,3 @@ def _why_missing(name: str, log: list[str]) -> str:
         if re.search(r"not recognized|invalid|failed|missing|unknown|unable", message):
             reasons.append(message.strip())
     return "; ".join(reasons)
-
-
-if __name__ == "__main__" and len(sys.argv) >= 4 and sys.argv[1] == "inside":
-    print(json.dumps(_inside(sys.argv[2], json.loads(sys.argv[3]))))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,8 @@ from wizard.fs import paths
 from wizard.model.answers import Answers, Pool, is_ip, updated
 from wizard.render.firewall import NFT_TABLE
 from wizard.system import netfacts
+from wizard.system.vici import CharonUnreachable
+from wizard.system.vici import session as vici_session
 
 LIVE_CHECKS = ("charon", "ports", "forwarding", "firewall", "kernel", "pool overlap with local networks")
 
@@ -46,25 +47,9 @@ def _text(value: Any) -> str:
 
 def ask_vici(path: Path, timeout: float = 5.0) -> ViciState:
     """What the running charon says about itself; ``error`` says why it could not be asked."""
+    state = ViciState()
     try:
-        import vici
-        from vici.exception import SessionException
-    except ImportError:
-        return ViciState(error="the Python package 'vici' is not installed")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        try:
-            sock.connect(str(path))
-        except FileNotFoundError:
-            return ViciState(error=f"no vici socket at {path}")
-        except PermissionError:
-            return ViciState(error=f"no permission to open {path} (run as root)")
-        except OSError as exc:
-            return ViciState(error=f"cannot reach charon at {path}: {exc.strerror or exc}")
-        session = vici.Session(sock)
-        state = ViciState()
-        try:
+        with vici_session(path, timeout) as session:
             version = session.version()
             state.version = f"{_text(version.get('daemon', 'charon'))} {_text(version.get('version', ''))}".strip()
             stats = session.stats()
@@ -75,11 +60,9 @@ def ask_vici(path: Path, timeout: float = 5.0) -> ViciState:
             state.certs = [bytes(c["data"]) for c in session.list_certs({"type": "X509", "flag": "NONE"})
                            if "data" in c]
             state.sas = [dict(entry) for entry in session.list_sas()]
-        except (OSError, SessionException) as exc:
-            state.error = f"charon stopped answering on {path}: {exc}"
-        return state
-    finally:
-        sock.close()
+    except CharonUnreachable as exc:
+        state.error = str(exc)  # what was read before charon stopped answering is kept
+    return state
 
 
 def _systemd() -> bool:
@@ -175,7 +158,7 @@ def _daemon(ctx: Context, state: ViciState) -> list[Finding]:
         if names & {"charon", "charon-systemd"} and "no vici socket" not in state.error:
             summary = f"a charon process runs but does not answer on vici: {state.error}"
         else:
-            summary = f"charon is not running ({state.error})"
+            summary = state.error if "not running" in state.error else f"charon is not running ({state.error})"
         return [Finding("system.charon", "system", "error", summary, (Evidence("vici", state.error),),
                         fix="Start strongSwan (apply starts it when there is no systemd).",
                         command=_start_command(ctx))]
