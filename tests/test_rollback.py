@@ -159,15 +159,17 @@ def test_cli_apply_says_when_it_completes_an_interrupted_run(tmp_path):
 
 # ------------------------------------------------------------------------ commands and directories taken back
 
-FORWARD = Command(("sysctl", "-p", str(paths.SYSCTL_CONF)), "forwarding",
-                  undo=(("sysctl", "-w", "net.ipv4.ip_forward=0"),), undo_why="put back the value before")
-CHECK = Command(("nft", "-c", "-f", "rules"), "check", undo_why="only checks")
-ENABLE = Command(("systemctl", "enable", "strongswan.service"), "at boot",
-                 undo=(("systemctl", "disable", "strongswan.service"),), undo_why="was not enabled")
-OPEN = Command(("firewall-cmd", "--permanent", "--add-service=swan-wizard"), "open",
-               undo=(("firewall-cmd", "--permanent", "--remove-service=swan-wizard"), ("firewall-cmd", "--reload")),
-               undo_why="not there before")
-COMMANDS = (FORWARD, CHECK, ENABLE, OPEN)
+def _commands() -> tuple[Command, ...]:
+    return (Command(("sysctl", "-p", str(paths.SYSCTL_CONF)), "forwarding",
+                    undo=(("sysctl", "-w", "net.ipv4.ip_forward=0"),), undo_why="put back the value before"),
+            Command(("nft", "-c", "-f", "rules"), "check", undo_why="only checks"),
+            Command(("systemctl", "enable", "strongswan.service"), "at boot",
+                    undo=(("systemctl", "disable", "strongswan.service"),), undo_why="was not enabled"),
+            Command(("firewall-cmd", "--permanent", "--add-service=swan-wizard"), "open",
+                    undo=(("firewall-cmd", "--permanent", "--remove-service=swan-wizard"),
+                          ("firewall-cmd", "--reload")), undo_why="not there before"))
+
+
 RELOADS = ["swanctl --load-all --noprompt", "ipsec reload"]  # a live rollback loads the restored files last
 
 
@@ -198,9 +200,10 @@ def ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ran:
 
 
 def _applied(make_answers, plan_for, ran: Ran) -> Root:  # type: ignore[no-untyped-def]
-    """A first apply on a root the engine takes for the live system, running COMMANDS (faked)."""
-    apply(replace(plan_for(make_answers(), ran.root), commands=COMMANDS), ran.root)
-    assert ran.argvs == [str(c) for c in COMMANDS]
+    """A first apply on a root the engine takes for the live system, running _commands() (faked)."""
+    commands = _commands()
+    apply(replace(plan_for(make_answers(), ran.root), commands=commands), ran.root)
+    assert ran.argvs == [str(c) for c in commands]
     ran.calls.clear()
     return ran.root
 
