@@ -8,9 +8,12 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
+from conftest import FUZZ_EXAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_pending_commands import LiveRoot
 
 from wizard import pki
@@ -309,3 +312,40 @@ def test_a_tampered_undo_record_is_refused_in_one_line(tmp_path, make_answers, p
     with pytest.raises(WizardError) as err:
         rollback_plan(root, None)
     assert err.value.exit_code == 2 and "commands[0]" in str(err.value.problems[0])
+
+
+# One run: (commands, each with an undo of 0 to 2 steps). Words are unique per draw, so order is checkable.
+_RUNS = st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=3), min_size=1, max_size=4)
+
+
+@settings(max_examples=FUZZ_EXAMPLES or 25, deadline=None, derandomize=not FUZZ_EXAMPLES)
+@given(runs=_RUNS, data=st.data())
+def test_rollback_runs_exactly_the_later_runs_undos_newest_first(runs: list[list[int]], data: st.DataObject) -> None:
+    import tempfile
+
+    from wizard.fs.changes import FileAction, Plan
+
+    calls: list[str] = []
+    real = service.run
+    service.run = lambda command, timeout=60.0: calls.append(str(command)) or ""  # type: ignore[assignment]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = LiveRoot(Path(tmp).resolve())
+            undos: list[list[str]] = []  # per run, in the order a rollback must run them
+            for i, steps in enumerate(runs):
+                cmds = tuple(Command(("run", str(i), str(j)), "x",
+                                     undo=tuple(("undo", str(i), str(j), str(k)) for k in range(n)) or None,
+                                     undo_why="" if n else "nothing")
+                             for j, n in enumerate(steps))
+                apply(Plan((FileAction(PurePosixPath(f"/etc/t/{i}"), b"x"),), commands=cmds), root)
+                undos.append([" ".join(step) for c in reversed(cmds) for step in (c.undo or ())])
+            target = data.draw(st.integers(-1, len(runs) - 2), label="roll back to run (-1: the start)")
+            ids = [b.id for b in backups(root)]
+            plan, _ = rollback_plan(root, ids[target]) if target >= 0 else rollback_plan_to_start(root)
+            calls.clear()
+            apply(plan, root, kind="rollback")
+            assert calls == [u for run in reversed(undos[target + 1:]) for u in run] + RELOADS
+            # The directory the first run created goes with it; after a later target it stays.
+            assert root(PurePosixPath("/etc/t")).exists() == (target >= 0)
+    finally:
+        service.run = real  # type: ignore[assignment]
