@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
 import sys
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+import pytest
+from conftest import FUZZ_EXAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_pending_commands import LiveRoot
 
 from wizard import pki
 from wizard.fs import paths, safefs
+from wizard.fs.changes import Command, file_changes
 from wizard.fs.paths import Root
 from wizard.model.answers import updated
 from wizard.plan.apply import apply
+from wizard.plan.preview import describe
 from wizard.plan.rollback import backups, interrupted, rollback_plan, rollback_plan_to_start
+from wizard.problems import WizardError
+from wizard.system import service
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,3 +158,194 @@ def test_cli_apply_says_when_it_completes_an_interrupted_run(tmp_path):
                            str(tmp_path / "root")], capture_output=True, text=True, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "was interrupted" in proc.stderr and "rollback" in proc.stderr
+
+
+# ------------------------------------------------------------------------ commands and directories taken back
+
+def _commands() -> tuple[Command, ...]:
+    return (Command(("sysctl", "-p", str(paths.SYSCTL_CONF)), "forwarding",
+                    undo=(("sysctl", "-w", "net.ipv4.ip_forward=0"),), undo_why="put back the value before"),
+            Command(("nft", "-c", "-f", "rules"), "check", undo_why="only checks"),
+            Command(("systemctl", "enable", "strongswan.service"), "at boot",
+                    undo=(("systemctl", "disable", "strongswan.service"),), undo_why="was not enabled"),
+            Command(("firewall-cmd", "--permanent", "--add-service=swan-wizard"), "open",
+                    undo=(("firewall-cmd", "--permanent", "--remove-service=swan-wizard"),
+                          ("firewall-cmd", "--reload")), undo_why="not there before"))
+
+
+RELOADS = ["swanctl --load-all --noprompt", "ipsec reload"]  # a live rollback loads the restored files last
+
+
+@dataclass
+class Ran:
+    """The commands run (faked), each with whether the sysctl file (the first run creates it) existed then."""
+
+    root: Root
+    calls: list[tuple[str, bool]] = field(default_factory=list)
+    fails: set[str] = field(default_factory=set)
+
+    def run(self, command: Command, timeout: float = 60.0) -> str:
+        self.calls.append((str(command), self.root(paths.SYSCTL_CONF).exists()))
+        if str(command) in self.fails:
+            raise service.CommandFailed(f"{command} exited 1: no such unit")
+        return ""
+
+    @property
+    def argvs(self) -> list[str]:
+        return [c for c, _ in self.calls]
+
+
+@pytest.fixture
+def ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ran:
+    faked = Ran(LiveRoot(tmp_path.resolve()))
+    monkeypatch.setattr(service, "run", faked.run)
+    return faked
+
+
+def _applied(make_answers, plan_for, ran: Ran) -> Root:  # type: ignore[no-untyped-def]
+    """A first apply on a root the engine takes for the live system, running _commands() (faked)."""
+    commands = _commands()
+    apply(replace(plan_for(make_answers(), ran.root), commands=commands), ran.root)
+    assert ran.argvs == [str(c) for c in commands]
+    ran.calls.clear()
+    return ran.root
+
+
+def test_rollback_restores_the_files_then_runs_each_undo_in_reverse(tmp_path, make_answers, plan_for, ran):
+    root = _applied(make_answers, plan_for, ran)
+    plan, _ = rollback_plan(root, None)
+    apply(plan, root, kind="rollback", replace_keys=True)
+    assert ran.argvs == ["firewall-cmd --permanent --remove-service=swan-wizard", "firewall-cmd --reload",
+                                   "systemctl disable strongswan.service", "sysctl -w net.ipv4.ip_forward=0",
+                                   *RELOADS]
+    assert not any(existed for _, existed in ran.calls)  # every undo ran after the files were restored
+    assert snapshot(tmp_path) == {}
+
+
+def test_a_failed_undo_is_reported_and_the_rest_still_run(tmp_path, make_answers, plan_for, ran, monkeypatch,
+                                                          capsys):
+    from wizard import cli
+
+    _applied(make_answers, plan_for, ran)
+    ran.fails.add("systemctl disable strongswan.service")
+    monkeypatch.setattr(cli, "Root", LiveRoot)
+    assert cli.main(["rollback", "--root", str(tmp_path)]) == 1
+    assert ran.argvs == ["firewall-cmd --permanent --remove-service=swan-wizard", "firewall-cmd --reload",
+                                   "systemctl disable strongswan.service", "sysctl -w net.ipv4.ip_forward=0",
+                                   *RELOADS]
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("swan-wizard: error:")]
+    assert len(errors) == 1 and "undo `systemctl enable strongswan.service`" in errors[0], errors
+    assert snapshot(tmp_path) == {}  # the files are back all the same
+
+
+def test_a_rollback_is_undone_by_running_the_commands_it_took_back(tmp_path, make_answers, plan_for, ran):
+    root = _applied(make_answers, plan_for, ran)
+    after_apply = snapshot(tmp_path)
+    plan, _ = rollback_plan(root, None)
+    apply(plan, root, kind="rollback", replace_keys=True)
+    ran.calls.clear()
+    plan, _ = rollback_plan(root, None)  # the newest run is now the rollback
+    apply(plan, root, kind="rollback", replace_keys=True)
+    assert ran.argvs == ["sysctl -p /etc/sysctl.d/60-swan-wizard.conf",
+                                   "systemctl enable strongswan.service",
+                                   "firewall-cmd --permanent --add-service=swan-wizard", *RELOADS]
+    assert all(existed for _, existed in ran.calls)  # the apply's files were back before its commands ran again
+    assert snapshot(tmp_path) == after_apply
+
+
+def test_the_dry_run_of_a_rollback_shows_its_undos(tmp_path, make_answers, plan_for, ran):
+    root = _applied(make_answers, plan_for, ran)
+    plan, _ = rollback_plan(root, None)
+    text = describe(plan, file_changes(plan, root), live=True)
+    assert "  $ systemctl disable strongswan.service    # undo `systemctl enable strongswan.service` of run" in text
+    assert "rmdir  /etc/swanctl" in text
+
+
+def test_rollback_to_the_start_removes_the_directories_apply_created(tmp_path, make_answers, plan_for):
+    admin = tmp_path / "etc" / "swanctl" / "conf.d"
+    admin.mkdir(parents=True)  # the admin's: it stays, with /etc/swanctl and /etc above it
+    root = Root.of(tmp_path)
+    apply(plan_for(make_answers(), root), root)
+    proc = subprocess.run([sys.executable, "-m", "wizard.cli", "rollback", "--before", backups(root)[0].id,
+                           "--root", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    state = tmp_path / str(paths.WIZARD_STATE).lstrip("/")
+    left = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_dir() and p != state
+            and state not in p.parents}
+    assert left == {"etc", "etc/swanctl", "etc/swanctl/conf.d", "var", "var/lib"}
+    assert "removed directory /etc/swan-wizard/ca" in proc.stdout
+
+
+def test_a_directory_holding_a_file_of_the_admin_is_kept(tmp_path, make_answers, plan_for):
+    root = Root.of(tmp_path)
+    apply(plan_for(make_answers(), root), root)
+    keep = root(paths.client_dir("bob")) / "notes.txt"
+    keep.write_text("mine\n")
+    plan, _ = rollback_plan_to_start(root)
+    said: list[str] = []
+    apply(plan, root, kind="rollback", replace_keys=True, report=said.append)
+    assert keep.read_text() == "mine\n"
+    assert f"kept {paths.client_dir('bob')}: it is not empty" in said
+    assert not root(paths.CA_DIR).exists()
+
+
+def test_a_backup_from_before_undo_records_rolls_back_its_files_with_a_note(tmp_path, make_answers, plan_for, ran):
+    root = _applied(make_answers, plan_for, ran)
+    manifest = root(paths.BACKUPS_DIR / backups(root)[-1].id / "manifest.json")
+    old = json.loads(manifest.read_text())
+    for key in ("commands", "dirs", "removed_dirs"):
+        del old[key]
+    manifest.write_text(json.dumps(old))
+    plan, _ = rollback_plan(root, None)
+    assert any("recorded without its commands" in n and "only its files are restored" in n for n in plan.notes)
+    apply(plan, root, kind="rollback", replace_keys=True)
+    assert ran.argvs == RELOADS
+    assert snapshot(tmp_path) == {}
+
+
+def test_a_tampered_undo_record_is_refused_in_one_line(tmp_path, make_answers, plan_for, ran):
+    root = _applied(make_answers, plan_for, ran)
+    manifest = root(paths.BACKUPS_DIR / backups(root)[-1].id / "manifest.json")
+    data = json.loads(manifest.read_text())
+    data["commands"][0]["undo"] = "rm -rf /"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(WizardError) as err:
+        rollback_plan(root, None)
+    assert err.value.exit_code == 2 and "commands[0]" in str(err.value.problems[0])
+
+
+# One run: (commands, each with an undo of 0 to 2 steps). Words are unique per draw, so order is checkable.
+_RUNS = st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=3), min_size=1, max_size=4)
+
+
+@settings(max_examples=FUZZ_EXAMPLES or 25, deadline=None, derandomize=not FUZZ_EXAMPLES)
+@given(runs=_RUNS, data=st.data())
+def test_rollback_runs_exactly_the_later_runs_undos_newest_first(runs: list[list[int]], data: st.DataObject) -> None:
+    import tempfile
+
+    from wizard.fs.changes import FileAction, Plan
+
+    calls: list[str] = []
+    real = service.run
+    service.run = lambda command, timeout=60.0: calls.append(str(command)) or ""  # type: ignore[assignment]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = LiveRoot(Path(tmp).resolve())
+            undos: list[list[str]] = []  # per run, in the order a rollback must run them
+            for i, steps in enumerate(runs):
+                cmds = tuple(Command(("run", str(i), str(j)), "x",
+                                     undo=tuple(("undo", str(i), str(j), str(k)) for k in range(n)) or None,
+                                     undo_why="" if n else "nothing")
+                             for j, n in enumerate(steps))
+                apply(Plan((FileAction(PurePosixPath(f"/etc/t/{i}"), b"x"),), commands=cmds), root)
+                undos.append([" ".join(step) for c in reversed(cmds) for step in (c.undo or ())])
+            target = data.draw(st.integers(-1, len(runs) - 2), label="roll back to run (-1: the start)")
+            ids = [b.id for b in backups(root)]
+            plan, _ = rollback_plan(root, ids[target]) if target >= 0 else rollback_plan_to_start(root)
+            calls.clear()
+            apply(plan, root, kind="rollback")
+            assert calls == [u for run in reversed(undos[target + 1:]) for u in run] + RELOADS
+            # The directory the first run created goes with it; after a later target it stays.
+            assert root(PurePosixPath("/etc/t")).exists() == (target >= 0)
+    finally:
+        service.run = real  # type: ignore[assignment]

@@ -159,7 +159,8 @@ def cmd_rollback(args: argparse.Namespace) -> Exit:
     root = Root.of(args.root)
     if args.list:
         for b in rollback.backups(root):
-            print(f"{b.id}  {b.kind:8}  {len(b.files)} files  {b.created}")
+            ran = "commands not recorded" if b.commands is None else f"{len(b.commands)} commands"
+            print(f"{b.id}  {b.kind:8}  {len(b.files)} files  {ran}  {b.created}")
         return Exit.OK
     with contextlib.nullcontext() if args.dry_run else _lock(args, root, "is rolling back") as held:
         plan, undone = _rollback_plan(args, root)

@@ -31,14 +31,43 @@ class DirAction:
     mode: int
 
 
+Argv = tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Command:
-    argv: tuple[str, ...]
+    """One command of the plan, with what takes it back.
+
+    ``undo``: the commands a rollback runs, in this order, once the files are restored (the inverse is judged
+    from the facts when the plan was made, e.g. a unit is disabled again only if it was not enabled before);
+    None when there is nothing to take back. ``undo_why`` says why, either way. Apply records the undo in the
+    run's backup manifest before the command runs, so a run killed midway still leaves what to take back.
+    """
+
+    argv: Argv
     why: str
     may_fail: bool = False  # e.g. deleting a table that is already gone
+    undo: tuple[Argv, ...] | None = None
+    undo_why: str = ""
+
+    def __post_init__(self) -> None:
+        if self.undo is not None and (not self.undo or not all(self.undo)):
+            raise ValueError(f"{self}: an undo is one or more non-empty commands, or None")
 
     def __str__(self) -> str:
         return " ".join(self.argv)
+
+    @property
+    def states_undo(self) -> bool:
+        """Whether the undo was decided (an undo, or a reason there is none)."""
+        return self.undo is not None or bool(self.undo_why)
+
+    def describe_undo(self) -> str:
+        """The undo as the plan shows it: ``$ a; $ b  (why)`` or ``nothing to undo (why)``."""
+        why = f"  ({self.undo_why})" if self.undo_why else ""
+        if self.undo is None:
+            return "nothing to undo" + why
+        return "; ".join(f"$ {' '.join(argv)}" for argv in self.undo) + why
 
 
 @dataclass(frozen=True)
@@ -50,6 +79,11 @@ class Plan:
     warnings: tuple[tuple[str, str], ...] = ()
     # Anything a front end may show once after apply (e.g. where a generated password was stored).
     handouts: tuple[str, ...] = field(default=())
+    # A rollback: its commands take back earlier runs' commands. They run even when no file changes, and a
+    # failed one does not stop the rest (each failure is reported). Then directories in ``remove_dirs``
+    # (those earlier runs created, with the mode they were made with) are removed when empty.
+    reverts: bool = False
+    remove_dirs: tuple[DirAction, ...] = ()
 
 
 class Change(StrEnum):

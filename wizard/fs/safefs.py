@@ -281,6 +281,26 @@ class Tree:
             os.unlink(logical.name, dir_fd=dir_fd)
             self._dirty.add(logical.parent)
 
+    def rmdir(self, logical: PurePosixPath) -> bool:
+        """Remove directory ``logical`` if it is empty (a link in its place is not followed nor removed);
+        False when it is not empty or not a directory. Missing counts as removed."""
+        dir_fd = self.dir(logical.parent)
+        if dir_fd is None:
+            return True
+        try:
+            os.rmdir(logical.name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                return False
+            raise
+        for cached in [p for p in self._fds if p == logical or logical in p.parents]:
+            os.close(self._fds.pop(cached))
+        self._ensured.discard(logical)
+        self._dirty.add(logical.parent)
+        return True
+
     def sync(self) -> None:
         """Make every rename and removal so far durable: one fsync per directory touched."""
         for logical in sorted(self._dirty):

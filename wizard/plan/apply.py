@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from wizard.fs import paths
-from wizard.fs.changes import Change, Command, FileChange, Plan, file_changes, pending
+from wizard.fs.changes import Change, Command, DirAction, FileChange, Plan, file_changes, pending
 from wizard.fs.paths import Root
-from wizard.fs.safefs import LinkRefused, Tree, is_private, temp_name, write_all
-from wizard.problems import Locked, MaterialConflict, WizardError
+from wizard.fs.safefs import TOP, LinkRefused, Tree, default_dir_mode, is_private, temp_name, write_all
+from wizard.problems import Locked, MaterialConflict, Problem, WizardError
 from wizard.system import service
 
 Report = Callable[[str], None]
@@ -229,8 +229,10 @@ def _backup_mode(change: FileChange) -> int:
 
 
 def back_up(root: Root, changes: list[FileChange], backup_id: str, kind: str = "apply",
-            tree: Tree | None = None) -> Path:
-    """Copy every file about to change into backups/<id>/files (each copy 0600) and record what existed."""
+            tree: Tree | None = None, created_dirs: tuple[DirAction, ...] = (),
+            removed_dirs: tuple[DirAction, ...] = ()) -> Path:
+    """Copy every file about to change into backups/<id>/files (each copy 0600) and record what existed,
+    the directories this run will create or remove (with their modes), and (empty so far) its commands."""
     with contextlib.ExitStack() as stack:
         if tree is None:
             tree = stack.enter_context(Tree(root.path, paths.WIZARD_STATE))
@@ -248,10 +250,60 @@ def back_up(root: Root, changes: list[FileChange], backup_id: str, kind: str = "
                 entry["mode"] = _backup_mode(change)
             entries.append(entry)
         manifest = {"id": backup_id, "kind": kind, "created": datetime.now(UTC).isoformat(),
-                    "root": str(root.path), "files": entries}
+                    "root": str(root.path), "files": entries,
+                    "dirs": [_dir_record(d) for d in created_dirs],
+                    "removed_dirs": [_dir_record(d) for d in removed_dirs], "commands": []}
         tree.write(folder / "manifest.json", json.dumps(manifest, indent=2).encode(), 0o600)
         tree.sync()  # the copies are on disk before anything they preserve changes
     return root(folder)
+
+
+def _dir_record(d: DirAction) -> dict[str, object]:
+    return {"path": str(d.path), "mode": d.mode}
+
+
+def _manifest_path(backup_id: str) -> PurePosixPath:
+    return paths.BACKUPS_DIR / backup_id / "manifest.json"
+
+
+def _record_command(tree: Tree, backup_id: str, command: Command, state: str, index: int | None = None) -> int:
+    """Put ``command`` with its undo into the run's manifest (durably), or set the state of record ``index``.
+
+    Called before the command runs (state "running"), so a run killed midway still names what to take back;
+    then again with "done" or "failed". Returns the record's index."""
+    logical = _manifest_path(backup_id)
+    found = tree.read(logical)
+    if found is None:
+        raise WizardError(f"{logical}: the manifest of this run disappeared; nothing more is run")
+    manifest = json.loads(found.content)
+    records = manifest.setdefault("commands", [])
+    if index is None:
+        records.append({"argv": list(command.argv), "why": command.why, "state": state,
+                        "undo": [list(a) for a in command.undo] if command.undo is not None else None,
+                        "undo_why": command.undo_why})
+        index = len(records) - 1
+    else:
+        records[index]["state"] = state
+    tree.write(logical, json.dumps(manifest, indent=2).encode(), 0o600)
+    tree.sync()
+    return index
+
+
+def _dirs_to_create(tree: Tree, plan: Plan, todo: list[FileChange]) -> tuple[DirAction, ...]:
+    """The directories under the root this run will create (missing now), each with the mode it gets.
+
+    Swan Wizard's own state directory is left out: it holds the lock and the backups a rollback reads."""
+    wanted = {d.path for d in plan.dirs} | {c.action.path.parent for c in todo if c.change is not Change.REMOVE}
+    modes = {d.path: d.mode for d in plan.dirs}
+    missing: set[PurePosixPath] = set()
+    for folder in wanted:
+        for d in (folder, *folder.parents):
+            if d == TOP or d in missing or d == paths.WIZARD_STATE or paths.WIZARD_STATE in d.parents:
+                break
+            if tree.dir(d) is not None:
+                break  # it exists, so do its parents
+            missing.add(d)
+    return tuple(DirAction(d, modes.get(d, default_dir_mode(d, paths.WIZARD_STATE))) for d in sorted(missing))
 
 
 def _journal(tree: Tree, backup_id: str, state: str, paths_: list[str]) -> None:
@@ -302,11 +354,14 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
     _guard_keys(todo, replace_keys)
     result.changed = todo
     dir_modes = {d.path: d.mode for d in plan.dirs}
+    if todo:
+        result.backup_id = new_backup_id(root)
+        # The directories this run creates are recorded before any is made: a rollback removes them.
+        back_up(root, todo, result.backup_id, kind, tree, _dirs_to_create(tree, plan, todo), plan.remove_dirs)
     for d in plan.dirs:
         tree.ensure_dir(d.path, dir_modes)
     if todo:
-        result.backup_id = new_backup_id(root)
-        back_up(root, todo, result.backup_id, kind, tree)
+        assert result.backup_id is not None
         # The journal marks an apply in progress: an interrupted run is found at the next start.
         _journal(tree, result.backup_id, "applying", [str(c.action.path) for c in todo])
         for change in todo:
@@ -327,14 +382,30 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
         tree.sync()
         tree.unlink(paths.JOURNAL_FILE)
         tree.sync()
+    failures: list[Problem] = []
     if run_commands and root.is_live and plan.commands:
         owed = pending_commands(tree)
-        if owed is not None:
+        if owed is not None and not plan.reverts:
             say(f"the commands of an earlier apply did not all succeed ({owed.get('failed') or 'interrupted'}); "
                 "running them again")
-        if todo or owed is not None or _needs_start(plan):
-            _run_commands(plan, tree, say, result)
+        if todo or owed is not None or plan.reverts or _needs_start(plan):
+            failures = _run_commands(plan, root, tree, say, result, kind)
+    _remove_empty_dirs(tree, plan.remove_dirs, say)
+    if failures:
+        raise WizardError(failures)
     return result
+
+
+def _remove_empty_dirs(tree: Tree, dirs: tuple[DirAction, ...], say: Report) -> None:
+    """Remove each directory that is empty, deepest first; one holding anything (an admin's file) stays."""
+    for d in sorted(dirs, key=lambda d: len(d.path.parts), reverse=True):
+        if tree.dir(d.path) is None:
+            continue
+        if tree.rmdir(d.path):
+            say(f"removed directory {d.path}")
+        else:
+            say(f"kept {d.path}: it is not empty")
+    tree.sync()
 
 
 def pending_commands(tree: Tree) -> dict[str, object] | None:
@@ -349,26 +420,44 @@ def pending_commands(tree: Tree) -> dict[str, object] | None:
     return data if isinstance(data, dict) else {}
 
 
-def _run_commands(plan: Plan, tree: Tree, say: Report, result: ApplyResult) -> None:
-    """Run the plan's commands; until the last one succeeds, a state file says they are owed, so that a
-    failed or killed run is finished by the next apply even when no file changes any more."""
+def _run_commands(plan: Plan, root: Root, tree: Tree, say: Report, result: ApplyResult, kind: str) -> list[Problem]:
+    """Run the plan's commands, each recorded with its undo in the run's manifest before it starts.
+
+    Until the last one succeeds, a state file says they are owed, so that a failed or killed run is finished
+    by the next apply even when no file changes any more. A rollback's commands (``plan.reverts``) all run:
+    each failure is returned (one line each) instead of stopping the rest."""
     def owe(failed: str) -> None:
         record = {"commands": [str(c) for c in plan.commands], "failed": failed, "pid": os.getpid(),
                   "time": datetime.now(UTC).isoformat()}
         tree.write(paths.PENDING_COMMANDS, json.dumps(record, indent=2).encode(), 0o600)
         tree.sync()
 
-    owe("")
+    if result.backup_id is None and any(c.undo is not None for c in plan.commands):
+        # No file changed, yet a command will change the system: a run of its own, so a rollback can take it back.
+        result.backup_id = new_backup_id(root)
+        back_up(root, [], result.backup_id, kind, tree)
+    failures: list[Problem] = []
+    if not plan.reverts:
+        owe("")
     for command in plan.commands:
         say(f"$ {command}")
+        index = _record_command(tree, result.backup_id, command, "running") if result.backup_id else None
         try:
             service.run(command)
         except service.CommandFailed as exc:
+            if result.backup_id and index is not None:
+                _record_command(tree, result.backup_id, command, "failed", index)
+            if plan.reverts:
+                failures.append(Problem(f"{command.why}: {exc}"))
+                continue
             owe(str(command))
             raise WizardError(f"{exc} (the next apply runs the commands again)") from None
+        if result.backup_id and index is not None:
+            _record_command(tree, result.backup_id, command, "done", index)
         result.commands_run.append(command)
     tree.unlink(paths.PENDING_COMMANDS)
     tree.sync()
+    return failures
 
 
 def _needs_start(plan: Plan) -> bool:

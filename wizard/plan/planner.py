@@ -144,7 +144,7 @@ def _read_text(root: Root, logical: PurePosixPath) -> str | None:
 
 def _firewall(answers: Answers, root: Root, net: NetFacts | None, systemd: bool) -> firewall.FirewallPlan:
     """This run's firewall plan, plus the removal of what an earlier run added with another backend."""
-    existing = {p: _read_text(root, p) for p in (paths.NFTABLES_CONF, paths.UFW_BEFORE_RULES)}
+    existing = {p: _read_text(root, p) for p in firewall.READS}
     new = firewall.plan(answers, net, existing, systemd)
     state_text = _read_text(root, paths.FIREWALL_STATE)
     old_backend = json.loads(state_text).get("backend") if state_text else None

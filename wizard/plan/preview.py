@@ -72,5 +72,9 @@ def describe(plan: Plan, changes: list[FileChange], live: bool) -> str:
             out += describe_change(change)
     if plan.commands:
         out.append("Commands" + ("" if live else " (not run: --root is not the live system)") + ":")
-        out += [f"  $ {c}    # {c.why}" for c in plan.commands]
+        for c in plan.commands:
+            out += [f"  $ {c}    # {c.why}", f"      rollback: {c.describe_undo()}"]
+    if plan.remove_dirs:
+        out.append("Directories to remove when empty:")
+        out += [f"  rmdir  {d.path}" for d in sorted(plan.remove_dirs, key=lambda d: d.path)]
     return "\n".join(out) + "\n"

@@ -252,6 +252,58 @@ def ufw_blocks(nets: list[str], wan: str | None, nat: bool, mss_clamp: bool) -> 
 
 # ---------------------------------------------------------------------------------------------- the plan
 
+# The files ``plan`` reads through ``existing``: the shared files it edits, and the state an earlier apply left
+# (what Swan Wizard had added already: a rollback takes back only what this run adds).
+READS = (paths.NFTABLES_CONF, paths.UFW_BEFORE_RULES, paths.FIREWALL_STATE)
+CHECK_ONLY = "only checks the rules"
+
+
+def _previous(existing: dict[PurePosixPath, str | None], backend: str) -> dict[str, object]:
+    """What an earlier apply with the same backend had added (empty: nothing, or another backend)."""
+    try:
+        state = json.loads(existing.get(paths.FIREWALL_STATE) or "{}")
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) and state.get("backend") == backend else {}
+
+
+def _nft_load(previous: dict[str, object]) -> Command:
+    load = ("nft", "-f", str(paths.NFT_RULES))
+    if previous:
+        return Command(load, f"load (or replace) table inet {NFT_TABLE} only", undo=(load,),
+                       undo_why="load the earlier run's rules from the restored file")
+    return Command(load, f"load (or replace) table inet {NFT_TABLE} only",
+                   undo=(("nft", "delete", "table", "inet", NFT_TABLE),), undo_why="the table was not there before")
+
+
+def _iptables_insert(rules: list[Rule], previous: dict[str, object]) -> Command:
+    """The script inserts what is missing; its undo deletes the rules no earlier run had added."""
+    recorded = previous.get("rules")
+    had = {(r[0], r[1], tuple(r[2])) for r in recorded if isinstance(r, list) and len(r) == 3} \
+        if isinstance(recorded, list) else set()
+    new = [r for r in rules if r not in had]
+    return Command(("sh", str(paths.IPTABLES_SCRIPT)), "insert the rules that are missing",
+                   undo=tuple(("iptables", "-t", t, "-D", c, *args) for t, c, args in new) or None,
+                   undo_why="delete the rules this run adds" if new else "an earlier run had added every rule")
+
+
+def _firewalld(rich: list[str], previous: dict[str, object]) -> list[Command]:
+    reload = ("firewall-cmd", "--reload")
+    recorded = previous.get("rich_rules")
+    had_rich = recorded if isinstance(recorded, list) else []
+    cmds = [Command(reload, "make firewalld see the new service definition", undo=(reload,),
+                    undo_why="runs last: apply what was taken back, and forget the restored service file"),
+            Command(("firewall-cmd", "--permanent", "--add-service=swan-wizard"), "allow IKE and ESP",
+                    undo=None if previous else (("firewall-cmd", "--permanent", "--remove-service=swan-wizard"),),
+                    undo_why="an earlier run had added it" if previous else "not there before")]
+    cmds += [Command(("firewall-cmd", "--permanent", f"--add-rich-rule={r}"), "masquerade the pool",
+                     undo=None if r in had_rich else (("firewall-cmd", "--permanent", f"--remove-rich-rule={r}"),),
+                     undo_why="an earlier run had added it" if r in had_rich else "not there before")
+             for r in rich]
+    cmds.append(Command(reload, "apply the permanent settings to the running firewall",
+                        undo_why="the first reload's undo applies them"))
+    return cmds
+
 def plan(answers: Answers, facts: NetFacts | None, existing: dict[PurePosixPath, str | None],
          systemd: bool) -> FirewallPlan:
     """Files and commands for the chosen backend. ``existing`` holds the current text of the shared
@@ -268,6 +320,7 @@ def plan(answers: Answers, facts: NetFacts | None, existing: dict[PurePosixPath,
         notes.append("firewall: NAT is on but the WAN interface is unknown (no default route): type the WAN "
                      "interface so the clients are masqueraded")
     state: dict[str, object] = {"backend": backend, "nets": nets, "wan": wan}
+    previous = _previous(existing, backend)
     files: list[FileAction] = []
     cmds: list[Command] = []
     if backend == "nftables":
@@ -276,8 +329,9 @@ def plan(answers: Answers, facts: NetFacts | None, existing: dict[PurePosixPath,
         conf = existing.get(paths.NFTABLES_CONF)
         files.append(FileAction(paths.NFTABLES_CONF, managed_block.put(conf, nft_include_block()).encode(), 0o755,
                                 why="include Swan Wizard's table, so it is loaded at boot (nothing else changes)"))
-        cmds += [Command(("nft", "-c", "-f", str(paths.NFT_RULES)), "check the rules with nft before loading"),
-                 Command(("nft", "-f", str(paths.NFT_RULES)), f"load (or replace) table inet {NFT_TABLE} only")]
+        cmds += [Command(("nft", "-c", "-f", str(paths.NFT_RULES)), "check the rules with nft before loading",
+                         undo_why=CHECK_ONLY),
+                 _nft_load(previous)]
         if systemd:
             cmds.append(Command(("systemctl", "enable", "nftables.service"), "load nftables.conf at boot"))
     elif backend == "iptables":
@@ -288,8 +342,8 @@ def plan(answers: Answers, facts: NetFacts | None, existing: dict[PurePosixPath,
                   FileAction(paths.IPTABLES_RESTORE, iptables_restore_text(rules).encode(), 0o644,
                              why="the same rules in iptables-restore format")]
         cmds += [Command(("iptables-restore", "--test", "--noflush", str(paths.IPTABLES_RESTORE)),
-                         "check the rules with iptables-restore"),
-                 Command(("sh", str(paths.IPTABLES_SCRIPT)), "insert the rules that are missing")]
+                         "check the rules with iptables-restore", undo_why=CHECK_ONLY),
+                 _iptables_insert(rules, previous)]
         if systemd:
             files.append(FileAction(paths.FIREWALL_UNIT, firewall_unit().encode(), 0o644,
                                     why="re-insert the rules at boot"))
@@ -300,11 +354,7 @@ def plan(answers: Answers, facts: NetFacts | None, existing: dict[PurePosixPath,
         state["rich_rules"] = rich
         files.append(FileAction(paths.FIREWALLD_SERVICE, firewalld_service().encode(), 0o644,
                                 why="firewalld service: UDP 500, UDP 4500, ESP"))
-        cmds += [Command(("firewall-cmd", "--reload"), "make firewalld see the new service definition"),
-                 Command(("firewall-cmd", "--permanent", "--add-service=swan-wizard"), "allow IKE and ESP"),
-                 *[Command(("firewall-cmd", "--permanent", f"--add-rich-rule={r}"), "masquerade the pool")
-                   for r in rich],
-                 Command(("firewall-cmd", "--reload"), "apply the permanent settings to the running firewall")]
+        cmds += _firewalld(rich, previous)
     elif backend == "ufw":
         top, filt = ufw_blocks(nets, wan, nat, mss)
         before = existing.get(paths.UFW_BEFORE_RULES)
@@ -315,8 +365,11 @@ def plan(answers: Answers, facts: NetFacts | None, existing: dict[PurePosixPath,
             text = managed_block.put(text, filt, before="COMMIT", begin=UFW_FILTER_BEGIN, end=UFW_FILTER_END)
             files.append(FileAction(paths.UFW_BEFORE_RULES, text.encode(), 0o640,
                                     why="ufw: Swan Wizard's managed blocks (NAT, MSS clamping, ESP, forwarding)"))
-        cmds += [Command(("ufw", "allow", "500,4500/udp"), "allow IKE and NAT traversal"),
-                 Command(("ufw", "reload"), "load before.rules")]
+        cmds += [Command(("ufw", "allow", "500,4500/udp"), "allow IKE and NAT traversal",
+                         undo=None if previous else (("ufw", "delete", "allow", "500,4500/udp"),),
+                         undo_why="an earlier run had added it" if previous else "Swan Wizard had not added it"),
+                 Command(("ufw", "reload"), "load before.rules", undo=(("ufw", "reload"),),
+                         undo_why="load the restored before.rules")]
     files.append(FileAction(paths.FIREWALL_STATE, (json.dumps(state, indent=2) + "\n").encode(), 0o600,
                             why="what Swan Wizard added to the firewall, for uninstall"))
     return FirewallPlan(backend, tuple(files), tuple(cmds), tuple(notes), state)
@@ -336,21 +389,29 @@ def removal(state: dict[str, object], existing: dict[PurePosixPath, str | None])
                                     why="drop the include of Swan Wizard's table"))
         files.append(FileAction(paths.NFT_RULES, None, why="Swan Wizard's nftables table"))
         cmds.append(Command(("nft", "delete", "table", "inet", NFT_TABLE), f"remove table inet {NFT_TABLE}",
-                            may_fail=True))
+                            may_fail=True, undo=(("nft", "-f", str(paths.NFT_RULES)),),
+                            undo_why="load the table from the restored file"))
     elif backend == "iptables":
         cmds.append(Command(("sh", str(paths.IPTABLES_SCRIPT), "--remove"), "delete the rules tagged swan-wizard",
-                            may_fail=True))
+                            may_fail=True, undo=(("sh", str(paths.IPTABLES_SCRIPT)),),
+                            undo_why="insert the rules of the restored script"))
         cmds.append(Command(("systemctl", "disable", "swan-wizard-firewall.service"), "no rules at boot",
-                            may_fail=True))
+                            may_fail=True, undo=(("systemctl", "enable", "swan-wizard-firewall.service"),),
+                            undo_why="an apply had enabled it"))
         files += [FileAction(paths.IPTABLES_SCRIPT, None), FileAction(paths.IPTABLES_RESTORE, None),
                   FileAction(paths.FIREWALL_UNIT, None)]
     elif backend == "firewalld":
+        # The first command's undo runs last: it reloads after every rule is back.
         cmds.append(Command(("firewall-cmd", "--permanent", "--remove-service=swan-wizard"), "remove the service",
-                            may_fail=True))
+                            may_fail=True, undo=(("firewall-cmd", "--permanent", "--add-service=swan-wizard"),
+                                                 ("firewall-cmd", "--reload")),
+                            undo_why="add it back and apply every rule taken back"))
         rich_rules = state.get("rich_rules")  # the state file is JSON: take a list only
         cmds += [Command(("firewall-cmd", "--permanent", f"--remove-rich-rule={r}"), "remove masquerading",
-                         may_fail=True) for r in (rich_rules if isinstance(rich_rules, list) else [])]
-        cmds.append(Command(("firewall-cmd", "--reload"), "apply", may_fail=True))
+                         may_fail=True, undo=(("firewall-cmd", "--permanent", f"--add-rich-rule={r}"),),
+                         undo_why="add it back") for r in (rich_rules if isinstance(rich_rules, list) else [])]
+        cmds.append(Command(("firewall-cmd", "--reload"), "apply", may_fail=True,
+                            undo_why="the first command's undo reloads"))
         files.append(FileAction(paths.FIREWALLD_SERVICE, None))
     elif backend == "ufw":
         before = existing.get(paths.UFW_BEFORE_RULES)
@@ -358,6 +419,8 @@ def removal(state: dict[str, object], existing: dict[PurePosixPath, str | None])
             text = managed_block.put(before, None, begin=UFW_NAT_BEGIN, end=UFW_NAT_END)
             text = managed_block.put(text, None, begin=UFW_FILTER_BEGIN, end=UFW_FILTER_END)
             files.append(FileAction(paths.UFW_BEFORE_RULES, text.encode(), 0o640, why="remove the managed blocks"))
-        cmds += [Command(("ufw", "delete", "allow", "500,4500/udp"), "close IKE ports", may_fail=True),
-                 Command(("ufw", "reload"), "apply", may_fail=True)]
+        cmds += [Command(("ufw", "delete", "allow", "500,4500/udp"), "close IKE ports", may_fail=True,
+                         undo=(("ufw", "allow", "500,4500/udp"),), undo_why="open them again"),
+                 Command(("ufw", "reload"), "apply", may_fail=True, undo=(("ufw", "reload"),),
+                         undo_why="load the restored before.rules")]
     return FirewallPlan(backend, tuple(files), tuple(cmds))
