@@ -278,3 +278,17 @@ def test_playbook_applies_one_template_to_three_gateways(fleet: Path) -> None:
     _assert_no_secret(out)
     assert snapshot() == before
     assert not list((fleet / "tmp").iterdir())  # the module's staging directories are gone
+
+
+def test_readme_inventory_uses_only_the_roles_variables() -> None:
+    """The README's minimal inventory and play name the role and variables the collection has."""
+    import yaml
+
+    text = (REPO / "README.md").read_text().split("## More than one gateway", 1)[1].split("\n## ", 1)[0]
+    inventory, play = (yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S))
+    defaults = yaml.safe_load((COLLECTION / "roles/gateway/defaults/main.yml").read_text())
+    used = set(inventory["gateways"]["vars"]) | {k for h in inventory["gateways"]["hosts"].values() for k in h}
+    assert used <= set(defaults), used - set(defaults)
+    assert play[0]["roles"] == ["swan_wizard.vpn.gateway"] and play[0]["hosts"] == "gateways"
+    galaxy = yaml.safe_load((COLLECTION / "galaxy.yml").read_text())
+    assert (galaxy["namespace"], galaxy["name"]) == ("swan_wizard", "vpn")
