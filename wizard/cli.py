@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wizard import __version__
-from wizard.fs.changes import Plan, file_changes
+from wizard.fs.changes import Plan, file_changes, pending
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers, is_ip
@@ -40,9 +40,19 @@ def _plan(args: argparse.Namespace, root: Root | None = None) -> tuple[Answers, 
     return answers, root, plan
 
 
+def _summary(changed: bool, plan_text: str, backup: str | None = None, handouts: tuple[str, ...] = ()) -> None:
+    """``--json``: one object on stdout for tools (the Ansible module) that ask "did anything change?"."""
+    print(json.dumps({"changed": changed, "plan": plan_text, "backup": backup, "handouts": list(handouts)}))
+
+
 def cmd_plan(args: argparse.Namespace) -> Exit:
     _, root, plan = _plan(args)
-    sys.stdout.write(describe(plan, file_changes(plan, root), root.is_live))
+    changes = file_changes(plan, root)
+    text = describe(plan, changes, root.is_live)
+    if getattr(args, "json", False):
+        _summary(bool(pending(changes)), text)
+    else:
+        sys.stdout.write(text)
     return Exit.OK
 
 
@@ -86,8 +96,14 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
         _, root, plan = _plan(args, root)
         for field_name, message in plan.warnings:
             warn(f"{field_name}: {message}")
+        # --json keeps stdout for the summary: progress lines go to stderr.
+        say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+        text = describe(plan, file_changes(plan, root), root.is_live) if args.json else ""
         with io_failures(needed_bytes(plan), f"writing under {root.path}"):
-            result = apply(plan, root, run_commands=not args.no_start, report=print, held=held)
+            result = apply(plan, root, run_commands=not args.no_start, report=say, held=held)
+    if args.json:
+        _summary(bool(result.changed or result.commands_run), text, result.backup_id, plan.handouts)
+        return Exit.OK
     if result.nothing_changed:
         print("Nothing to change: the system already matches the answers.")
     else:
@@ -252,6 +268,8 @@ def parser() -> argparse.ArgumentParser:
     ap = answers_cmd("apply", "replay an answers file: write every file and start strongSwan")
     ap.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     ap.add_argument("--no-start", action="store_true", help="write files but run no command")
+    ap.add_argument("--json", action="store_true",
+                    help='print one JSON object: {"changed", "plan" (the dry run\'s text), "backup", "handouts"}')
     wait_option(ap)
     ap.set_defaults(func=cmd_apply)
     answers_cmd("plan", "print the plan: files with mode and diff, and commands").set_defaults(func=cmd_plan)
