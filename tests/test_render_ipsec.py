@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from wizard import pki
 from wizard.model import answers_file
 from wizard.model.answers import Answers
 from wizard.model.credentials import Credential, secret_key
 from wizard.model.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_IKE
+from wizard.pki import keys
 from wizard.pki.keytypes import KeyType
 from wizard.pki.ntlm import nt_hash
 from wizard.render.connections import connections, secrets
@@ -106,6 +106,6 @@ def test_secrets_hold_nt_hashes_and_no_eap_password() -> None:
 
 def test_host_key_kind_follows_the_key() -> None:
     answers = parse("variants: {ikev2-cert: {}}\n")
-    assert ": ECDSA vpn-host.key" in ipsec_secrets(answers, pki.generate_key(KeyType.ECDSA_P256))
-    assert ": PKCS8 vpn-host.key" in ipsec_secrets(answers, pki.generate_key(KeyType.ED25519))
+    assert ": ECDSA vpn-host.key" in ipsec_secrets(answers, keys.generate_key(KeyType.ECDSA_P256))
+    assert ": PKCS8 vpn-host.key" in ipsec_secrets(answers, keys.generate_key(KeyType.ED25519))
     assert ": RSA vpn-host.key" in ipsec_secrets(answers)

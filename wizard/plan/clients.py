@@ -25,7 +25,6 @@ from typing import Any
 from cryptography import x509
 from pydantic import ValidationError
 
-from wizard import pki
 from wizard.certs import revocation
 from wizard.certs.materials import client_files
 from wizard.fs import paths
@@ -34,6 +33,7 @@ from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
 from wizard.model.secrets import SecretSource
+from wizard.pki import encode
 from wizard.pki.keytypes import KeyType
 from wizard.plan.apply import Held, apply, lock, make_dirs, wait_seconds, write_atomic
 from wizard.plan.planner import build_plan, needed_bytes
@@ -204,7 +204,7 @@ def current_cert(root: Root, name: str) -> x509.Certificate | None:
     if not real.is_file():
         return None
     try:
-        return pki.load_cert_pem(real.read_bytes())
+        return encode.load_cert_pem(real.read_bytes())
     except ValueError:
         return None
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wizard import pki
 from wizard.fs.paths import HOST_KEY_NAME
 from wizard.model import formats
 from wizard.model.answers import Answers
+from wizard.pki import keys
 from wizard.pki.keytypes import KeyType
 from wizard.render.confsyntax import Value, ipsec_secret, render_ipsec_conf
 from wizard.render.connections import ConnSpec, SecretSpec, connections, ike_identity, pools
@@ -110,9 +110,9 @@ def _secret_line(secret: SecretSpec) -> str:
     return ipsec_secret(selectors, kind, text, field=secret.field)
 
 
-def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None,
+def ipsec_secrets(answers: Answers, host_key: keys.PrivateKey | None = None,
                   secrets: tuple[SecretSpec, ...] = ()) -> str:
-    kind = _key_kind(pki.key_type_of(host_key) if host_key is not None else answers.host.key)
+    kind = _key_kind(keys.key_type_of(host_key) if host_key is not None else answers.host.key)
     lines = ["# /etc/ipsec.secrets - strongSwan IPsec secrets file\n", HEADER,
              "\n# The VPN host's private key (relative to /etc/ipsec.d/private)\n",
              ipsec_secret((), kind, HOST_KEY_NAME, quote=False)]

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from wizard import pki
 from wizard.certs.materials import ClientBundle, Materials
 from wizard.fs import paths
 from wizard.fs.changes import FileAction
@@ -33,6 +32,7 @@ from wizard.fs.paths import Root
 from wizard.model import credentials, formats
 from wizard.model.answers import Answers, Secret, SecretRef
 from wizard.model.credentials import Credential
+from wizard.pki import keys
 from wizard.render import connections
 from wizard.render.connections import ConnSpec
 from wizard.render.profiles import android, apple, networkmanager, readme, swanctl, windows
@@ -127,7 +127,7 @@ def plan_files(answers: Answers, m: Materials, creds: dict[str, Credential]) -> 
         elif cert_spec is not None:
             password = formats.secret_text(bundle.p12_password, f"clients[{answers.clients.index(c)}].p12_password")
             login = CertLogin(bundle.p12, password, bundle.pair.cert, bundle.pair.cert_pem,
-                              bundle.pair.key_pem, pki.key_type_of(bundle.pair.key))
+                              bundle.pair.key_pem, keys.key_type_of(bundle.pair.key))
             r.cert = Profile(bundle.name, server, _tunnel(answers, cert_spec), cert=login, on_demand=c.on_demand)
     v = answers.variants
     if v.ikev2_eap is not None and eap_spec is not None:
