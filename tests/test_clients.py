@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import plistlib
+import stat
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,9 @@ from wizard.certs.materials import KeyPair
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file
+from wizard.model.answers import updated
 from wizard.pki import encode, keys
+from wizard.plan import session
 from wizard.plan.clients import clients_lock
 from wizard.problems import Exit
 
@@ -108,6 +111,21 @@ def test_add_updates_the_answers_and_writes_profiles(setup):
     assert "carol: profiles and README.txt in /etc/swan-wizard/clients/carol" in out
     setup.assert_ca_untouched()
     setup.assert_apply_is_silent()
+
+
+def test_client_commands_and_the_wizard_save_the_answers_the_same_way(setup):
+    """One policy for the answers file: 0600 (it names secret files), the previous text kept as a 0600 .bak."""
+    os.chmod(setup.answers, 0o644)
+    first = setup.answers.read_bytes()
+    code, _, err = setup.client("add", "carol", "--key", "ecdsa-p256")
+    assert code == 0, err
+    backup = setup.answers.with_name("answers.yaml.bak")
+    assert backup.read_bytes() == first
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (setup.answers, backup)} == {0o600}
+    with_carol = setup.answers.read_bytes()
+    session.save_answers(updated(setup.load(), rekey=True), setup.answers)  # what the review screen does
+    assert backup.read_bytes() == with_carol and setup.load().rekey
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (setup.answers, backup)} == {0o600}
 
 
 def test_dry_run_shows_answers_and_plan_and_writes_nothing(setup):
