@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from test_doctor_support import (
+from doctor_support import (
     BASE,
     apply_root,
     codes,
