@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import shutil
 import subprocess
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wizard.pki import bundles, encode, issue, names, pool, reuse
 from wizard.pki import keys as key_module
@@ -32,7 +35,7 @@ from wizard.pki.keys import (
     signature_hash,
 )
 from wizard.pki.keytypes import KeyType
-from wizard.pki.names import DNError, format_dn, host_dn, parse_dn, san_names
+from wizard.pki.names import DNError, dn_value, format_dn, host_dn, parse_dn, san_names
 from wizard.pki.reuse import ca_cert_problems, client_cert_problems, host_cert_problems
 
 CA_DN_TEXT = "C=CH, O=strongSwan, CN=strongSwan Root CA"
@@ -330,6 +333,25 @@ def test_parse_dn_errors(text: str, message: str) -> None:
         parse_dn(text)
     assert message in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+# Any value a CN or O may hold: at most 64 characters, no control characters or lone surrogates.
+_DN_VALUES = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=64)
+
+
+@given(value=_DN_VALUES)
+def test_dn_value_round_trips_through_parse_dn(value: str) -> None:
+    """The public DN value formatter (the CA screen writes DNs with it) gives back exactly the value."""
+    text = f"C=CH, O={dn_value(value)}, CN=x"
+    name = parse_dn(text)
+    assert name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == value
+    assert format_dn(name) == text
+
+
+def test_dn_value_quotes_only_when_it_must() -> None:
+    assert dn_value("strongSwan Root CA") == "strongSwan Root CA"
+    assert dn_value("Acme, Inc.") == '"Acme, Inc."'
+    assert dn_value(' "x\\" ') == '" \\"x\\\\\\" "'
 
 
 def test_format_dn_unknown_attribute_uses_the_oid() -> None:
@@ -1117,3 +1139,39 @@ def test_client_bundles_in_bulk_use_worker_processes_and_keep_order() -> None:
         assert not reuse.client_cert_problems(cert, ca, encode.load_key_pem(issued.key_pem), request.name)
         bundle = pkcs12.load_pkcs12(issued.p12, b"pw")
         assert bundle.cert is not None and bundle.cert.certificate == cert
+
+
+def test_client_bundles_finish_in_process_when_workers_die(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bundles share the key generation's pool helper, and so its fallback: what the pool did not deliver."""
+
+    class DeadPool:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.submitted = 0
+
+        def submit(self, fn, chunk: list[bundles.ClientRequest]) -> Future[list[bundles.IssuedClient]]:
+            future: Future[list[bundles.IssuedClient]] = Future()
+            self.submitted += 1
+            if self.submitted == 1:  # the first chunk arrives, then the pool breaks
+                future.set_result(fn(chunk))
+            else:
+                future.set_exception(BrokenProcessPool("killed"))
+            return future
+
+        def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+            pass
+
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", DeadPool)
+    ca_key = generate_key(KeyType.ED25519)
+    ca = issue_ca(ca_key, parse_dn("CN=Bulk CA"), 30)
+    requests = [bundles.ClientRequest(f"c{i}.example.com", KeyType.ED25519, 30, b"pw") for i in range(128)]
+    seen: list[int] = []
+    made = bundles.issue_client_bundles(ca_key, ca, requests, progress=lambda done, total: seen.append(done),
+                                        workers=2)
+    assert seen == sorted(set(seen)) and seen[-1] == 128  # the pool's chunk (if it came first), then the rest
+    assert [san_names(load_cert_pem(issued.cert_pem)) for issued in made] == [[f"dns:{r.name}"] for r in requests]
+
+
+def test_the_pki_package_reexports_nothing() -> None:
+    """Callers import the module that owns a name (wizard.pki.keys.generate_key), never wizard.pki.x."""
+    tree = ast.parse((Path(__file__).parent.parent / "wizard/pki/__init__.py").read_text())
+    assert len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr)  # the docstring alone
