@@ -59,9 +59,9 @@ def _skip_rsa_check(keys, encode) -> None:  # type: ignore[no-untyped-def]
 
     original_pem = encode.load_key_pem
 
-    def load_key_pem(data: bytes, passphrase: bytes | None = None):  # type: ignore[no-untyped-def]
+    def load_key_pem(data: bytes, passphrase: bytes | None = None, fresh: bool = False):  # type: ignore[no-untyped-def]
         if passphrase:
-            return original_pem(data, passphrase)
+            return original_pem(data, passphrase, fresh)
         return serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
 
     keys.load_der = load_der
