@@ -5,13 +5,13 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from wizard.pki import encode, keys, names
+from wizard.pki import encode, issue, keys, names
 
 # strongSwan's names for the extended key usages it cares about (as `pki --print` shows them).
 EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
     ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
-    x509.ObjectIdentifier("1.3.6.1.5.5.8.2.2"): "iKEIntermediate",
+    issue.IKE_INTERMEDIATE: "iKEIntermediate",
     ExtendedKeyUsageOID.OCSP_SIGNING: "ocspSigning",
 }
 
