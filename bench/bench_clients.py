@@ -6,14 +6,14 @@ Then, for each configuration, a fresh copy of them gets ``client add`` of --clie
 command, in a worker process pinned to that many CPUs (sched_setaffinity: what ``taskset`` does). The
 worker runs the same code as the CLI (``wizard.plan.clients.add``: answers change, plan, apply) and reports the
 time of each phase, then times one more ``client add`` of a single name on top (every command re-reads
-the existing clients' keys). Key generation runs in wizard.pki's process pool, which sizes itself from
+the existing clients' keys). Key generation runs in wizard.pki.pool's process pool, which sizes itself from
 the CPUs it may use. Speedup = time on 1 CPU / time on N CPUs.
 
 The "+fix" rows patch, in the worker only, what bounds the pool today: cryptography checks every RSA
 private key it loads (about 35 ms for RSA-2048, nearly the 45 ms of generating it), and wizard.pki loads
-each key its workers made (``_load_der``) and each key on disk (``load_key_pem``) with that check, in the
-parent process. The patch loads them with ``unsafe_skip_rsa_key_validation=True`` (the keys are the
-wizard's own), which is the change proposed for wizard/pki.py.
+each key its workers made (``keys.load_der``) and each key on disk (``encode.load_key_pem``) with that check,
+in the parent process. The patch loads them with ``unsafe_skip_rsa_key_validation=True`` (the keys are the
+wizard's own), which is the change proposed for wizard/pki.
 
     .venv/bin/python bench/bench_clients.py                 # 1000 clients (a few minutes on 2 cores)
     .venv/bin/python bench/bench_clients.py --clients 50    # smoke run
@@ -51,38 +51,39 @@ def _names(count: int) -> list[str]:
     return [f"user{i:05d}@example.com" for i in range(count)]
 
 
-def _skip_rsa_check(pki) -> None:  # type: ignore[no-untyped-def]
+def _skip_rsa_check(keys, encode) -> None:  # type: ignore[no-untyped-def]
     from cryptography.hazmat.primitives import serialization
 
     def load_der(data: bytes):  # type: ignore[no-untyped-def]
         return serialization.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
 
-    original_pem = pki.load_key_pem
+    original_pem = encode.load_key_pem
 
-    def load_key_pem(data: bytes, passphrase: bytes | None = None):  # type: ignore[no-untyped-def]
+    def load_key_pem(data: bytes, passphrase: bytes | None = None, fresh: bool = False):  # type: ignore[no-untyped-def]
         if passphrase:
-            return original_pem(data, passphrase)
+            return original_pem(data, passphrase, fresh)
         return serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
 
-    pki._load_der = load_der
-    pki.load_key_pem = load_key_pem
+    keys.load_der = load_der
+    encode.load_key_pem = load_key_pem
 
 
 def worker(workdir: Path, count: int, cpus: int, fix: bool) -> dict[str, float]:
     """Runs in the pinned child: `client add` of `count` names, timed by phase, then one more."""
     os.sched_setaffinity(0, set(range(cpus)))
     sys.path.insert(0, str(REPO))
-    from wizard import pki
     from wizard.certs import materials
     from wizard.fs.paths import Root
+    from wizard.pki import encode, keys
+    from wizard.pki.keytypes import KeyType
     from wizard.plan import clients
     from wizard.plan import planner as planner_module
 
     if fix:
-        _skip_rsa_check(pki)
+        _skip_rsa_check(keys, encode)
 
     timings: dict[str, float] = {"keys": 0.0, "plan": 0.0, "apply": 0.0}
-    original_keys, original_plan, original_apply = pki.generate_keys, clients.build_plan, clients.apply
+    original_keys, original_plan, original_apply = keys.generate_keys, clients.build_plan, clients.apply
 
     def timed(name: str, func):  # type: ignore[no-untyped-def]
         def run(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -93,7 +94,7 @@ def worker(workdir: Path, count: int, cpus: int, fix: bool) -> dict[str, float]:
                 timings[name] += time.perf_counter() - start
         return run
 
-    pki.generate_keys = timed("keys", original_keys)  # materials calls it through the module
+    keys.generate_keys = timed("keys", original_keys)  # materials calls it through the module
     clients.build_plan = timed("plan", original_plan)
     clients.apply = timed("apply", original_apply)
     del materials, planner_module
@@ -102,7 +103,7 @@ def worker(workdir: Path, count: int, cpus: int, fix: bool) -> dict[str, float]:
     outcome = clients.add(target, _names(count))
     timings["total"] = time.perf_counter() - start
     timings["files"] = float(outcome.changed_files)
-    timings["pool_workers"] = float(pki.pool_workers([pki.KeyType.RSA_2048] * count))
+    timings["pool_workers"] = float(keys.pool_workers([KeyType.RSA_2048] * count))
     result = dict(timings)  # the phases of the bulk add only
     start = time.perf_counter()
     clients.add(target, ["one-more@example.com"])
@@ -111,15 +112,16 @@ def worker(workdir: Path, count: int, cpus: int, fix: bool) -> dict[str, float]:
 
 
 def keys_only(count: int, cpus: int, fix: bool) -> float:
-    """Runs in a pinned child: wizard.pki.generate_keys for `count` RSA-2048 keys, nothing else."""
+    """Runs in a pinned child: wizard.pki.keys.generate_keys for `count` RSA-2048 keys, nothing else."""
     os.sched_setaffinity(0, set(range(cpus)))
     sys.path.insert(0, str(REPO))
-    from wizard import pki
+    from wizard.pki import encode, keys
+    from wizard.pki.keytypes import KeyType
 
     if fix:
-        _skip_rsa_check(pki)
+        _skip_rsa_check(keys, encode)
     start = time.perf_counter()
-    pki.generate_keys([pki.KeyType.RSA_2048] * count)
+    keys.generate_keys([KeyType.RSA_2048] * count)
     return time.perf_counter() - start
 
 
@@ -188,7 +190,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {available} CPUs available, Python {platform.python_version()}, "
           f"load average before: {os.getloadavg()[0]:.2f}")
     if args.keys:
-        print(f"wizard.pki.generate_keys alone, {args.keys} RSA-2048 keys:")
+        print(f"wizard.pki.keys.generate_keys alone, {args.keys} RSA-2048 keys:")
         alone = {config: run_keys_only(args.keys, *config) for config in configs}
         for (cpus, fix), seconds in alone.items():
             print(f"  {cpus} CPU(s){' +fix' if fix else '     '} {seconds:6.1f} s  {args.keys / seconds:5.1f} keys/s  "

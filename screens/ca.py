@@ -18,6 +18,7 @@ from wizard.fs import paths
 from wizard.model.answers import CA
 from wizard.model.secrets import SecretSource
 from wizard.pki.keytypes import KeyType
+from wizard.pki.names import dn_value
 from wizard.plan import staging
 from wizard.plan.session import CaImport
 
@@ -43,11 +44,11 @@ def dn_fields(dn: str) -> dict[str, str] | None:
     """The C, O and CN of a DN made of at most those three, in that order; None for any other DN."""
     from cryptography.x509.oid import NameOID
 
-    from wizard import pki
+    from wizard.pki import names
 
     labels = {NameOID.COUNTRY_NAME: "C", NameOID.ORGANIZATION_NAME: "O", NameOID.COMMON_NAME: "CN"}
     try:
-        name = pki.parse_dn(dn)
+        name = names.parse_dn(dn)
     except ValueError:
         return None
     found = [(labels.get(attr.oid), attr.value) for attr in name]
@@ -55,13 +56,6 @@ def dn_fields(dn: str) -> dict[str, str] | None:
     if len(keys) != len(found) or len(set(keys)) != len(keys) or keys != sorted(keys, key=["C", "O", "CN"].index):
         return None
     return {str(key): str(value) for key, value in found}
-
-
-def dn_value(value: str) -> str:
-    """A DN value as the answers file spells it: quoted (backslash escapes) only when it must be."""
-    if value != value.strip() or "," in value or value.startswith('"'):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return value
 
 
 @lru_cache(maxsize=8)

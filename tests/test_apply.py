@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from wizard import pki
 from wizard.fs import paths
 from wizard.fs.changes import Change, file_changes, pending
 from wizard.fs.paths import Root
 from wizard.model.answers import updated
+from wizard.pki import encode, names
 from wizard.plan.apply import apply, lock
 from wizard.plan.preview import describe
 from wizard.problems import Locked, MaterialConflict
@@ -98,8 +98,8 @@ def test_existing_keys_and_certificates_are_reused(tmp_path, make_answers, plan_
     apply(plan, root)
     assert root(paths.CA_KEY).read_bytes() == ca_key
     assert root(paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME).read_bytes() == host_key
-    cert = pki.load_cert_pem(root(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
-    assert "dns:vpn2.example.com" in pki.san_names(cert)
+    cert = encode.load_cert_pem(root(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
+    assert "dns:vpn2.example.com" in names.san_names(cert)
 
 
 def test_key_type_mismatch_is_a_conflict_and_nothing_is_written(tmp_path, make_answers, plan_for):
@@ -128,7 +128,7 @@ def test_pkcs12_bundle_opens_with_the_stored_password(tmp_path, make_answers, pl
     folder = root(paths.client_dir("alice@example.com"))
     password = (folder / "p12-password").read_text().strip().encode()
     bundle = pkcs12.load_pkcs12((folder / "alice@example.com.p12").read_bytes(), password)
-    assert bundle.cert is not None and "email:alice@example.com" in pki.san_names(bundle.cert.certificate)
+    assert bundle.cert is not None and "email:alice@example.com" in names.san_names(bundle.cert.certificate)
     assert bundle.cert.friendly_name == b"alice@example.com"
     bob = pkcs12.load_pkcs12(root(paths.client_dir("bob") / "bob.p12").read_bytes(), b"bob-p12-password")
     assert bob.key is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import plistlib
+import stat
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,12 +19,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 from test_profiles import open_p12, parse_settings, san_values
 
-from wizard import cli, pki
+from wizard import cli
 from wizard.certs import revocation
 from wizard.certs.materials import KeyPair
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file
+from wizard.model.answers import updated
+from wizard.pki import encode, keys
+from wizard.plan import session
 from wizard.plan.clients import clients_lock
 from wizard.problems import Exit
 
@@ -68,7 +72,7 @@ class Setup:
         return self.root(paths.client_dir(name) / file)
 
     def cert(self, name: str) -> x509.Certificate:
-        return pki.load_cert_pem(self.file(name, "cert.pem").read_bytes())
+        return encode.load_cert_pem(self.file(name, "cert.pem").read_bytes())
 
     def snapshot(self) -> dict[Path, bytes]:
         return {p: p.read_bytes() for p in self.tmp.rglob("*") if p.is_file() and "backups" not in p.parts
@@ -107,6 +111,21 @@ def test_add_updates_the_answers_and_writes_profiles(setup):
     assert "carol: profiles and README.txt in /etc/swan-wizard/clients/carol" in out
     setup.assert_ca_untouched()
     setup.assert_apply_is_silent()
+
+
+def test_client_commands_and_the_wizard_save_the_answers_the_same_way(setup):
+    """One policy for the answers file: 0600 (it names secret files), the previous text kept as a 0600 .bak."""
+    os.chmod(setup.answers, 0o644)
+    first = setup.answers.read_bytes()
+    code, _, err = setup.client("add", "carol", "--key", "ecdsa-p256")
+    assert code == 0, err
+    backup = setup.answers.with_name("answers.yaml.bak")
+    assert backup.read_bytes() == first
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (setup.answers, backup)} == {0o600}
+    with_carol = setup.answers.read_bytes()
+    session.save_answers(updated(setup.load(), rekey=True), setup.answers)  # what the review screen does
+    assert backup.read_bytes() == with_carol and setup.load().rekey
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (setup.answers, backup)} == {0o600}
 
 
 def test_dry_run_shows_answers_and_plan_and_writes_nothing(setup):
@@ -154,7 +173,7 @@ def test_renew_issues_a_new_certificate_for_the_same_key(setup):
     assert code == 0, err
     new = setup.cert("alice@example.com")
     assert new.serial_number != old.serial_number
-    assert pki.public_keys_equal(new.public_key(), old.public_key())
+    assert keys.public_keys_equal(new.public_key(), old.public_key())
     assert san_values(new) == san_values(old) and new.subject == old.subject
     password = setup.file("alice@example.com", "p12-password").read_text().strip()
     p12 = setup.file("alice@example.com", "alice@example.com.p12").read_bytes()
@@ -175,7 +194,7 @@ def test_revoke_publishes_a_crl_and_keeps_it(setup):
     answers = setup.load()
     assert [(r.name, r.serial) for r in answers.revoked] == [("alice@example.com", serial)]
     crl = crl_of(setup)
-    ca = pki.load_cert_pem(setup.root(paths.CA_CERT).read_bytes())
+    ca = encode.load_cert_pem(setup.root(paths.CA_CERT).read_bytes())
     assert crl.issuer == ca.subject and crl.is_signature_valid(ca.public_key())
     assert crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
     assert setup.root(paths.SWANCTL_CRL).stat().st_mode & 0o777 == 0o644
@@ -225,8 +244,8 @@ def test_crl_follows_the_layout(setup):
 def test_crl_is_resigned_when_old_and_its_number_grows(setup):
     setup.client("revoke", "alice@example.com")
     answers = setup.load()
-    ca_pair = KeyPair(pki.load_key_pem(setup.root(paths.CA_KEY).read_bytes()),
-                      pki.load_cert_pem(setup.root(paths.CA_CERT).read_bytes()), b"", b"")
+    ca_pair = KeyPair(encode.load_key_pem(setup.root(paths.CA_KEY).read_bytes()),
+                      encode.load_cert_pem(setup.root(paths.CA_CERT).read_bytes()), b"", b"")
     current = setup.root(paths.SWANCTL_CRL).read_bytes()
     soon = datetime.now(UTC) + timedelta(days=1)
     assert revocation.crl_files(answers, setup.root, ca_pair, soon)[0].content == current
@@ -292,7 +311,7 @@ def test_server_address_reissues_the_host_certificate_and_every_profile(setup):
                                "--root", str(setup.root.path))
     assert code == 0, err
     assert setup.load().server.address == "vpn2.example.net"
-    host = pki.load_cert_pem(setup.root(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
+    host = encode.load_cert_pem(setup.root(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
     assert "vpn2.example.net" in san_values(host) and "vpn.example.com" not in san_values(host)
     assert setup.root(paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME).read_bytes() == host_key
     conf = parse_settings(setup.root(paths.SWANCTL_CONF).read_text())

@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from test_doctor_support import BASE, ENV, apply_root, write_answers
+from doctor_support import BASE, ENV, apply_root, write_answers
 
 from wizard.checks.doctor.bundle import redact_chap_secrets, redact_ipsec_secrets, redact_settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from test_doctor_support import (
+from doctor_support import (
     BASE,
     apply_root,
     codes,
@@ -21,7 +21,7 @@ from test_doctor_support import (
     write_answers,
 )
 
-from wizard import pki
+from wizard.pki import encode, issue, keys, names
 from wizard.pki.keytypes import KeyType
 
 
@@ -100,9 +100,9 @@ def test_ip_only_as_ip_entry_is_refused_by_windows(root: Path, tmp_path: Path) -
 def test_expired_host_certificate_and_apply_renews_it(root: Path, tmp_path: Path) -> None:
     answers = write_answers(tmp_path)
     ca_key, ca = load_ca(root)
-    expired = pki.issue_host(ca_key, ca, host_key(root).public_key(), "vpn.example.com", [], 30,
+    expired = issue.issue_host(ca_key, ca, host_key(root).public_key(), "vpn.example.com", [], 30,
                              now=datetime.now(UTC) - timedelta(days=400))
-    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(pki.cert_to_pem(expired))
+    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(encode.cert_to_pem(expired))
     finding = one(doctor(root, answers), "cert.host-expired")
     assert finding.severity == "error"
     assert any(e.text.startswith("validity:") for e in finding.evidence)
@@ -112,19 +112,19 @@ def test_expired_host_certificate_and_apply_renews_it(root: Path, tmp_path: Path
 
 def test_not_yet_valid_and_expiring_soon(root: Path, tmp_path: Path) -> None:
     ca_key, ca = load_ca(root)
-    future = pki.issue_host(ca_key, ca, host_key(root).public_key(), "vpn.example.com", [], 30,
+    future = issue.issue_host(ca_key, ca, host_key(root).public_key(), "vpn.example.com", [], 30,
                             now=datetime.now(UTC) + timedelta(days=3))
-    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(pki.cert_to_pem(future))
+    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(encode.cert_to_pem(future))
     assert one(doctor(root), "cert.host-not-yet-valid").severity == "error"
-    soon = pki.issue_host(ca_key, ca, host_key(root).public_key(), "vpn.example.com", [], 10)
-    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(pki.cert_to_pem(soon))
+    soon = issue.issue_host(ca_key, ca, host_key(root).public_key(), "vpn.example.com", [], 10)
+    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(encode.cert_to_pem(soon))
     assert one(doctor(root), "cert.host-expiring").severity == "warning"
 
 
 def test_key_that_does_not_match_the_certificate(root: Path, tmp_path: Path) -> None:
     answers = write_answers(tmp_path)
-    other = pki.generate_key(KeyType.RSA_2048)
-    (root / "etc/swanctl/private/vpn-host.key").write_bytes(pki.key_to_pem(other))
+    other = keys.generate_key(KeyType.RSA_2048)
+    (root / "etc/swanctl/private/vpn-host.key").write_bytes(encode.key_to_pem(other))
     finding = one(doctor(root, answers), "cert.key-mismatch")
     assert finding.severity == "error" and "no private key found" in finding.summary
     assert finding.evidence[0].where.endswith("/etc/swanctl/private/vpn-host.key")
@@ -144,11 +144,11 @@ def test_a_key_of_a_kind_the_wizard_never_makes_is_only_another_key(root: Path, 
 
 
 def test_certificate_from_another_ca(root: Path, tmp_path: Path) -> None:
-    rogue_key = pki.generate_key(KeyType.ECDSA_P256)
+    rogue_key = keys.generate_key(KeyType.ECDSA_P256)
     # Same name as the real CA: only the signature tells them apart.
-    rogue = pki.issue_ca(rogue_key, pki.parse_dn("C=CH, O=strongSwan, CN=strongSwan Root CA"), 365)
-    cert = pki.issue_host(rogue_key, rogue, host_key(root).public_key(), "vpn.example.com", [], 30)
-    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(pki.cert_to_pem(cert))
+    rogue = issue.issue_ca(rogue_key, names.parse_dn("C=CH, O=strongSwan, CN=strongSwan Root CA"), 365)
+    cert = issue.issue_host(rogue_key, rogue, host_key(root).public_key(), "vpn.example.com", [], 30)
+    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(encode.cert_to_pem(cert))
     finding = one(doctor(root), "cert.chain")
     assert finding.severity == "error"
     assert any(e.where.endswith("/etc/swanctl/x509ca/swan-wizard-ca.pem") for e in finding.evidence)
@@ -177,14 +177,14 @@ def test_ecdsa_server_certificate_with_apple_clients(tmp_path: Path) -> None:
 def test_client_certificates(root: Path) -> None:
     folder = root / "etc/swan-wizard/clients/alice@example.com"
     ca_key, ca = load_ca(root)
-    key = pki.load_key_pem((folder / "key.pem").read_bytes())
-    old = pki.issue_client(ca_key, ca, key.public_key(), "alice@example.com", 1,
+    key = encode.load_key_pem((folder / "key.pem").read_bytes())
+    old = issue.issue_client(ca_key, ca, key.public_key(), "alice@example.com", 1,
                            now=datetime.now(UTC) - timedelta(days=10))
-    (folder / "cert.pem").write_bytes(pki.cert_to_pem(old))
+    (folder / "cert.pem").write_bytes(encode.cert_to_pem(old))
     assert one(doctor(root), "cert.client-expired").severity == "warning"
-    rogue_key = pki.generate_key(KeyType.ECDSA_P256)
-    rogue = pki.issue_ca(rogue_key, pki.parse_dn("CN=Rogue CA"), 30)
-    (folder / "cert.pem").write_bytes(pki.cert_to_pem(pki.issue_client(rogue_key, rogue, key.public_key(),
+    rogue_key = keys.generate_key(KeyType.ECDSA_P256)
+    rogue = issue.issue_ca(rogue_key, names.parse_dn("CN=Rogue CA"), 30)
+    (folder / "cert.pem").write_bytes(encode.cert_to_pem(issue.issue_client(rogue_key, rogue, key.public_key(),
                                                                        "alice@example.com", 30)))
     assert one(doctor(root), "cert.client-chain").severity == "error"
 
@@ -197,5 +197,5 @@ def test_legacy_layout_is_checked_the_same_way(tmp_path: Path) -> None:
                           .replace("vpn.example.com", "vpn.moved.example"), "moved.yaml")
     finding = doctor(root, other).by_code("cert.san-missing")[0]
     assert finding.evidence[0].where.endswith("/etc/ipsec.d/certs/vpn-host.pem")
-    (root / "etc/ipsec.d/private/vpn-host.key").write_bytes(pki.key_to_pem(pki.generate_key(KeyType.RSA_2048)))
+    (root / "etc/ipsec.d/private/vpn-host.key").write_bytes(encode.key_to_pem(keys.generate_key(KeyType.RSA_2048)))
     assert one(doctor(root, answers), "cert.key-mismatch").severity == "error"

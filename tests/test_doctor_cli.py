@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_doctor_support import BASE, apply_root, write_answers
+from doctor_support import BASE, apply_root, write_answers
 
 REPO = Path(__file__).resolve().parents[1]
 

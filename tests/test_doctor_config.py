@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_doctor_support import BASE, apply_root, doctor, one, write_answers
+from doctor_support import BASE, apply_root, doctor, one, write_answers
 
 from wizard.checks.doctor import apply_fixes
 from wizard.checks.doctor.daemoncheck import unavailable_reason

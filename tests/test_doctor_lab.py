@@ -29,11 +29,11 @@ from typing import Any
 import pytest
 from lab import SERVER_ADDR, Addr, Peer, Topology, open_lab
 
-from wizard import pki
 from wizard.checks.doctor.logrules import LogScanner, scan
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.secrets import SecretSource
+from wizard.pki import encode, issue, keys, names
 from wizard.pki.keytypes import KeyType
 from wizard.plan.apply import apply
 from wizard.plan.planner import build_plan
@@ -185,20 +185,21 @@ secrets {{
 
 def rogue_client() -> tuple[bytes, bytes]:
     """A client certificate and key for alice from a CA of the same name that the server never saw."""
-    ca_key = pki.generate_key(KeyType.ECDSA_P256)
-    ca = pki.issue_ca(ca_key, pki.parse_dn("C=CH, O=strongSwan, CN=strongSwan Root CA"), 365)
-    key = pki.generate_key(KeyType.ECDSA_P256)
-    return pki.cert_to_pem(pki.issue_client(ca_key, ca, key.public_key(), "alice@example.com", 30)), pki.key_to_pem(key)
+    ca_key = keys.generate_key(KeyType.ECDSA_P256)
+    ca = issue.issue_ca(ca_key, names.parse_dn("C=CH, O=strongSwan, CN=strongSwan Root CA"), 365)
+    key = keys.generate_key(KeyType.ECDSA_P256)
+    cert = issue.issue_client(ca_key, ca, key.public_key(), "alice@example.com", 30)
+    return encode.cert_to_pem(cert), encode.key_to_pem(key)
 
 
 def expire_host_cert(root: Path) -> None:
     """Re-issue the host certificate with the same key and CA, valid from 60 to 30 days ago."""
-    ca_key = pki.load_key_pem((root / "etc/swan-wizard/ca/ca.key").read_bytes())
-    ca = pki.load_cert_pem((root / "etc/swan-wizard/ca/ca.pem").read_bytes())
-    key = pki.load_key_pem((root / "etc/swanctl/private/vpn-host.key").read_bytes())
-    cert = pki.issue_host(ca_key, ca, key.public_key(), "vpn.example.com", [], 30,
+    ca_key = encode.load_key_pem((root / "etc/swan-wizard/ca/ca.key").read_bytes())
+    ca = encode.load_cert_pem((root / "etc/swan-wizard/ca/ca.pem").read_bytes())
+    key = encode.load_key_pem((root / "etc/swanctl/private/vpn-host.key").read_bytes())
+    cert = issue.issue_host(ca_key, ca, key.public_key(), "vpn.example.com", [], 30,
                           now=datetime.now(UTC) - timedelta(days=60))
-    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(pki.cert_to_pem(cert))
+    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(encode.cert_to_pem(cert))
 
 
 def edit(old: str, new: str, count: int = -1) -> Callable[[Path], None]:
@@ -256,8 +257,8 @@ SCENARIOS = (
     Scenario("wrong-ca-trust", ("authentication-failed",), ("no-trusted-key",),
              (("client", "no trusted"), ("server", "N(AUTH_FAILED)")),
              "the client trusts another CA than the server's",
-             client_ca=lambda: pki.cert_to_pem(pki.issue_ca(pki.generate_key(KeyType.ECDSA_P256),
-                                                            pki.parse_dn("CN=Other CA"), 30))),
+             client_ca=lambda: encode.cert_to_pem(issue.issue_ca(keys.generate_key(KeyType.ECDSA_P256),
+                                                            names.parse_dn("CN=Other CA"), 30))),
     Scenario("expired-host", ("authentication-failed",), ("no-trusted-key", "cert-expired"),
              (("client", "certificate invalid"), ("server", "N(AUTH_FAILED)")),
              "the server's certificate expired 30 days ago", tweak=expire_host_cert),

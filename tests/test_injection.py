@@ -22,7 +22,7 @@ from wizard.problems import InvalidAnswers
 from wizard.render import confsyntax
 from wizard.render import ipsec as render_ipsec
 from wizard.render import swanctl as render_swanctl
-from wizard.render.connections import SecretSpec, connections, secrets
+from wizard.render.connections import SecretSpec, ServerSpec, connections, secrets, server_spec
 from wizard.render.profiles import windows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_peer_id_that_ipsec_secrets_cannot_hold_is_refused_for_that_layout_only(
     exc = refused(transport("ipsec", peer_id))
     assert fields(exc) == ["variants.transport.peers[0].id"] and "layout: swanctl" in str(exc)
     answers = parse(transport("swanctl", peer_id))
-    text = render_swanctl.swanctl_conf(answers, secrets(answers, creds({"transport.peer.p1": "the-psk"})))
+    text = render_swanctl.swanctl_conf(server_spec(answers, creds({"transport.peer.p1": "the-psk"})))
     tree = parseback.settings(text)
     assert tree.section("connections", "transport-p1", "remote").get("id") == peer_id
     secret = tree.section("secrets", "ike-transport-p1")
@@ -97,13 +97,13 @@ def test_ipsec_secrets_refuses_a_hostile_owner_even_past_the_model() -> None:
     spec = SecretSpec("ike", "transport-p1", ("vpn.example.com", HOSTILE_ID), b"psk", "variants.transport.peers[0].psk",
                       ("server.address", "variants.transport.peers[0].id"))
     with pytest.raises(InvalidAnswers) as caught:
-        render_ipsec.ipsec_secrets(answers, secrets=(spec,))
+        render_ipsec.ipsec_secrets(answers.host.key, (spec,))
     assert fields(caught.value) == ["variants.transport.peers[0].id"]
 
 
 def test_dn_peer_id_is_quoted_in_ipsec_secrets_and_read_back_whole() -> None:
     answers = parse(transport("ipsec", "C=CH, O=Example, CN=peer"))
-    text = render_ipsec.ipsec_secrets(answers, secrets=secrets(answers, creds({"transport.peer.p1": "k1"})))
+    text = render_ipsec.ipsec_secrets(answers.host.key, secrets(answers, creds({"transport.peer.p1": "k1"})))
     entry = parseback.stroke_secrets(text)[-1]
     assert entry == parseback.StrokeSecret(("@vpn.example.com", "C=CH, O=Example, CN=peer"), "PSK", "k1")
 
@@ -205,21 +205,21 @@ def test_xauth_password_with_a_quote_is_refused_for_the_ipsec_layout(tmp_path: P
 @pytest.mark.parametrize("password", ["pass\\word", "back\\", "0-x-not-hex", "it's"])
 def test_ipsec_secrets_writes_secrets_as_charon_reads_them(password: str) -> None:
     answers = parse(XAUTH.format(layout="ipsec"))
-    text = render_ipsec.ipsec_secrets(answers, secrets=secrets(answers, creds({"xauth.user.carol": password})))
+    text = render_ipsec.ipsec_secrets(answers.host.key, secrets(answers, creds({"xauth.user.carol": password})))
     assert parseback.stroke_secrets(text)[-1] == parseback.StrokeSecret(("carol",), "XAUTH", password)
 
 
 def test_swanctl_layout_carries_the_same_password_faithfully() -> None:
     password = 'secret"tail\\x'
     answers = parse(XAUTH.format(layout="swanctl"))
-    text = render_swanctl.swanctl_conf(answers, secrets(answers, creds({"xauth.user.carol": password})))
+    text = render_swanctl.swanctl_conf(server_spec(answers, creds({"xauth.user.carol": password})))
     assert parseback.settings(text).section("secrets", "xauth-carol").get("secret") == password
 
 
 def test_line_break_in_a_secret_is_refused_with_its_field() -> None:
     answers = parse(XAUTH.format(layout="ipsec"))
-    for render in (lambda s: render_ipsec.ipsec_secrets(answers, secrets=s),
-                   lambda s: render_swanctl.swanctl_conf(answers, s)):
+    for render in (lambda s: render_ipsec.ipsec_secrets(answers.host.key, s),
+                   lambda s: render_swanctl.swanctl_conf(ServerSpec(connections(answers), (), s))):
         with pytest.raises(InvalidAnswers) as caught:
             render(secrets(answers, creds({"xauth.user.carol": "pw\n%any : PSK \"x\""})))
         assert fields(caught.value) == ["variants.field-of-xauth.user.carol"]

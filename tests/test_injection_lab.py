@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from lab import CLIENT_ADDR, SERVER_ADDR, open_lab
-from test_variants_helpers import LogMark, apply_cli, conf, initiate, start_client, start_server, terminate_all
+from variants_helpers import LogMark, apply_cli, conf, initiate, start_client, start_server, terminate_all
 
 pytestmark = pytest.mark.lab
 

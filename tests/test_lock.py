@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import FAST_ANSWERS
 
-from wizard import pki
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file
+from wizard.pki import encode, keys
 from wizard.plan.apply import apply, lock
 from wizard.problems import Exit, Locked, MaterialConflict
 
@@ -51,13 +51,13 @@ def backed_up(root: Path) -> set[str]:
 
 def assert_one_consistent_ca(root: Path) -> None:
     r = Root.of(root)
-    ca_key = pki.load_key_pem(r(paths.CA_KEY).read_bytes())
-    ca = pki.load_cert_pem(r(paths.CA_CERT).read_bytes())
-    host = pki.load_cert_pem(r(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
-    assert pki.public_keys_equal(ca.public_key(), ca_key.public_key())
+    ca_key = encode.load_key_pem(r(paths.CA_KEY).read_bytes())
+    ca = encode.load_cert_pem(r(paths.CA_CERT).read_bytes())
+    host = encode.load_cert_pem(r(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
+    assert keys.public_keys_equal(ca.public_key(), ca_key.public_key())
     host.verify_directly_issued_by(ca)
-    host_key = pki.load_key_pem(r(paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME).read_bytes())
-    assert pki.public_keys_equal(host.public_key(), host_key.public_key())
+    host_key = encode.load_key_pem(r(paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME).read_bytes())
+    assert keys.public_keys_equal(host.public_key(), host_key.public_key())
 
 
 def test_a_second_apply_started_during_the_first_does_not_replace_its_keys(tmp_path: Path) -> None:

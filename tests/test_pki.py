@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import shutil
 import subprocess
@@ -17,36 +18,25 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
-from wizard import pki
-from wizard.pki import (
-    IKE_INTERMEDIATE,
-    DNError,
-    ca_cert_problems,
-    cert_to_pem,
-    client_cert_problems,
-    crl_to_pem,
-    format_dn,
+from wizard.pki import bundles, encode, issue, names, pool, reuse
+from wizard.pki import keys as key_module
+from wizard.pki.encode import cert_to_pem, crl_to_pem, key_to_pem, load_cert_pem, load_key_pem, pkcs12_bundle
+from wizard.pki.issue import IKE_INTERMEDIATE, issue_ca, issue_client, issue_crl, issue_host
+from wizard.pki.keys import (
+    PrivateKey,
     generate_key,
     generate_keys,
-    host_cert_problems,
-    host_dn,
-    issue_ca,
-    issue_client,
-    issue_crl,
-    issue_host,
-    key_to_pem,
     key_type_of,
-    load_cert_pem,
-    load_key_pem,
-    parse_dn,
-    pkcs12_bundle,
     pool_workers,
     public_keys_equal,
-    san_names,
     signature_hash,
 )
 from wizard.pki.keytypes import KeyType
+from wizard.pki.names import DNError, dn_value, format_dn, host_dn, parse_dn, san_names
+from wizard.pki.reuse import ca_cert_problems, client_cert_problems, host_cert_problems
 
 CA_DN_TEXT = "C=CH, O=strongSwan, CN=strongSwan Root CA"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -64,12 +54,12 @@ needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="open
 
 
 @pytest.fixture(scope="module")
-def keys() -> dict[KeyType, pki.PrivateKey]:
+def keys() -> dict[KeyType, PrivateKey]:
     return {kind: generate_key(kind) for kind in ALL_KINDS}
 
 
 @pytest.fixture(scope="module")
-def other_keys() -> dict[KeyType, pki.PrivateKey]:
+def other_keys() -> dict[KeyType, PrivateKey]:
     """Second keys of the cheap types, for mismatch tests."""
     return {kind: generate_key(kind) for kind in (KeyType.RSA_2048, KeyType.ECDSA_P256, KeyType.ED25519)}
 
@@ -80,7 +70,7 @@ def ca_dn() -> x509.Name:
 
 
 @pytest.fixture(scope="module")
-def cas(keys: dict[KeyType, pki.PrivateKey], ca_dn: x509.Name) -> dict[KeyType, x509.Certificate]:
+def cas(keys: dict[KeyType, PrivateKey], ca_dn: x509.Name) -> dict[KeyType, x509.Certificate]:
     return {kind: issue_ca(keys[kind], ca_dn, 3650, now=NOW) for kind in ALL_KINDS}
 
 
@@ -109,7 +99,7 @@ def ext(cert: x509.Certificate | x509.CertificateRevocationList, kind: type) -> 
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
-def test_generate_key_gives_the_asked_type(keys: dict[KeyType, pki.PrivateKey], kind: KeyType) -> None:
+def test_generate_key_gives_the_asked_type(keys: dict[KeyType, PrivateKey], kind: KeyType) -> None:
     key = keys[kind]
     assert key_type_of(key) is kind
     assert key_type_of(key.public_key()) is kind
@@ -136,7 +126,7 @@ def test_key_type_of_rejects_unsupported_keys(make, message: str) -> None:
         key_type_of(make())
 
 
-def test_signature_hash_per_key_type(keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_signature_hash_per_key_type(keys: dict[KeyType, PrivateKey]) -> None:
     expected = {
         KeyType.RSA_2048: hashes.SHA256,
         KeyType.RSA_3072: hashes.SHA256,
@@ -152,7 +142,7 @@ def test_signature_hash_per_key_type(keys: dict[KeyType, pki.PrivateKey]) -> Non
             assert isinstance(digest, expected[kind]), kind
 
 
-def test_public_keys_equal(keys: dict[KeyType, pki.PrivateKey], other_keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_public_keys_equal(keys: dict[KeyType, PrivateKey], other_keys: dict[KeyType, PrivateKey]) -> None:
     key = keys[KeyType.ECDSA_P256]
     assert public_keys_equal(key, key.public_key())
     assert public_keys_equal(key.public_key(), key)
@@ -181,11 +171,11 @@ def test_pool_workers_decision() -> None:
 
 
 def test_generate_keys_with_workers_uses_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    def not_here(kind: KeyType) -> pki.PrivateKey:
+    def not_here(kind: KeyType) -> PrivateKey:
         raise AssertionError("generate_key ran in the calling process")
 
     # The worker processes import wizard.pki afresh, so only an in-process generation would hit this.
-    monkeypatch.setattr(pki, "generate_key", not_here)
+    monkeypatch.setattr(key_module, "generate_key", not_here)
     calls: list[tuple[int, int, int]] = []
     result = generate_keys(
         POOL_KINDS, progress=lambda done, total: calls.append((done, total, threading.get_ident())), workers=2
@@ -209,8 +199,8 @@ def test_generate_keys_falls_back_when_no_pool_starts(monkeypatch: pytest.Monkey
     def no_pool(*args: object, **kwargs: object) -> None:
         raise OSError("no /dev/shm")
 
-    monkeypatch.setattr(pki, "ProcessPoolExecutor", no_pool)
-    monkeypatch.setattr(pki, "_KEY_COST", {kind: 5 for kind in KeyType})  # force the pool path cheaply
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(key_module, "_KEY_COST", {kind: 5 for kind in KeyType})  # force the pool path cheaply
     calls: list[tuple[int, int]] = []
     kinds = [KeyType.ED25519, KeyType.ECDSA_P256]
     result = generate_keys(kinds, progress=lambda done, total: calls.append((done, total)), workers=2)
@@ -223,11 +213,11 @@ def test_generate_keys_finishes_in_process_when_workers_die(monkeypatch: pytest.
         def __init__(self, *args: object, **kwargs: object) -> None:
             self.submitted = 0
 
-        def submit(self, fn, kind: str) -> Future[bytes]:
-            future: Future[bytes] = Future()
+        def submit(self, fn, chunk: list[KeyType]) -> Future[list[bytes]]:
+            future: Future[list[bytes]] = Future()
             self.submitted += 1
             if self.submitted == 1:  # the first key arrives, then the pool breaks
-                future.set_result(fn(kind))
+                future.set_result(fn(chunk))
             else:
                 future.set_exception(BrokenProcessPool("killed"))
             return future
@@ -235,8 +225,8 @@ def test_generate_keys_finishes_in_process_when_workers_die(monkeypatch: pytest.
         def shutdown(self, wait: bool, cancel_futures: bool) -> None:
             pass
 
-    monkeypatch.setattr(pki, "ProcessPoolExecutor", DeadPool)
-    monkeypatch.setattr(pki, "_KEY_COST", {kind: 5 for kind in KeyType})
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", DeadPool)
+    monkeypatch.setattr(key_module, "_KEY_COST", {kind: 5 for kind in KeyType})
     calls: list[tuple[int, int]] = []
     kinds = [KeyType.ECDSA_P384, KeyType.ED25519, KeyType.ECDSA_P256]
     result = generate_keys(kinds, progress=lambda done, total: calls.append((done, total)), workers=2)
@@ -345,6 +335,25 @@ def test_parse_dn_errors(text: str, message: str) -> None:
     assert isinstance(info.value, ValueError)
 
 
+# Any value a CN or O may hold: at most 64 characters, no control characters or lone surrogates.
+_DN_VALUES = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=64)
+
+
+@given(value=_DN_VALUES)
+def test_dn_value_round_trips_through_parse_dn(value: str) -> None:
+    """The public DN value formatter (the CA screen writes DNs with it) gives back exactly the value."""
+    text = f"C=CH, O={dn_value(value)}, CN=x"
+    name = parse_dn(text)
+    assert name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == value
+    assert format_dn(name) == text
+
+
+def test_dn_value_quotes_only_when_it_must() -> None:
+    assert dn_value("strongSwan Root CA") == "strongSwan Root CA"
+    assert dn_value("Acme, Inc.") == '"Acme, Inc."'
+    assert dn_value(' "x\\" ') == '" \\"x\\\\\\" "'
+
+
 def test_format_dn_unknown_attribute_uses_the_oid() -> None:
     name = x509.Name([x509.NameAttribute(NameOID.TITLE, "Boss"), x509.NameAttribute(NameOID.COMMON_NAME, "x")])
     assert format_dn(name) == "2.5.4.12=Boss, CN=x"
@@ -359,7 +368,7 @@ def test_host_dn_takes_country_and_organisation(ca_dn: x509.Name) -> None:
 
 
 @needs_pki
-def test_strongswan_reads_format_dn_output(tmp_pem, keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_strongswan_reads_format_dn_output(tmp_pem, keys: dict[KeyType, PrivateKey]) -> None:
     """pki --self --dn parses our formatted DN into exactly the Name parse_dn builds."""
     text = (
         "C=CH, ST=Zurich, L=Rapperswil, O=strongSwan, OU=VPN, CN=ca, E=ca@example.com, DC=example,"
@@ -379,7 +388,7 @@ def test_strongswan_reads_format_dn_output(tmp_pem, keys: dict[KeyType, pki.Priv
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_ca_certificate(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey], ca_dn: x509.Name, kind: KeyType
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey], ca_dn: x509.Name, kind: KeyType
 ) -> None:
     cert = load_cert_pem(cert_to_pem(cas[kind]))
     key = keys[kind]
@@ -389,8 +398,8 @@ def test_ca_certificate(
     assert public_keys_equal(cert.public_key(), key)
     assert cert.serial_number > 0
     assert cert.serial_number.bit_length() >= 64
-    assert cert.not_valid_before_utc == NOW - pki.BACKDATE
-    assert cert.not_valid_after_utc == NOW - pki.BACKDATE + timedelta(days=3650)
+    assert cert.not_valid_before_utc == NOW - issue.BACKDATE
+    assert cert.not_valid_after_utc == NOW - issue.BACKDATE + timedelta(days=3650)
 
     constraints = ext(cert, x509.BasicConstraints)
     assert constraints.critical
@@ -427,17 +436,17 @@ def test_ca_certificate(
         assert isinstance(cert.signature_hash_algorithm, type(expected_hash))
 
 
-def test_ca_serials_are_random(keys: dict[KeyType, pki.PrivateKey], ca_dn: x509.Name) -> None:
+def test_ca_serials_are_random(keys: dict[KeyType, PrivateKey], ca_dn: x509.Name) -> None:
     key = keys[KeyType.ED25519]
     assert issue_ca(key, ca_dn, 10).serial_number != issue_ca(key, ca_dn, 10).serial_number
 
 
-def test_lifetime_must_be_positive(keys: dict[KeyType, pki.PrivateKey], ca_dn: x509.Name) -> None:
+def test_lifetime_must_be_positive(keys: dict[KeyType, PrivateKey], ca_dn: x509.Name) -> None:
     with pytest.raises(ValueError, match="lifetime"):
         issue_ca(keys[KeyType.ED25519], ca_dn, 0)
 
 
-def test_naive_now_is_utc(keys: dict[KeyType, pki.PrivateKey], ca_dn: x509.Name) -> None:
+def test_naive_now_is_utc(keys: dict[KeyType, PrivateKey], ca_dn: x509.Name) -> None:
     naive = datetime(2030, 1, 2, 3, 4, 5, 678)
     cert = issue_ca(keys[KeyType.ED25519], ca_dn, 1, now=naive)
     assert cert.not_valid_before_utc == datetime(2030, 1, 2, 2, 4, 5, tzinfo=UTC)
@@ -464,8 +473,8 @@ def test_strongswan_accepts_ca(tmp_pem, cas: dict[KeyType, x509.Certificate], ki
 def check_end_entity(
     cert: x509.Certificate,
     ca_cert: x509.Certificate,
-    ca_key: pki.PrivateKey,
-    key: pki.PrivateKey,
+    ca_key: PrivateKey,
+    key: PrivateKey,
     usages: list[x509.ObjectIdentifier],
 ) -> None:
     """What host and client certificates share: issuer, key, KU, EKU, SKI/AKI, signature."""
@@ -506,7 +515,7 @@ def check_end_entity(
 @pytest.mark.parametrize("ca_kind, host_kind", PAIRS)
 def test_host_certificate(
     cas: dict[KeyType, x509.Certificate],
-    keys: dict[KeyType, pki.PrivateKey],
+    keys: dict[KeyType, PrivateKey],
     ca_kind: KeyType,
     host_kind: KeyType,
 ) -> None:
@@ -526,7 +535,7 @@ def test_ike_intermediate_is_not_cryptographys_ipsec_ike() -> None:
 
 
 def test_host_ip_address_gets_both_san_types(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]
 ) -> None:
     ca_cert, ca_key = cas[KeyType.ECDSA_P256], keys[KeyType.ECDSA_P256]
     cert = issue_host(ca_key, ca_cert, keys[KeyType.RSA_2048], "203.0.113.10", ["vpn.example.com"], 825)
@@ -537,7 +546,7 @@ def test_host_ip_address_gets_both_san_types(
     assert format_dn(cert.subject) == "C=CH, O=strongSwan, CN=203.0.113.10"
 
 
-def test_host_ipv6_alt_name(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_host_ipv6_alt_name(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]) -> None:
     ca_cert, ca_key = cas[KeyType.ED25519], keys[KeyType.ED25519]
     cert = issue_host(ca_key, ca_cert, keys[KeyType.ED25519], "vpn.example.com", ["2001:0DB8:0:0::10"], 825)
     san = ext(cert, x509.SubjectAlternativeName).value
@@ -546,7 +555,7 @@ def test_host_ipv6_alt_name(cas: dict[KeyType, x509.Certificate], keys: dict[Key
     assert san.get_values_for_type(x509.DNSName) == ["vpn.example.com", "2001:db8::10"]
 
 
-def test_host_san_has_no_duplicates(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_host_san_has_no_duplicates(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]) -> None:
     ca_cert, ca_key = cas[KeyType.ED25519], keys[KeyType.ED25519]
     alt_names = ["203.0.113.10", "VPN.example.com", "vpn.example.com", " 203.0.113.10 ", "other.example.com"]
     cert = issue_host(ca_key, ca_cert, keys[KeyType.ED25519], "vpn.example.com", alt_names, 825)
@@ -560,7 +569,7 @@ def test_host_san_has_no_duplicates(cas: dict[KeyType, x509.Certificate], keys: 
 
 @pytest.mark.parametrize("bad", ["bad name", "", "-x.-", "a..b", "jürg.example.com", "x" * 64 + ".com"])
 def test_host_rejects_invalid_names(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey], bad: str
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey], bad: str
 ) -> None:
     ca_cert, ca_key = cas[KeyType.ED25519], keys[KeyType.ED25519]
     with pytest.raises(ValueError, match="not a valid DNS name"):
@@ -568,7 +577,7 @@ def test_host_rejects_invalid_names(
 
 
 def test_host_accepts_wildcard_and_single_label(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]
 ) -> None:
     ca_cert, ca_key = cas[KeyType.ED25519], keys[KeyType.ED25519]
     cert = issue_host(ca_key, ca_cert, keys[KeyType.ED25519], "gateway", ["*.example.com", "xn--zrich-kva.ch"], 9)
@@ -576,7 +585,7 @@ def test_host_accepts_wildcard_and_single_label(
 
 
 def test_issuing_needs_the_matching_ca_key(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]
 ) -> None:
     with pytest.raises(ValueError, match="CA key does not belong"):
         issue_host(keys[KeyType.ED25519], cas[KeyType.ECDSA_P256], keys[KeyType.ED25519], "h", [], 9)
@@ -585,7 +594,7 @@ def test_issuing_needs_the_matching_ca_key(
 
 
 def test_end_entity_does_not_outlive_the_ca(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]
 ) -> None:
     ca_cert, ca_key = cas[KeyType.ED25519], keys[KeyType.ED25519]
     cert = issue_host(ca_key, ca_cert, keys[KeyType.ED25519], "h", [], 20_000, now=NOW)
@@ -595,7 +604,7 @@ def test_end_entity_does_not_outlive_the_ca(
 @needs_pki
 @pytest.mark.parametrize("ca_kind, host_kind", PAIRS)
 def test_strongswan_accepts_host(
-    tmp_pem, cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey], ca_kind, host_kind
+    tmp_pem, cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey], ca_kind, host_kind
 ) -> None:
     ca_cert, ca_key = cas[ca_kind], keys[ca_kind]
     cert = issue_host(ca_key, ca_cert, keys[host_kind], "203.0.113.10", ["vpn.example.com", "2001:db8::1"], 825)
@@ -616,7 +625,7 @@ def test_strongswan_accepts_host(
 
 @needs_openssl
 def test_openssl_text_shows_both_san_types(
-    tmp_pem, cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]
+    tmp_pem, cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]
 ) -> None:
     ca_cert, ca_key = cas[KeyType.RSA_2048], keys[KeyType.RSA_2048]
     cert = issue_host(ca_key, ca_cert, keys[KeyType.RSA_2048], "vpn.example.com", ["203.0.113.10"], 825)
@@ -637,7 +646,7 @@ def test_openssl_text_shows_both_san_types(
 @pytest.mark.parametrize("ca_kind, client_kind", PAIRS)
 def test_client_certificate(
     cas: dict[KeyType, x509.Certificate],
-    keys: dict[KeyType, pki.PrivateKey],
+    keys: dict[KeyType, PrivateKey],
     ca_kind: KeyType,
     client_kind: KeyType,
 ) -> None:
@@ -654,7 +663,7 @@ def test_client_certificate(
 
 @pytest.mark.parametrize("name", ["laptop", "alice.example.com", "bob_phone"])
 def test_client_without_at_gets_a_dns_san(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey], name: str
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey], name: str
 ) -> None:
     cert = issue_client(keys[KeyType.ED25519], cas[KeyType.ED25519], keys[KeyType.ED25519], name, 30)
     san = ext(cert, x509.SubjectAlternativeName).value
@@ -665,7 +674,7 @@ def test_client_without_at_gets_a_dns_san(
 
 @pytest.mark.parametrize("name", ["Alice Smith", "@example.com", "alice@", "a b@example.com", "x" * 65])
 def test_client_rejects_unusable_names(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey], name: str
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey], name: str
 ) -> None:
     with pytest.raises(ValueError):
         issue_client(keys[KeyType.ED25519], cas[KeyType.ED25519], keys[KeyType.ED25519], name, 30)
@@ -674,7 +683,7 @@ def test_client_rejects_unusable_names(
 @needs_pki
 @pytest.mark.parametrize("ca_kind, client_kind", PAIRS)
 def test_strongswan_accepts_client(
-    tmp_pem, cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey], ca_kind, client_kind
+    tmp_pem, cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey], ca_kind, client_kind
 ) -> None:
     cert = issue_client(keys[ca_kind], cas[ca_kind], keys[client_kind], "alice@example.com", 730)
     ca_path = tmp_pem("ca.pem", cert_to_pem(cas[ca_kind]))
@@ -695,7 +704,7 @@ def test_strongswan_accepts_client(
 
 
 @pytest.mark.parametrize("kind", [KeyType.RSA_2048, KeyType.ECDSA_P384, KeyType.ED25519])
-def test_crl(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey], kind: KeyType) -> None:
+def test_crl(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey], kind: KeyType) -> None:
     ca_cert, ca_key = cas[kind], keys[kind]
     when = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
     crl = issue_crl(ca_key, ca_cert, [(1234, when), (99, when + timedelta(days=1))], 7, now=NOW)
@@ -715,7 +724,7 @@ def test_crl(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.Priva
 
 
 def test_crl_number_can_be_given_and_list_empty(
-    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]
+    cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]
 ) -> None:
     crl = issue_crl(keys[KeyType.ED25519], cas[KeyType.ED25519], [], crl_number=17)
     assert ext(crl, x509.CRLNumber).value.crl_number == 17
@@ -724,7 +733,7 @@ def test_crl_number_can_be_given_and_list_empty(
 
 @needs_pki
 def test_strongswan_honours_the_crl(
-    tmp_pem, cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]
+    tmp_pem, cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]
 ) -> None:
     ca_cert, ca_key = cas[KeyType.ECDSA_P256], keys[KeyType.ECDSA_P256]
     revoked = issue_client(ca_key, ca_cert, keys[KeyType.ED25519], "eve@example.com", 30)
@@ -746,7 +755,7 @@ def test_strongswan_honours_the_crl(
 
 
 @pytest.fixture(scope="module")
-def client_bundle_parts(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]):
+def client_bundle_parts(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]):
     ca_cert, ca_key = cas[KeyType.RSA_4096], keys[KeyType.RSA_4096]
     key = keys[KeyType.RSA_2048]
     cert = issue_client(ca_key, ca_cert, key, "alice@example.com", 730)
@@ -815,7 +824,7 @@ def test_pkcs12_rejects_empty_password_and_unknown_encryption(client_bundle_part
 
 
 @pytest.mark.parametrize("kind", [KeyType.ECDSA_P384, KeyType.ED25519])
-def test_pkcs12_other_key_types(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey], kind):
+def test_pkcs12_other_key_types(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey], kind):
     cert = issue_client(keys[KeyType.ED25519], cas[KeyType.ED25519], keys[kind], "bob", 30)
     loaded = pkcs12.load_pkcs12(pkcs12_bundle("bob", keys[kind], cert, cas[KeyType.ED25519], b"pw"), b"pw")
     assert loaded.key is not None and public_keys_equal(loaded.key, keys[kind])
@@ -827,7 +836,7 @@ def test_pkcs12_other_key_types(cas: dict[KeyType, x509.Certificate], keys: dict
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
-def test_key_pem_round_trip(keys: dict[KeyType, pki.PrivateKey], kind: KeyType) -> None:
+def test_key_pem_round_trip(keys: dict[KeyType, PrivateKey], kind: KeyType) -> None:
     key = keys[kind]
     plain = key_to_pem(key)
     assert plain.startswith(b"-----BEGIN PRIVATE" b" KEY-----")
@@ -835,7 +844,7 @@ def test_key_pem_round_trip(keys: dict[KeyType, pki.PrivateKey], kind: KeyType) 
     assert key_to_pem(key, b"") == plain  # an empty passphrase means no encryption
 
 
-def test_encrypted_key_pem(keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_encrypted_key_pem(keys: dict[KeyType, PrivateKey]) -> None:
     key = keys[KeyType.ECDSA_P256]
     encrypted = key_to_pem(key, b"passphrase")
     assert encrypted.startswith(b"-----BEGIN ENCRYPTED PRIVATE" b" KEY-----")
@@ -861,7 +870,7 @@ def test_load_key_pem_rejects_unsupported_types() -> None:
 @needs_pki
 @pytest.mark.parametrize("kind", [KeyType.RSA_2048, KeyType.ECDSA_P256, KeyType.ECDSA_P384, KeyType.ED25519])
 def test_strongswan_reads_our_keys_and_we_read_its_keys(
-    tmp_pem, keys: dict[KeyType, pki.PrivateKey], kind: KeyType
+    tmp_pem, keys: dict[KeyType, PrivateKey], kind: KeyType
 ) -> None:
     path = tmp_pem("key.pem", key_to_pem(keys[kind]))
     printed = run_pki("--print", "--type", "priv", "--in", path)
@@ -894,7 +903,7 @@ def test_cert_pem_round_trip(cas: dict[KeyType, x509.Certificate]) -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_san_names_renders_every_type(keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_san_names_renders_every_type(keys: dict[KeyType, PrivateKey]) -> None:
     key = keys[KeyType.ED25519]
     names = [
         x509.DNSName("a.example"),
@@ -931,7 +940,7 @@ def test_san_names_renders_every_type(keys: dict[KeyType, pki.PrivateKey]) -> No
 
 
 @pytest.fixture(scope="module")
-def host_setup(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]):
+def host_setup(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]):
     ca_cert, ca_key = cas[KeyType.ECDSA_P256], keys[KeyType.ECDSA_P256]
     key = keys[KeyType.RSA_2048]
     cert = issue_host(ca_key, ca_cert, key, "203.0.113.10", ["vpn.example.com"], 825, now=NOW)
@@ -958,7 +967,7 @@ def test_host_problems_other_ca(host_setup, cas: dict[KeyType, x509.Certificate]
     ]
 
 
-def test_host_problems_key_mismatch(host_setup, other_keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_host_problems_key_mismatch(host_setup, other_keys: dict[KeyType, PrivateKey]) -> None:
     ca_cert, _, _, cert = host_setup
     assert host_cert_problems(cert, ca_cert, other_keys[KeyType.RSA_2048], "203.0.113.10", ["vpn.example.com"]) == [
         "public key does not match the private key"
@@ -985,13 +994,15 @@ def test_host_problems_san(host_setup) -> None:
 
 def test_host_problems_missing_ekus(host_setup) -> None:
     ca_cert, ca_key, key, _ = host_setup
-    san = pki.host_san("203.0.113.10", [])
+    san = names.host_san("203.0.113.10", [])
     subject = host_dn(ca_cert.subject, "203.0.113.10")
-    only_server = pki._issue_end_entity(ca_key, ca_cert, key, subject, san, [ExtendedKeyUsageOID.SERVER_AUTH], 30, None)
+    only_server = issue._issue_end_entity(ca_key, ca_cert, key, subject, san, [ExtendedKeyUsageOID.SERVER_AUTH], 30,
+                                           None)
     assert host_cert_problems(only_server, ca_cert, key, "203.0.113.10", []) == [
         "extendedKeyUsage lacks ikeIntermediate"
     ]
-    client_only = pki._issue_end_entity(ca_key, ca_cert, key, subject, san, [ExtendedKeyUsageOID.CLIENT_AUTH], 30, None)
+    client_only = issue._issue_end_entity(ca_key, ca_cert, key, subject, san, [ExtendedKeyUsageOID.CLIENT_AUTH], 30,
+                                           None)
     assert host_cert_problems(client_only, ca_cert, key, "203.0.113.10", []) == [
         "extendedKeyUsage lacks serverAuth",
         "extendedKeyUsage lacks ikeIntermediate",
@@ -1022,15 +1033,15 @@ def test_host_problems_key_usage_without_digital_signature(host_setup) -> None:
         .serial_number(2)
         .not_valid_before(NOW)
         .not_valid_after(NOW + timedelta(days=1))
-        .add_extension(pki._key_usage(key_encipherment=True), critical=True)
+        .add_extension(issue._key_usage(key_encipherment=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, IKE_INTERMEDIATE]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(pki.host_san("vpn.example.com", [])), critical=False)
+        .add_extension(x509.SubjectAlternativeName(names.host_san("vpn.example.com", [])), critical=False)
     )
     odd = builder.sign(ca_key, hashes.SHA256())
     assert host_cert_problems(odd, ca_cert, key, "vpn.example.com", [], now=NOW) == ["keyUsage lacks digitalSignature"]
 
 
-def test_host_problems_all_at_once(host_setup, other_keys: dict[KeyType, pki.PrivateKey]) -> None:
+def test_host_problems_all_at_once(host_setup, other_keys: dict[KeyType, PrivateKey]) -> None:
     ca_cert, _, _, cert = host_setup
     problems = host_cert_problems(
         cert, ca_cert, other_keys[KeyType.RSA_2048], "vpn.example.com", [], now=NOW + timedelta(days=9000)
@@ -1039,7 +1050,7 @@ def test_host_problems_all_at_once(host_setup, other_keys: dict[KeyType, pki.Pri
 
 
 @pytest.fixture(scope="module")
-def client_setup(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.PrivateKey]):
+def client_setup(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, PrivateKey]):
     ca_cert, ca_key = cas[KeyType.ED25519], keys[KeyType.ED25519]
     key = keys[KeyType.ECDSA_P256]
     cert = issue_client(ca_key, ca_cert, key, "alice@example.com", 730, now=NOW)
@@ -1047,7 +1058,7 @@ def client_setup(cas: dict[KeyType, x509.Certificate], keys: dict[KeyType, pki.P
 
 
 def test_client_problems(
-    client_setup, host_setup, other_keys: dict[KeyType, pki.PrivateKey], cas: dict[KeyType, x509.Certificate]
+    client_setup, host_setup, other_keys: dict[KeyType, PrivateKey], cas: dict[KeyType, x509.Certificate]
 ) -> None:
     ca_cert, ca_key, key, cert = client_setup
     assert client_cert_problems(cert, ca_cert, key, "alice@example.com") == []
@@ -1066,12 +1077,12 @@ def test_client_problems(
     assert client_cert_problems(cert, ca_cert, key, "alice@example.com", now=expired_at) == [
         f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}"
     ]
-    server = pki._issue_end_entity(
+    server = issue._issue_end_entity(
         ca_key,
         ca_cert,
         key,
         cert.subject,
-        pki.client_san("alice@example.com"),
+        names.client_san("alice@example.com"),
         [ExtendedKeyUsageOID.SERVER_AUTH],
         30,
         None,
@@ -1087,8 +1098,8 @@ def test_client_problems(
 
 def test_ca_problems(
     cas: dict[KeyType, x509.Certificate],
-    keys: dict[KeyType, pki.PrivateKey],
-    other_keys: dict[KeyType, pki.PrivateKey],
+    keys: dict[KeyType, PrivateKey],
+    other_keys: dict[KeyType, PrivateKey],
     ca_dn: x509.Name,
     host_setup,
 ) -> None:
@@ -1115,16 +1126,52 @@ def test_ca_problems(
 
 
 def test_client_bundles_in_bulk_use_worker_processes_and_keep_order() -> None:
-    ca_key = pki.generate_key(KeyType.ECDSA_P256)
-    ca = pki.issue_ca(ca_key, pki.parse_dn("CN=Bulk CA"), 30)
-    requests = [pki.ClientRequest(f"c{i}@example.com", KeyType.ECDSA_P256, 30, b"pw") for i in range(130)]
+    ca_key = generate_key(KeyType.ECDSA_P256)
+    ca = issue.issue_ca(ca_key, names.parse_dn("CN=Bulk CA"), 30)
+    requests = [bundles.ClientRequest(f"c{i}@example.com", KeyType.ECDSA_P256, 30, b"pw") for i in range(130)]
     seen: list[int] = []
-    made = pki.issue_client_bundles(ca_key, ca, requests, progress=lambda done, total: seen.append(done),
+    made = bundles.issue_client_bundles(ca_key, ca, requests, progress=lambda done, total: seen.append(done),
                                     workers=2)
     assert seen[-1] == 130 and len(seen) > 2  # chunks came back one by one
     for request, issued in zip(requests, made, strict=True):
-        cert = pki.load_cert_pem(issued.cert_pem)
-        assert f"email:{request.name}" in pki.san_names(cert)
-        assert not pki.client_cert_problems(cert, ca, pki.load_key_pem(issued.key_pem), request.name)
+        cert = encode.load_cert_pem(issued.cert_pem)
+        assert f"email:{request.name}" in names.san_names(cert)
+        assert not reuse.client_cert_problems(cert, ca, encode.load_key_pem(issued.key_pem), request.name)
         bundle = pkcs12.load_pkcs12(issued.p12, b"pw")
         assert bundle.cert is not None and bundle.cert.certificate == cert
+
+
+def test_client_bundles_finish_in_process_when_workers_die(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bundles share the key generation's pool helper, and so its fallback: what the pool did not deliver."""
+
+    class DeadPool:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.submitted = 0
+
+        def submit(self, fn, chunk: list[bundles.ClientRequest]) -> Future[list[bundles.IssuedClient]]:
+            future: Future[list[bundles.IssuedClient]] = Future()
+            self.submitted += 1
+            if self.submitted == 1:  # the first chunk arrives, then the pool breaks
+                future.set_result(fn(chunk))
+            else:
+                future.set_exception(BrokenProcessPool("killed"))
+            return future
+
+        def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+            pass
+
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", DeadPool)
+    ca_key = generate_key(KeyType.ED25519)
+    ca = issue_ca(ca_key, parse_dn("CN=Bulk CA"), 30)
+    requests = [bundles.ClientRequest(f"c{i}.example.com", KeyType.ED25519, 30, b"pw") for i in range(128)]
+    seen: list[int] = []
+    made = bundles.issue_client_bundles(ca_key, ca, requests, progress=lambda done, total: seen.append(done),
+                                        workers=2)
+    assert seen == sorted(set(seen)) and seen[-1] == 128  # the pool's chunk (if it came first), then the rest
+    assert [san_names(load_cert_pem(issued.cert_pem)) for issued in made] == [[f"dns:{r.name}"] for r in requests]
+
+
+def test_the_pki_package_reexports_nothing() -> None:
+    """Callers import the module that owns a name (wizard.pki.keys.generate_key), never wizard.pki.x."""
+    tree = ast.parse((Path(__file__).parent.parent / "wizard/pki/__init__.py").read_text())
+    assert len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr)  # the docstring alone

@@ -21,13 +21,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from wizard import pki
 from wizard.fs import paths
 from wizard.fs.changes import file_changes, pending
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers
 from wizard.model.secrets import SecretSource
+from wizard.pki import encode, keys
 from wizard.plan.apply import apply
 from wizard.plan.planner import build_plan
 from wizard.render.profiles import suites
@@ -117,7 +117,7 @@ def server_conn(root: Root, conn: str) -> dict[str, Any]:
 def open_p12(data: bytes, password: str) -> pkcs12.PKCS12KeyAndCertificates:
     bundle = pkcs12.load_pkcs12(data, password.encode())
     assert bundle.key is not None and bundle.cert is not None
-    assert pki.public_keys_equal(bundle.key.public_key(), bundle.cert.certificate.public_key())
+    assert keys.public_keys_equal(bundle.key.public_key(), bundle.cert.certificate.public_key())
     return bundle
 
 
@@ -220,7 +220,7 @@ def test_mobileconfig_certificate_profile_matches_the_server(applied, tmp_path):
     assert vpn["VPNType"] == "IKEv2"
     ike = vpn["IKEv2"]
     conn = server_conn(root, "IPSec-IKEv2")
-    host = pki.load_cert_pem(root(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
+    host = encode.load_cert_pem(root(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
     assert ike["RemoteAddress"] == "vpn.example.com"
     # what the server sends as its identity, and a name in its certificate
     assert ike["RemoteIdentifier"] == conn["local"]["id"] == "vpn.example.com"
@@ -235,7 +235,7 @@ def test_mobileconfig_certificate_profile_matches_the_server(applied, tmp_path):
     assert p12["Password"] == client_file(root, "alice@example.com", "p12-password").read_text().strip()
     assert ike["LocalIdentifier"] == "alice@example.com" == san_values(bundle.cert.certificate)[0]
     assert_legacy_p12(tmp_path, p12["PayloadContent"], p12["Password"])
-    assert ca["PayloadContent"] == pki.load_cert_pem(root(paths.CA_CERT).read_bytes()).public_bytes(
+    assert ca["PayloadContent"] == encode.load_cert_pem(root(paths.CA_CERT).read_bytes()).public_bytes(
         serialization.Encoding.DER)
     # the SA parameters are a suite the server's proposals accept: modern = AES-256-GCM, SHA2-384, ECP-384
     sa, child = ike["IKESecurityAssociationParameters"], ike["ChildSecurityAssociationParameters"]
@@ -284,7 +284,7 @@ def test_sswan_profiles(applied, tmp_path):
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", doc["uuid"])
     assert doc["remote"]["addr"] == "vpn.example.com" and doc["remote"]["id"] == conn["local"]["id"]
     ca = x509.load_der_x509_certificate(base64.b64decode(doc["remote"]["cert"]))
-    assert ca == pki.load_cert_pem(root(paths.CA_CERT).read_bytes())
+    assert ca == encode.load_cert_pem(root(paths.CA_CERT).read_bytes())
     assert doc["local"]["id"] == "alice@example.com"
     password = client_file(root, "alice@example.com", "p12-password").read_text().strip()
     p12 = base64.b64decode(doc["local"]["p12"])
@@ -346,7 +346,7 @@ def test_windows_script_certificate(applied, tmp_path):
     assert "-CertStoreLocation Cert:\\LocalMachine\\Root" in script
     assert "-CertStoreLocation Cert:\\LocalMachine\\My" in script
     assert x509.load_der_x509_certificate(ps_block(script, "CaBase64")) == \
-        pki.load_cert_pem(root(paths.CA_CERT).read_bytes())
+        encode.load_cert_pem(root(paths.CA_CERT).read_bytes())
     password = re.search(r"ConvertTo-SecureString -String '((?:[^']|'')*)'", script).group(1).replace("''", "'")
     p12 = ps_block(script, "P12Base64")
     assert san_values(open_p12(p12, password).cert.certificate) == ["alice@example.com"]

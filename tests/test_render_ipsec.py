@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from wizard import pki
 from wizard.model import answers_file
 from wizard.model.answers import Answers
 from wizard.model.credentials import Credential, secret_key
 from wizard.model.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_IKE
 from wizard.pki.keytypes import KeyType
 from wizard.pki.ntlm import nt_hash
-from wizard.render.connections import connections, secrets
+from wizard.render.connections import ServerSpec, connections, pools, secrets
 from wizard.render.ipsec import conn_options, ipsec_conf, ipsec_secrets
 
 BASE = "version: 1\nlayout: ipsec\nserver: {address: vpn.example.com}\nclients: [{name: alice@example.com}]\n"
@@ -19,8 +18,16 @@ def parse(extra: str) -> Answers:
     return answers_file.parse(BASE + extra)
 
 
+def server(answers: Answers) -> ServerSpec:
+    return ServerSpec(connections(answers), pools(answers))
+
+
 def options(answers: Answers, name: str) -> dict[str, object]:
-    return conn_options(next(s for s in connections(answers) if s.name == name), answers)
+    return conn_options(next(s for s in connections(answers) if s.name == name), server(answers), answers.ca.dn)
+
+
+def conf(answers: Answers) -> str:
+    return ipsec_conf(server(answers), ca_dn=answers.ca.dn, uniqueids=answers.uniqueids, charondebug=answers.logging)
 
 
 def creds(pairs: dict[str, str]) -> dict[str, Credential]:
@@ -57,7 +64,7 @@ def test_dpd_none_uniqueids_and_rekey() -> None:
     answers = parse("variants: {ikev2-cert: {}}\ndpd: {action: none}\nuniqueids: false\nrekey: true\n")
     conn = options(answers, "IPSec-IKEv2")
     assert conn["dpdaction"] == "none" and "dpddelay" not in conn and conn["rekey"] == "yes"
-    text = ipsec_conf(answers)
+    text = conf(answers)
     assert "config setup\n    uniqueids=never\n" in text
     assert 'charondebug="cfg 2, dmn 2, ike 2, net 2"' in text
 
@@ -95,7 +102,7 @@ def test_secrets_hold_nt_hashes_and_no_eap_password() -> None:
                     "transport: {peers: [{name: web, address: 192.0.2.8, id: web.example.com, auth: psk}]}}\n")
     specs = secrets(answers, creds({"eap-bob": "bob-password", "xauth-psk": "group key", "xauth-carol": "c-pw",
                                     "transport-web": "0sLooksBase64"}))
-    text = ipsec_secrets(answers, secrets=specs)
+    text = ipsec_secrets(answers.host.key, specs)
     assert ": RSA vpn-host.key\n" in text
     assert f"bob : NTLM 0x{nt_hash('bob-password').hex()}\n" in text and "bob-password" not in text
     assert 'carol : XAUTH "c-pw"\n' in text
@@ -106,6 +113,6 @@ def test_secrets_hold_nt_hashes_and_no_eap_password() -> None:
 
 def test_host_key_kind_follows_the_key() -> None:
     answers = parse("variants: {ikev2-cert: {}}\n")
-    assert ": ECDSA vpn-host.key" in ipsec_secrets(answers, pki.generate_key(KeyType.ECDSA_P256))
-    assert ": PKCS8 vpn-host.key" in ipsec_secrets(answers, pki.generate_key(KeyType.ED25519))
-    assert ": RSA vpn-host.key" in ipsec_secrets(answers)
+    assert ": ECDSA vpn-host.key" in ipsec_secrets(KeyType.ECDSA_P256)
+    assert ": PKCS8 vpn-host.key" in ipsec_secrets(KeyType.ED25519)
+    assert ": RSA vpn-host.key" in ipsec_secrets(answers.host.key)

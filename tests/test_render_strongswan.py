@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wizard.model import answers_file
 from wizard.model.answers import Answers
+from wizard.render.connections import ServerSpec, connections, pools
 from wizard.render.ipsec import ipsec_conf
 from wizard.render.strongswan_d import log_levels, settings_tree, strongswan_settings
 from wizard.render.swanctl import swanctl_conf
@@ -44,9 +45,10 @@ def test_dhcp_pool_writes_the_articles_plugin_settings() -> None:
     assert "         force_server_address = yes\n" in text
     assert "      farp {\n         load = yes\n" in text  # LAN hosts reach the DHCP-addressed clients
     # and both layouts ask the dhcp plugin for the address
-    assert "pools = dhcp" in swanctl_conf(answers)
+    assert "pools = dhcp" in swanctl_conf(ServerSpec(connections(answers), pools(answers)))
     ipsec = answers_file.parse(BASE + "layout: ipsec\nvariants: {ikev2-cert: {}}\npool: {addresses: dhcp}\n")
-    assert "rightsourceip=%dhcp" in ipsec_conf(ipsec)
+    assert "rightsourceip=%dhcp" in ipsec_conf(ServerSpec(connections(ipsec), pools(ipsec)), ca_dn=ipsec.ca.dn,
+                                                uniqueids=True, charondebug="")
 
 
 def test_no_plugin_section_without_dhcp() -> None:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers
 from wizard.model.credentials import Credential, secret_key
 from wizard.model.proposals import IKEV1_ESP, IKEV1_IKE, MODERN_ESP, MODERN_IKE, SEED_IKE
+from wizard.model.secrets import SecretSource
 from wizard.pki.ntlm import nt_hash
-from wizard.render.connections import SecretSpec, connections, pools, secrets
+from wizard.plan.planner import build_plan
+from wizard.render import connections as connections_module
+from wizard.render import ipsec as render_ipsec
+from wizard.render.connections import SecretSpec, ServerSpec, connections, pools, secrets
 from wizard.render.swanctl import connection_tree, secret_section, secret_value, swanctl_conf
 
 BASE = "version: 1\nserver: {address: vpn.example.com}\nclients: [{name: alice@example.com}]\n"
@@ -23,6 +32,10 @@ def parse(extra: str) -> Answers:
 def tree(answers: Answers, name: str) -> dict[str, Any]:
     spec = next(s for s in connections(answers) if s.name == name)
     return connection_tree(spec)
+
+
+def conf(answers: Answers, specs: tuple[SecretSpec, ...] = ()) -> str:
+    return swanctl_conf(ServerSpec(connections(answers), pools(answers), specs))
 
 
 def creds(pairs: dict[str, str]) -> dict[str, Credential]:
@@ -66,11 +79,11 @@ def test_split_tunnel_dpd_rekey_and_uniqueness_as_asked() -> None:
 
 def test_pool_with_dns_or_dhcp() -> None:
     answers = parse("variants: {ikev2-cert: {}}\npool: {addresses: 10.9.0.0/24, dns: [1.1.1.1, '2606:4700::1111']}\n")
-    text = swanctl_conf(answers)
+    text = conf(answers)
     assert "pools {\n   swan-wizard-v4 {\n      addrs = 10.9.0.0/24\n      dns = 1.1.1.1, 2606:4700::1111\n" in text
     dhcp = parse("variants: {ikev2-cert: {}}\npool: {addresses: dhcp}\n")
     assert tree(dhcp, "IPSec-IKEv2")["pools"] == "dhcp"  # served by the dhcp plugin, no pools section
-    assert pools(dhcp) == () and "\npools {" not in swanctl_conf(dhcp)
+    assert pools(dhcp) == () and "\npools {" not in conf(dhcp)
 
 
 def test_ikev2_eap_with_nt_hash_secrets() -> None:
@@ -79,7 +92,7 @@ def test_ikev2_eap_with_nt_hash_secrets() -> None:
     assert conn["remote"] == {"auth": "eap-mschapv2", "eap_id": "%any"}
     assert conn["send_certreq"] == "no" and conn["send_cert"] == "always"
     specs = secrets(answers, creds({"eap-bob": "bob's secret", "eap-carol@example.com": "0xnot-hex"}))
-    text = swanctl_conf(answers, specs)
+    text = conf(answers, specs)
     assert "ntlm-eap-bob {\n      id = bob\n      secret = 0x" + nt_hash("bob's secret").hex() in text
     # a user name with "." or "@" cannot name a swanctl section: the section gets a safe, unique name
     assert "   ntlm-eap-carol_example_com-" in text and "      id = carol@example.com\n" in text
@@ -96,7 +109,7 @@ def test_ikev1_cert_and_xauth() -> None:
     assert conn["children"]["CiscoIPSec"]["local_ts"] == ["10.0.0.0/8"]
     specs = secrets(answers, creds({"xauth-carol": "carol-pw"}))
     assert specs == (SecretSpec("xauth", "carol", ("carol",), b"carol-pw"),)
-    assert "xauth-carol {\n      id = carol\n      secret = carol-pw\n" in swanctl_conf(answers, specs)
+    assert "xauth-carol {\n      id = carol\n      secret = carol-pw\n" in conf(answers, specs)
 
 
 def test_ikev1_psk_and_xauth() -> None:
@@ -104,7 +117,7 @@ def test_ikev1_psk_and_xauth() -> None:
     conn = tree(answers, "CiscoIPSec")
     assert conn["local"] == {"auth": "psk", "id": "vpn.example.com"} and "send_cert" not in conn
     assert conn["remote"] == {"auth": "psk"} and conn["remote-2"] == {"auth": "xauth"}
-    text = swanctl_conf(answers, secrets(answers, creds({"xauth-psk": "group-key", "xauth-carol": "pw"})))
+    text = conf(answers, secrets(answers, creds({"xauth-psk": "group-key", "xauth-carol": "pw"})))
     # no owner: IKEv1 main mode needs the PSK before it knows who the client is
     assert "ike-xauth-psk {\n      secret = group-key\n   }" in text
 
@@ -121,7 +134,7 @@ def test_transport_peers() -> None:
     web = tree(answers, "transport-web")
     assert web["local"] == {"auth": "psk", "id": "vpn.example.com"}
     assert web["children"]["transport-web"]["start_action"] == "start"
-    text = swanctl_conf(answers, secrets(answers, creds({"transport-web": "web-key"})))
+    text = conf(answers, secrets(answers, creds({"transport-web": "web-key"})))
     assert "ike-transport-web {\n      id-1 = vpn.example.com\n      id-2 = web.example.com\n" in text
 
 
@@ -145,7 +158,7 @@ def test_every_variant_at_once_like_the_article() -> None:
     # IKEv2 conns sharing %any must share proposals: the IKE config is picked before the peer config
     assert {s.ike_proposals for s in specs if s.version == 2} == {SEED_IKE}
     assert {s.ike_proposals for s in specs if s.version == 1} == {SEED_IKE}
-    text = swanctl_conf(answers)
+    text = conf(answers)
     assert text.count("\n   IPSec-IKEv2 {") == 1 and text.count("pools = swan-wizard-v4") == 3
 
 
@@ -161,3 +174,24 @@ def test_secret_section_names_are_safe_and_unique() -> None:
     assert len(set(names)) == len(names)
     assert names[1] == "xauth-a_b" and names[4] == "xauth-plain-1"
     assert all(re.fullmatch(r"xauth-[A-Za-z0-9_-]+", n) for n in names), names
+
+
+@pytest.mark.parametrize("layout", ["swanctl", "ipsec"])
+def test_a_plan_derives_the_connections_once(layout: str, tmp_path: Path, source: SecretSource,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner derives the specs once; swanctl.conf, ipsec.conf and the profiles all get them handed."""
+    answers = parse(f"layout: {layout}\nca: {{key: ecdsa-p256}}\nhost: {{key: ecdsa-p256}}\n"
+                    "variants: {ikev2-cert: {}, ikev2-eap: {users: [{name: bob}]},"
+                    " ikev1-xauth: {auth: psk, users: [{name: c}]}}\n")
+    calls: list[Answers] = []
+    derive = connections_module._road_warrior  # every derivation of the connection specs goes through it
+    monkeypatch.setattr(connections_module, "_road_warrior", lambda a: calls.append(a) or derive(a))
+    plan = build_plan(answers, Root.of(tmp_path / "root"), source)
+    assert len(calls) == 1
+    assert any(f.path.name in ("swan-wizard.conf", "ipsec.conf") for f in plan.files)
+
+
+@pytest.mark.parametrize("render", [swanctl_conf, connection_tree, render_ipsec.ipsec_conf, render_ipsec.conn_options,
+                                    render_ipsec.ipsec_secrets])
+def test_renderers_take_their_spec_not_the_answers(render: Any) -> None:
+    assert "Answers" not in str(inspect.signature(render))

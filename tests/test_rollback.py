@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_pending_commands import LiveRoot
 
-from wizard import pki
 from wizard.fs import paths, safefs
 from wizard.fs.changes import Command, file_changes
 from wizard.fs.paths import Root
 from wizard.model.answers import updated
+from wizard.pki import encode, keys, reuse
 from wizard.plan.apply import apply
 from wizard.plan.preview import describe
 from wizard.plan.rollback import backups, interrupted, rollback_plan, rollback_plan_to_start
@@ -121,10 +121,10 @@ def test_killed_apply_is_detected_and_rerunning_converges(tmp_path, make_answers
     apply(plan_for(make_answers(), root), root)
     assert interrupted(root) is None
     assert root(paths.CA_KEY).read_bytes() == ca_key
-    ca = pki.load_cert_pem(root(paths.CA_CERT).read_bytes())
-    host = pki.load_cert_pem(root(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
-    assert pki.public_keys_equal(ca.public_key(), pki.load_key_pem(ca_key).public_key())
-    assert not pki.host_cert_problems(host, ca, pki.load_key_pem(
+    ca = encode.load_cert_pem(root(paths.CA_CERT).read_bytes())
+    host = encode.load_cert_pem(root(paths.SWANCTL_X509 / paths.HOST_CERT_NAME).read_bytes())
+    assert keys.public_keys_equal(ca.public_key(), encode.load_key_pem(ca_key).public_key())
+    assert not reuse.host_cert_problems(host, ca, encode.load_key_pem(
         root(paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME).read_bytes()), "vpn.example.com", ["203.0.113.10"])
     assert apply(plan_for(make_answers(), root), root).nothing_changed
 

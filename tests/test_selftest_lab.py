@@ -11,7 +11,7 @@ import pytest
 from applied import apply_cli
 from lab import SERVER_ADDR, SERVER_LAN_ADDR, open_lab
 
-from wizard import pki
+from wizard.pki import encode, issue, keys, names
 from wizard.pki.keytypes import KeyType
 
 pytestmark = pytest.mark.lab
@@ -65,9 +65,9 @@ def test_selftest_passes_every_variant_and_cleans_up(tmp_path: Path) -> None:
 def test_selftest_fails_against_a_broken_server_and_says_why(tmp_path: Path) -> None:
     answers, root = applied(tmp_path)
     # Break the server: it trusts another CA than the one that issues client certificates.
-    other = pki.generate_key(KeyType.ECDSA_P256)
-    foreign = pki.issue_ca(other, pki.parse_dn("CN=Some Other CA"), 30)
-    (root / "etc/swanctl/x509ca/swan-wizard-ca.pem").write_bytes(pki.cert_to_pem(foreign))
+    other = keys.generate_key(KeyType.ECDSA_P256)
+    foreign = issue.issue_ca(other, names.parse_dn("CN=Some Other CA"), 30)
+    (root / "etc/swanctl/x509ca/swan-wizard-ca.pem").write_bytes(encode.cert_to_pem(foreign))
     with open_lab(tmp_path / "lab") as lab:
         server = lab.add_peer("server", root=root)
         server.start()

@@ -9,11 +9,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from wizard import pki
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file, field_check
 from wizard.model.answers import Answers, SecretRef, Server, updated
+from wizard.pki import encode, issue, keys, names
 from wizard.pki.keytypes import KeyType
 from wizard.plan import preflight, session, staging
 from wizard.problems import InvalidAnswers
@@ -169,11 +169,11 @@ def test_staged_root_hides_and_overlays(tmp_path: Path) -> None:
 
 
 def _ca_files(tmp_path: Path, passphrase: bytes | None = None) -> tuple[Path, Path]:
-    key = pki.generate_key(KeyType.ECDSA_P256)
-    cert = pki.issue_ca(key, pki.parse_dn("C=CH, O=Example, CN=Imported CA"), 3650)
+    key = keys.generate_key(KeyType.ECDSA_P256)
+    cert = issue.issue_ca(key, names.parse_dn("C=CH, O=Example, CN=Imported CA"), 3650)
     cert_path, key_path = tmp_path / "ca.pem", tmp_path / "ca.key"
-    cert_path.write_bytes(pki.cert_to_pem(cert))
-    key_path.write_bytes(pki.key_to_pem(key, passphrase))
+    cert_path.write_bytes(encode.cert_to_pem(cert))
+    key_path.write_bytes(encode.key_to_pem(key, passphrase))
     return cert_path, key_path
 
 

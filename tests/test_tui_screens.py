@@ -27,11 +27,12 @@ from textual.widgets import Input, OptionList, Static
 
 from screens import steps
 from screens.app import SwanWizardApp, create_app
-from wizard import pki
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers, Server
+from wizard.pki import encode, issue, names
+from wizard.pki.keys import generate_key, key_type_of
 from wizard.pki.keytypes import KeyType
 from wizard.plan import preflight, session
 from wizard.problems import InvalidAnswers
@@ -325,12 +326,12 @@ def test_modify_starts_from_the_saved_answers(tmp_path: Path) -> None:
 
 
 def test_import_an_existing_ca_with_a_passphrase(tmp_path: Path) -> None:
-    key = pki.generate_key(KeyType.ECDSA_P256)
-    cert = pki.issue_ca(key, pki.parse_dn("C=DE, O=Example, CN=Old CA"), 3650)
+    key = generate_key(KeyType.ECDSA_P256)
+    cert = issue.issue_ca(key, names.parse_dn("C=DE, O=Example, CN=Old CA"), 3650)
     (tmp_path / "old").mkdir()
     cert_file, key_file = tmp_path / "old/ca.pem", tmp_path / "old/ca.key"
-    cert_file.write_bytes(pki.cert_to_pem(cert))
-    key_file.write_bytes(pki.key_to_pem(key, b"old-ca-pass"))
+    cert_file.write_bytes(encode.cert_to_pem(cert))
+    key_file.write_bytes(encode.key_to_pem(key, b"old-ca-pass"))
     root = tmp_path / "root"
 
     async def go() -> None:
@@ -399,7 +400,7 @@ def test_start_over_replaces_the_keys_and_backs_the_old_ones_up(tmp_path: Path) 
 
     run_async(go())
     new_key = Root.of(root)(paths.CA_KEY).read_bytes()
-    assert new_key != old_ca_key and pki.key_type_of(pki.load_key_pem(new_key)) == KeyType.ECDSA_P384
+    assert new_key != old_ca_key and key_type_of(encode.load_key_pem(new_key)) == KeyType.ECDSA_P384
     backups = list(Root.of(root)(paths.BACKUPS_DIR).glob("*/files/etc/swan-wizard/ca/ca.key"))
     assert [b.read_bytes() for b in backups] == [old_ca_key]
     replay = subprocess.run([sys.executable, "-m", "wizard.cli", "apply",

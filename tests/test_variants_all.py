@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from lab import CLIENT_ADDR, SERVER_ADDR, SERVER_LAN_ADDR, Lab, Peer, assert_tunnel_carries_tcp, open_lab
-from test_variants_helpers import (
+from variants_helpers import (
     IKEV1_CLIENT_ESP,
     IKEV1_CLIENT_IKE,
     IKEV2_CLIENT_ESP,
@@ -41,7 +41,7 @@ from test_variants_helpers import (
     terminate_all,
 )
 
-from wizard import pki
+from wizard.pki import encode, issue, keys, names
 from wizard.pki.keytypes import KeyType
 
 pytestmark = pytest.mark.lab
@@ -75,20 +75,20 @@ pool: {{addresses: {POOL}, dns: [{SERVER_LAN_ADDR}]}}
 
 def revocation_list(root: Path) -> bytes:
     """A CRL from the wizard's CA revoking mallory's certificate, issued with wizard.pki."""
-    ca_key = pki.load_key_pem((root / "etc/swan-wizard/ca/ca.key").read_bytes())
-    ca_cert = pki.load_cert_pem(ca_pem(root))
-    mallory = pki.load_cert_pem((root / f"etc/swan-wizard/clients/{MALLORY}/cert.pem").read_bytes())
-    crl = pki.issue_crl(ca_key, ca_cert, [(mallory.serial_number, dt.datetime.now(dt.UTC))])
-    return pki.crl_to_pem(crl)
+    ca_key = encode.load_key_pem((root / "etc/swan-wizard/ca/ca.key").read_bytes())
+    ca_cert = encode.load_cert_pem(ca_pem(root))
+    mallory = encode.load_cert_pem((root / f"etc/swan-wizard/clients/{MALLORY}/cert.pem").read_bytes())
+    crl = issue.issue_crl(ca_key, ca_cert, [(mallory.serial_number, dt.datetime.now(dt.UTC))])
+    return encode.crl_to_pem(crl)
 
 
 def foreign_bundle() -> bytes:
     """eve's certificate and key from a CA the server has never seen."""
-    ca_key = pki.generate_key(KeyType.ECDSA_P256)
-    ca_cert = pki.issue_ca(ca_key, pki.parse_dn("C=CH, O=Elsewhere, CN=Foreign CA"), 30)
-    key = pki.generate_key(KeyType.RSA_2048)
-    cert = pki.issue_client(ca_key, ca_cert, key.public_key(), EVE, 30)
-    return pki.pkcs12_bundle(EVE, key, cert, ca_cert, b"eve-p12")
+    ca_key = keys.generate_key(KeyType.ECDSA_P256)
+    ca_cert = issue.issue_ca(ca_key, names.parse_dn("C=CH, O=Elsewhere, CN=Foreign CA"), 30)
+    key = keys.generate_key(KeyType.RSA_2048)
+    cert = issue.issue_client(ca_key, ca_cert, key.public_key(), EVE, 30)
+    return encode.pkcs12_bundle(EVE, key, cert, ca_cert, b"eve-p12")
 
 
 def client_files(root: Path) -> dict[str, bytes | str]:

@@ -100,7 +100,7 @@ def test_every_variant_at_once_loads_and_renders_in_both_layouts() -> None:
 
     from wizard.model.answers import updated
     from wizard.model.credentials import Credential, secret_key
-    from wizard.render.connections import connections, secrets
+    from wizard.render.connections import connections, server_spec
     from wizard.render.ipsec import ipsec_conf, ipsec_secrets
     from wizard.render.swanctl import swanctl_conf
 
@@ -109,9 +109,10 @@ def test_every_variant_at_once_loads_and_renders_in_both_layouts() -> None:
     keys = [secret_key("eap", "bob"), secret_key("eap", "carol.smith@example.com"), secret_key("xauth", "dave"),
             secret_key("transport", "db"), secret_key("l2tp"), secret_key("l2tp", "erin")]
     creds = {k: Credential(k, k, f"secret-{i}".encode(), True) for i, k in enumerate(keys)}
-    specs = secrets(answers, creds)
-    legacy = ipsec_conf(answers) + ipsec_secrets(answers, secrets=specs)
-    modern = swanctl_conf(updated(answers, layout="swanctl"), specs)
+    server = server_spec(answers, creds)
+    legacy = ipsec_conf(server, ca_dn=answers.ca.dn, uniqueids=answers.uniqueids, charondebug=answers.logging)
+    legacy += ipsec_secrets(answers.host.key, server.secrets)
+    modern = swanctl_conf(server_spec(updated(answers, layout="swanctl"), creds))
     for conn in connections(answers):
         assert f"conn {conn.name}\n" in legacy and f"\n   {conn.name} {{\n" in modern
     assert "rightsourceip=%dhcp" in legacy and "pools = dhcp" in modern

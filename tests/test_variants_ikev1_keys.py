@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from lab import SERVER_ADDR, Lab, Peer, open_lab
-from test_variants_helpers import (
+from variants_helpers import (
     IKEV1_CLIENT_ESP,
     IKEV1_CLIENT_IKE,
     POOL,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from lab import SERVER_ADDR, LabError, open_lab, require_lab
-from test_variants_helpers import apply_cli
+from variants_helpers import apply_cli
 
 pytestmark = pytest.mark.lab
 

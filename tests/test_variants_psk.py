@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from lab import CLIENT_ADDR, SERVER_ADDR, SERVER_LAN_ADDR, Lab, Peer, assert_tunnel_carries_tcp, open_lab
-from test_variants_helpers import (
+from variants_helpers import (
     POOL,
     LogMark,
     apply_cli,

@@ -15,12 +15,12 @@ from pathlib import PurePosixPath
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from wizard import pki
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import formats
 from wizard.model.answers import Answers, Client
 from wizard.model.secrets import SecretSource, generate_password
+from wizard.pki import bundles, encode, issue, keys, names, reuse
 from wizard.pki.keytypes import KeyType
 from wizard.problems import MaterialConflict, Problem
 
@@ -29,7 +29,7 @@ Progress = Callable[[str, int, int], object]  # (stage, done, total); what it re
 
 @dataclass(frozen=True)
 class KeyPair:
-    key: pki.PrivateKey
+    key: keys.PrivateKey
     cert: x509.Certificate
     key_pem: bytes
     cert_pem: bytes
@@ -87,16 +87,16 @@ def _read(root: Root, candidates: list[PurePosixPath]) -> tuple[PurePosixPath, b
     return None
 
 
-def _load_key(data: bytes, where: PurePosixPath, passphrase: bytes | None = None) -> pki.PrivateKey:
+def _load_key(data: bytes, where: PurePosixPath, passphrase: bytes | None = None) -> keys.PrivateKey:
     try:
-        return pki.load_key_pem(data, passphrase)
+        return encode.load_key_pem(data, passphrase)
     except (ValueError, TypeError) as exc:
         raise MaterialConflict([Problem(f"cannot load the key in {where}: {exc}")]) from None
 
 
 def _load_cert(data: bytes, where: PurePosixPath) -> x509.Certificate | None:
     try:
-        return pki.load_cert_pem(data)
+        return encode.load_cert_pem(data)
     except ValueError:
         return None
 
@@ -127,23 +127,23 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
     if existing_ca_cert and not existing_ca_key:
         raise MaterialConflict([Problem(f"{paths.CA_CERT} exists but {paths.CA_KEY} is missing; restore the key "
                                         "from a backup (the CA is never regenerated over existing material)", "ca")])
-    ca_dn = pki.parse_dn(answers.ca.dn)
+    ca_dn = names.parse_dn(answers.ca.dn)
     pool = _KeyPool()
     ca_key = None
     if existing_ca_key and not existing_ca_cert:
         # The key without its certificate (an apply interrupted between the two, or a deleted ca.pem):
         # a certificate re-issued from the same key and DN verifies every certificate the CA signed.
         ca_key = _load_key(existing_ca_key[1], paths.CA_KEY, ca_passphrase)
-        reissued = pki.issue_ca(ca_key, ca_dn, answers.ca.lifetime_days, now=now)
-        existing_ca_cert = (paths.CA_CERT, pki.cert_to_pem(reissued))
+        reissued = issue.issue_ca(ca_key, ca_dn, answers.ca.lifetime_days, now=now)
+        existing_ca_cert = (paths.CA_CERT, encode.cert_to_pem(reissued))
     if existing_ca_key and existing_ca_cert:
         ca_key = _load_key(existing_ca_key[1], paths.CA_KEY, ca_passphrase)
         ca_cert = _load_cert(existing_ca_cert[1], paths.CA_CERT)
         if ca_cert is None:
             raise MaterialConflict([Problem(f"{paths.CA_CERT} is not a PEM certificate", "ca")])
-        problems = pki.ca_cert_problems(ca_cert, ca_key, ca_dn)
-        if pki.key_type_of(ca_key) != answers.ca.key:
-            problems.append(f"the CA key is {pki.key_type_of(ca_key).value}, the answers ask for "
+        problems = reuse.ca_cert_problems(ca_cert, ca_key, ca_dn)
+        if keys.key_type_of(ca_key) != answers.ca.key:
+            problems.append(f"the CA key is {keys.key_type_of(ca_key).value}, the answers ask for "
                             f"{answers.ca.key.value}")
         conflicts += [Problem(f"existing CA ({paths.CA_CERT}) does not match: {p}", "ca") for p in problems]
         ca_index = None
@@ -154,29 +154,29 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
     host_key = None
     if host_key_found:
         host_key = _load_key(host_key_found[1], host_key_found[0])
-        if pki.key_type_of(host_key) != answers.host.key:
+        if keys.key_type_of(host_key) != answers.host.key:
             conflicts.append(Problem(
-                f"{host_key_found[0]} holds a {pki.key_type_of(host_key).value} key, the answers ask for "
+                f"{host_key_found[0]} holds a {keys.key_type_of(host_key).value} key, the answers ask for "
                 f"{answers.host.key.value}; change the answer or move the key away to create a new one",
                 "host.key"))
         host_index = None
     else:
         host_index = pool.want(answers.host.key)
 
-    client_keys: dict[str, pki.PrivateKey] = {}  # clients with a key on disk; the others are issued in bulk
+    client_keys: dict[str, keys.PrivateKey] = {}  # clients with a key on disk; the others are issued in bulk
     for i, client in enumerate(answers.clients):
         files = client_files(client.name)
         found = _read(root, [files["key"]])
         if found:
             key = _load_key(found[1], files["key"])
-            if pki.key_type_of(key) != client.key:
+            if keys.key_type_of(key) != client.key:
                 conflicts.append(Problem(
-                    f"{files['key']} holds a {pki.key_type_of(key).value} key, the answers ask for "
+                    f"{files['key']} holds a {keys.key_type_of(key).value} key, the answers ask for "
                     f"{client.key.value}", f"clients[{i}].key"))
             client_keys[client.name] = key
 
     cert_peers = [p for p in answers.variants.transport.peers if p.auth == "cert"] if answers.variants.transport else []
-    peer_keys: dict[str, pki.PrivateKey | int] = {}
+    peer_keys: dict[str, keys.PrivateKey | int] = {}
     for peer in cert_peers:
         found = _read(root, [peer_files(peer.name)["key"]])
         peer_keys[peer.name] = (_load_key(found[1], peer_files(peer.name)["key"]) if found
@@ -190,18 +190,18 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
         if progress:
             progress("keys", done, total)
 
-    new_keys = pki.generate_keys(pool.kinds, progress=key_progress) if pool.kinds else []
+    new_keys = keys.generate_keys(pool.kinds, progress=key_progress) if pool.kinds else []
 
     # 3. The CA.
     notes: list[str] = []
     if ca_index is not None:
         ca_key = new_keys[ca_index]
-        ca_cert = pki.issue_ca(ca_key, ca_dn, answers.ca.lifetime_days, now=now)
-        ca = KeyPair(ca_key, ca_cert, pki.key_to_pem(ca_key, ca_passphrase), pki.cert_to_pem(ca_cert),
+        ca_cert = issue.issue_ca(ca_key, ca_dn, answers.ca.lifetime_days, now=now)
+        ca = KeyPair(ca_key, ca_cert, encode.key_to_pem(ca_key, ca_passphrase), encode.cert_to_pem(ca_cert),
                      ("new CA key and certificate",))
     else:
         assert existing_ca_key and existing_ca_cert and ca_key is not None
-        ca = KeyPair(ca_key, pki.load_cert_pem(existing_ca_cert[1]), existing_ca_key[1], existing_ca_cert[1])
+        ca = KeyPair(ca_key, encode.load_cert_pem(existing_ca_cert[1]), existing_ca_key[1], existing_ca_cert[1])
 
     # 4. The host certificate.
     if host_index is not None:
@@ -210,15 +210,15 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
     host = _host_pair(answers, root, ca, host_key, host_index is not None, now)
 
     # 5. Clients.
-    bundles = []
+    client_bundles = []
     revoked = frozenset(int(r.serial, 16) for r in answers.revoked)
     fresh = _new_client_bundles(answers, root, ca, source, now, [c for c in answers.clients
                                                                   if c.name not in client_keys], progress)
     for i, client in enumerate(answers.clients):
         if client.name in fresh:
-            bundles.append(fresh[client.name])
+            client_bundles.append(fresh[client.name])
             continue
-        bundles.append(_client_bundle(client, i, root, ca, client_keys[client.name], source, now,
+        client_bundles.append(_client_bundle(client, i, root, ca, client_keys[client.name], source, now,
                                       renew=client.name in renew, new_password=client.name in new_passwords,
                                       revoked=revoked))
     if progress:
@@ -229,42 +229,42 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
         key = new_keys[entry] if isinstance(entry, int) else entry
         peers.append((peer.name, _peer_pair(peer.name, peer.id or peer.address, root, ca, key,
                                             isinstance(entry, int), answers.host.lifetime_days, now)))
-    return Materials(ca, host, tuple(bundles), tuple(notes), tuple(peers))
+    return Materials(ca, host, tuple(client_bundles), tuple(notes), tuple(peers))
 
 
-def _peer_pair(name: str, identity: str, root: Root, ca: KeyPair, key: pki.PrivateKey, new_key: bool,
+def _peer_pair(name: str, identity: str, root: Root, ca: KeyPair, key: keys.PrivateKey, new_key: bool,
                lifetime_days: int, now: datetime) -> KeyPair:
     """A transport-mode peer's certificate: like the host's, naming the peer's identity."""
     files = peer_files(name)
-    key_pem = pki.key_to_pem(key) if new_key else root(files["key"]).read_bytes()
+    key_pem = encode.key_to_pem(key) if new_key else root(files["key"]).read_bytes()
     if not new_key and root(files["cert"]).is_file():
         cert = _load_cert(root(files["cert"]).read_bytes(), files["cert"])
-        if cert is not None and not pki.host_cert_problems(cert, ca.cert, key, identity, [], now=now):
+        if cert is not None and not reuse.host_cert_problems(cert, ca.cert, key, identity, [], now=now):
             return KeyPair(key, cert, key_pem, root(files["cert"]).read_bytes())
-    cert = pki.issue_host(ca.key, ca.cert, key.public_key(), identity, [], lifetime_days, now=now)
-    return KeyPair(key, cert, key_pem, pki.cert_to_pem(cert), (f"new certificate for transport peer {name}",))
+    cert = issue.issue_host(ca.key, ca.cert, key.public_key(), identity, [], lifetime_days, now=now)
+    return KeyPair(key, cert, key_pem, encode.cert_to_pem(cert), (f"new certificate for transport peer {name}",))
 
 
-def _host_pair(answers: Answers, root: Root, ca: KeyPair, key: pki.PrivateKey, new_key: bool,
+def _host_pair(answers: Answers, root: Root, ca: KeyPair, key: keys.PrivateKey, new_key: bool,
                now: datetime) -> KeyPair:
     address, alt = answers.server.address, answers.server.alt_names
-    key_pem = pki.key_to_pem(key)
+    key_pem = encode.key_to_pem(key)
     if not new_key:
         found_key = _read(root, host_key_locations(answers.layout))
         key_pem = found_key[1] if found_key else key_pem
         found = _read(root, host_cert_locations(answers.layout))
         cert = _load_cert(found[1], found[0]) if found else None
         if found is not None and cert is not None:
-            problems = pki.host_cert_problems(cert, ca.cert, key, address, alt, now=now)
+            problems = reuse.host_cert_problems(cert, ca.cert, key, address, alt, now=now)
             if not problems:
                 return KeyPair(key, cert, key_pem, found[1])
             reason = "; ".join(problems)
-            cert = pki.issue_host(ca.key, ca.cert, key.public_key(), address, alt,
+            cert = issue.issue_host(ca.key, ca.cert, key.public_key(), address, alt,
                                   answers.host.lifetime_days, now=now)
-            return KeyPair(key, cert, key_pem, pki.cert_to_pem(cert),
+            return KeyPair(key, cert, key_pem, encode.cert_to_pem(cert),
                            (f"host certificate re-issued with the same key: {reason}",))
-    cert = pki.issue_host(ca.key, ca.cert, key.public_key(), address, alt, answers.host.lifetime_days, now=now)
-    return KeyPair(key, cert, key_pem, pki.cert_to_pem(cert),
+    cert = issue.issue_host(ca.key, ca.cert, key.public_key(), address, alt, answers.host.lifetime_days, now=now)
+    return KeyPair(key, cert, key_pem, encode.cert_to_pem(cert),
                    ("new host key and certificate",) if new_key else ("new host certificate",))
 
 
@@ -288,24 +288,24 @@ def _new_client_bundles(answers: Answers, root: Root, ca: KeyPair, source: Secre
     """Clients without a key yet: key, certificate and PKCS#12 made together, on every core."""
     index = {c.name: i for i, c in enumerate(answers.clients)}
     passwords = {c.name: _p12_password(c, index[c.name], root, source) for c in clients}
-    requests = [pki.ClientRequest(c.name, c.key, c.lifetime_days, passwords[c.name][0], c.p12_encryption)
+    requests = [bundles.ClientRequest(c.name, c.key, c.lifetime_days, passwords[c.name][0], c.p12_encryption)
                 for c in clients]
 
     def bundle_progress(done: int, total: int) -> None:
         if progress:
             progress("clients", done, total)
 
-    issued = pki.issue_client_bundles(ca.key, ca.cert, requests, now=now, progress=bundle_progress)
+    issued = bundles.issue_client_bundles(ca.key, ca.cert, requests, now=now, progress=bundle_progress)
     out = {}
     for client, made in zip(clients, issued, strict=True):
-        pair = KeyPair(pki.load_key_pem(made.key_pem, fresh=True), pki.load_cert_pem(made.cert_pem),
+        pair = KeyPair(encode.load_key_pem(made.key_pem, fresh=True), encode.load_cert_pem(made.cert_pem),
                        made.key_pem, made.cert_pem)
         password, generated = passwords[client.name]
         out[client.name] = ClientBundle(client.name, pair, made.p12, password, generated)
     return out
 
 
-def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: pki.PrivateKey,
+def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: keys.PrivateKey,
                    source: SecretSource, now: datetime, renew: bool = False, new_password: bool = False,
                    revoked: frozenset[int] = frozenset()) -> ClientBundle:
     """A client whose key is on disk: its certificate and bundle reused where they still fit."""
@@ -323,13 +323,13 @@ def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: pki
             # Kept as it is, even expired: only `client renew` gives a revoked client a valid certificate.
             is_revoked = True
         elif cert is not None:
-            problems = pki.client_cert_problems(cert, ca.cert, key, client.name, now=now)
+            problems = reuse.client_cert_problems(cert, ca.cert, key, client.name, now=now)
             if problems:
                 notes.append(f"client certificate for {client.name} re-issued: {'; '.join(problems)}")
                 cert = None
     if cert is None:
-        cert = pki.issue_client(ca.key, ca.cert, key.public_key(), client.name, client.lifetime_days, now=now)
-        cert_pem = pki.cert_to_pem(cert)
+        cert = issue.issue_client(ca.key, ca.cert, key.public_key(), client.name, client.lifetime_days, now=now)
+        cert_pem = encode.cert_to_pem(cert)
     else:
         cert_pem = root(files["cert"]).read_bytes()
     pair = KeyPair(key, cert, key_pem, cert_pem, tuple(notes))
@@ -337,7 +337,7 @@ def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: pki
     password, generated = _p12_password(client, index, root, source, new_password)
     p12 = _reuse_p12(root, files["p12"], password, pair, ca.cert)
     if p12 is None:
-        p12 = pki.pkcs12_bundle(client.name, key, cert, ca.cert, password, client.p12_encryption)
+        p12 = encode.pkcs12_bundle(client.name, key, cert, ca.cert, password, client.p12_encryption)
     return ClientBundle(client.name, pair, p12, password, generated, is_revoked)
 
 
@@ -357,7 +357,7 @@ def _reuse_p12(root: Root, logical: PurePosixPath, password: bytes, pair: KeyPai
         return None
     if loaded.key is None or loaded.cert is None:
         return None
-    same = (pki.public_keys_equal(loaded.key.public_key(), pair.key.public_key())
+    same = (keys.public_keys_equal(loaded.key.public_key(), pair.key.public_key())
             and loaded.cert.certificate == pair.cert
             and [c.certificate for c in loaded.additional_certs] == [ca_cert])
     return data if same else None

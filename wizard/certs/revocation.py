@@ -18,12 +18,12 @@ from typing import Any
 
 from cryptography import x509
 
-from wizard import pki
 from wizard.certs.materials import KeyPair
 from wizard.fs import paths
 from wizard.fs.changes import FileAction
 from wizard.fs.paths import Root
 from wizard.model.answers import Answers
+from wizard.pki import encode, issue, keys, names
 
 # nextUpdate of a new CRL. charon's default revocation policy ("relaxed") still refuses a certificate
 # listed in a stale CRL, but a fresh one keeps `pki --print` and strict peers happy; every apply and
@@ -68,7 +68,7 @@ def _crl_number(crl: x509.CertificateRevocationList) -> int:
 
 def _fits(crl: x509.CertificateRevocationList, ca: KeyPair, wanted: dict[int, datetime], now: datetime) -> bool:
     issuer_key = ca.cert.public_key()
-    if not isinstance(issuer_key, pki.PublicKey):  # a CA the wizard cannot sign with has signed no CRL of ours
+    if not isinstance(issuer_key, keys.PublicKey):  # a CA the wizard cannot sign with has signed no CRL of ours
         return False
     if crl.issuer != ca.cert.subject or not crl.is_signature_valid(issuer_key):
         return False
@@ -94,8 +94,8 @@ def crl_files(answers: Answers, root: Root, ca: KeyPair, now: datetime | None = 
             # charon keeps the CRL with the higher crlNumber: never go back, even within the same second.
             previous = [c for c in (current_crl, *others) if c is not None]
             number = max([int(now.timestamp())] + [_crl_number(c) + 1 for c in previous])
-            crl = pki.issue_crl(ca.key, ca.cert, sorted(wanted.items()), CRL_DAYS, now=now, crl_number=number)
-            pem = pki.crl_to_pem(crl)
+            crl = issue.issue_crl(ca.key, ca.cert, sorted(wanted.items()), CRL_DAYS, now=now, crl_number=number)
+            pem = encode.crl_to_pem(crl)
         actions.append(FileAction(target, pem, 0o644, why=f"CRL: {len(wanted)} revoked client certificate(s)"))
     for path in (paths.SWANCTL_CRL, paths.IPSEC_CRL):
         if (path != target or not wanted) and root(path).is_file():
@@ -128,7 +128,7 @@ def identities_of(name: str, cert: x509.Certificate | None) -> set[str]:
     """The IKE identities a client may have used: its name, or (Windows machine certificates) its subject DN."""
     out = {name}
     if cert is not None:
-        out.add(pki.format_dn(cert.subject))
+        out.add(names.format_dn(cert.subject))
     return out
 
 

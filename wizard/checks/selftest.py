@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from wizard import pki
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import credentials
 from wizard.model.answers import Answers
 from wizard.model.secrets import SecretSource, generate_password
+from wizard.pki import encode, issue, keys
 from wizard.pki.keytypes import KeyType
 from wizard.render.confsyntax import render_settings
 from wizard.render.connections import proposals_for
@@ -65,11 +65,12 @@ class _Case:
 
 
 def _client_cert(answers: Answers, root: Root, source: SecretSource, name: str) -> tuple[bytes, bytes]:
-    ca_key = pki.load_key_pem(root(paths.CA_KEY).read_bytes(), source.resolve(answers.ca.passphrase, "ca.passphrase"))
-    ca_cert = pki.load_cert_pem(root(paths.CA_CERT).read_bytes())
-    key = pki.generate_key(KeyType.ECDSA_P256)
-    cert = pki.issue_client(ca_key, ca_cert, key.public_key(), name, 1)  # a day at most; never stored
-    return pki.key_to_pem(key), pki.cert_to_pem(cert)
+    ca_key = encode.load_key_pem(root(paths.CA_KEY).read_bytes(),
+                                 source.resolve(answers.ca.passphrase, "ca.passphrase"))
+    ca_cert = encode.load_cert_pem(root(paths.CA_CERT).read_bytes())
+    key = keys.generate_key(KeyType.ECDSA_P256)
+    cert = issue.issue_client(ca_key, ca_cert, key.public_key(), name, 1)  # a day at most; never stored
+    return encode.key_to_pem(key), encode.cert_to_pem(cert)
 
 
 def _base_conn(answers: Answers, version: int, ts: list[str]) -> dict[str, Any]:

@@ -33,8 +33,6 @@ IPSEC_CACERTS = IPSEC_D / "cacerts"
 IPSEC_CERTS = IPSEC_D / "certs"
 IPSEC_PRIVATE = IPSEC_D / "private"
 IPSEC_CRLS = IPSEC_D / "crls"
-# Debian's AppArmor profile for the legacy charon has no write rule for /var/log.
-APPARMOR_CHARON_LOCAL = PurePosixPath("/etc/apparmor.d/local/usr.lib.ipsec.charon")
 
 SYSCTL_CONF = PurePosixPath("/etc/sysctl.d/60-swan-wizard.conf")
 

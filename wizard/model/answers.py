@@ -168,10 +168,10 @@ class CA(Section):
     @field_validator("dn")
     @classmethod
     def _check_dn(cls, value: str) -> str:
-        from wizard import pki
+        from wizard.pki.names import format_dn, parse_dn
 
         try:
-            return pki.format_dn(pki.parse_dn(value))
+            return format_dn(parse_dn(value))
         except ValueError as exc:
             raise ValueError(str(exc)) from None
 

@@ -23,8 +23,6 @@ from wizard.problems import InvalidAnswers, Problem, visible
 # Tags pydantic puts into an error's location for the branches of discriminated unions.
 _UNION_TAGS = {"reference", "literal", "custom", "preset"}
 
-SCHEMA_FILE = Path(__file__).with_name("answers.schema.json")
-
 
 def field_path(loc: tuple[str | int, ...]) -> str:
     """('clients', 0, 'name') -> 'clients[0].name'."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from wizard import pki
+from wizard.pki import encode, issue, keys, names
 
 # strongSwan's names for the extended key usages it cares about (as `pki --print` shows them).
 EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
     ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
-    x509.ObjectIdentifier("1.3.6.1.5.5.8.2.2"): "iKEIntermediate",
+    issue.IKE_INTERMEDIATE: "iKEIntermediate",
     ExtendedKeyUsageOID.OCSP_SIGNING: "ocspSigning",
 }
 
@@ -32,13 +32,13 @@ def summary(cert: x509.Certificate) -> list[str]:
     if is_ca:
         flags.insert(0, "CA")
     return [
-        f"subject:  {pki.format_dn(cert.subject)}",
-        f"issuer:   {pki.format_dn(cert.issuer)}",
+        f"subject:  {names.format_dn(cert.subject)}",
+        f"issuer:   {names.format_dn(cert.issuer)}",
         f"validity: {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} to {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC",
         f"serial:   {cert.serial_number:x}",
-        f"altNames: {', '.join(pki.san_names(cert)) or '-'}",
+        f"altNames: {', '.join(names.san_names(cert)) or '-'}",
         f"flags:    {' '.join(flags) or '-'}",
-        f"pubkey:   {pki.key_type_of(cert.public_key()).value}",
+        f"pubkey:   {keys.key_type_of(cert.public_key()).value}",
     ]
 
 
@@ -47,6 +47,6 @@ def pem_summary(data: bytes) -> list[str] | None:
     if not data.lstrip().startswith(PEM_CERT):
         return None
     try:
-        return summary(pki.load_cert_pem(data))
+        return summary(encode.load_cert_pem(data))
     except ValueError:
         return None

@@ -25,7 +25,6 @@ from typing import Any
 from cryptography import x509
 from pydantic import ValidationError
 
-from wizard import pki
 from wizard.certs import revocation
 from wizard.certs.materials import client_files
 from wizard.fs import paths
@@ -34,10 +33,12 @@ from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
 from wizard.model.secrets import SecretSource
+from wizard.pki import encode
 from wizard.pki.keytypes import KeyType
 from wizard.plan.apply import Held, apply, lock, make_dirs, wait_seconds, write_atomic
 from wizard.plan.planner import build_plan, needed_bytes
 from wizard.plan.preview import describe
+from wizard.plan.session import save_answers
 from wizard.problems import Exit, InvalidAnswers, Problem, WizardError, io_failures, note, warn
 from wizard.render.profiles import README_NAME
 from wizard.system.vici import CharonUnreachable
@@ -60,21 +61,6 @@ def clients_lock(root: Root, wait: float = 0.0) -> contextlib.AbstractContextMan
     """The root's one lock (apply's): a client command reads, changes and saves the answers file, plans
     and applies under it, so no apply, rollback or other client command runs in between."""
     return lock(root, "is changing the clients of", wait=wait, report=note)
-
-
-def save_answers(path: Path, answers: Answers) -> None:
-    """Write the answers atomically (references to secrets only: dumps refuses plaintext ones).
-
-    The previous text is kept as ``<file>.bak``: the file is re-serialised, so comments do not survive.
-    """
-    text = answers_file.dumps(answers).encode()
-    old = path.read_bytes() if path.is_file() else None
-    if old == text:
-        return
-    mode = (path.stat().st_mode & 0o7777) if old is not None else 0o644
-    if old is not None:
-        write_atomic(path.with_name(path.name + ".bak"), old, mode)
-    write_atomic(path, text, mode)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -144,7 +130,7 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
     # The answers first: should the apply fail, a re-run (or `swan-wizard apply`) finishes the job, and a
     # revocation is never lost.
     if old_text != new_text:
-        save_answers(target.answers_path, change.answers)
+        save_answers(change.answers, target.answers_path)
         outcome.answers_saved = True
         say(f"updated {target.answers_path}")
     with io_failures(needed_bytes(plan), f"writing under {target.root.path}"):
@@ -206,7 +192,7 @@ def current_cert(root: Root, name: str) -> x509.Certificate | None:
     if not real.is_file():
         return None
     try:
-        return pki.load_cert_pem(real.read_bytes())
+        return encode.load_cert_pem(real.read_bytes())
     except ValueError:
         return None
 

@@ -19,12 +19,13 @@ from wizard.model import credentials
 from wizard.model.answers import Answers, answers_warnings
 from wizard.model.credentials import Credential
 from wizard.model.secrets import SecretSource
+from wizard.pki.keys import key_type_of
 from wizard.render import connections, firewall, managed_block, profiles
 from wizard.render import ipsec as render_ipsec
 from wizard.render import l2tp as render_l2tp
 from wizard.render import strongswan_d as render_strongswan
 from wizard.render import swanctl as render_swanctl
-from wizard.render.connections import SecretSpec
+from wizard.render.connections import ServerSpec
 from wizard.system.netfacts import NetFacts
 from wizard.system.service import ServiceFacts, commands
 
@@ -34,9 +35,10 @@ PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_
                 paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
 
 
-def _layout_files(answers: Answers, m: Materials, secrets: tuple[SecretSpec, ...]) -> list[FileAction]:
+def _layout_files(answers: Answers, m: Materials, server: ServerSpec) -> list[FileAction]:
+    secrets = server.secrets
     if answers.layout == "swanctl":
-        conf = render_swanctl.swanctl_conf(answers, secrets).encode()
+        conf = render_swanctl.swanctl_conf(server).encode()
         return [
             FileAction(paths.SWANCTL_X509CA / paths.CA_CERT_NAME, m.ca.cert_pem, 0o644,
                        why="CA certificate: trust anchor for client certificates"),
@@ -52,9 +54,10 @@ def _layout_files(answers: Answers, m: Materials, secrets: tuple[SecretSpec, ...
         FileAction(paths.IPSEC_CERTS / paths.HOST_CERT_NAME, m.host.cert_pem, 0o644, why="host certificate"),
         FileAction(paths.IPSEC_PRIVATE / paths.HOST_KEY_NAME, m.host.key_pem, 0o600, secret=True,
                    why="host private key"),
-        FileAction(paths.IPSEC_CONF, render_ipsec.ipsec_conf(answers).encode(), 0o644,
+        FileAction(paths.IPSEC_CONF, render_ipsec.ipsec_conf(server, ca_dn=answers.ca.dn, uniqueids=answers.uniqueids,
+                                                             charondebug=answers.logging).encode(), 0o644,
                    why="connections (legacy layout)"),
-        FileAction(paths.IPSEC_SECRETS, render_ipsec.ipsec_secrets(answers, m.host.key, secrets).encode(), 0o600,
+        FileAction(paths.IPSEC_SECRETS, render_ipsec.ipsec_secrets(key_type_of(m.host.key), secrets).encode(), 0o600,
                    secret=True, why="the host key, users and pre-shared keys"),
     ]
 
@@ -192,13 +195,14 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     m = build_materials(answers, root, source, progress=progress, now=now, renew=renew, new_passwords=new_passwords)
     secret_warnings: list[tuple[str, str]] = []
     creds = credentials.resolve(answers, root, source, secret_warnings)
-    secrets = connections.secrets(answers, creds)
+    # The connections, pools and secrets charon gets: derived once, every renderer takes its part.
+    server = connections.server_spec(answers, creds)
     settings = render_strongswan.strongswan_settings(answers, netchecks.esp_backend(answers, net))
     files = [
         FileAction(paths.CA_KEY, m.ca.key_pem, 0o600, secret=True,
                    why="CA private key: kept outside strongSwan's directories; charon never needs it"),
         FileAction(paths.CA_CERT, m.ca.cert_pem, 0o644, why="CA certificate"),
-        *_layout_files(answers, m, secrets),
+        *_layout_files(answers, m, server),
         FileAction(paths.STRONGSWAN_SETTINGS, settings.encode(), 0o644, why="charon logging and plugin settings"),
     ]
     sysctl = render_strongswan.sysctl_conf(answers)
@@ -207,7 +211,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     files += _client_files(m) + _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
     files += _l2tp_files(answers, root, creds)
     # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
-    client_profiles = profiles.plan_files(answers, m, creds)
+    client_profiles = profiles.plan_files(answers, server, m, creds)
     files += list(client_profiles.files) + revocation.crl_files(answers, root, m.ca, now)
     fw = _firewall(answers, root, net, facts.systemd if facts else True)
     files = _keep_existing_modes(files + list(fw.files), root)

@@ -8,8 +8,8 @@ If the SSH connection drops, the next ``swan-wizard`` finds the session and offe
 
 from __future__ import annotations
 
-import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -194,11 +194,19 @@ def store_typed_secret(root: Root, key: str, value: str) -> SecretRef:
 
 
 def save_answers(answers: Answers, target: str | Path) -> Path:
-    """Write the answers file ``swan-wizard apply`` replays: atomically, 0600 (it names secret files)."""
-    _check_no_literals(answers)
-    text = answers_file.dumps(answers)
+    """Write the answers file ``swan-wizard apply`` replays (the review screen's and the client commands'):
+    atomically, 0600 (it names secret files), never with a plaintext secret (``dumps`` refuses them).
+
+    The file is re-serialised, so comments do not survive: a changed file keeps its previous text as
+    ``<file>.bak`` (0600 too). Unchanged answers in a 0600 file are not written again.
+    """
+    text = answers_file.dumps(answers).encode()
     target = Path(target)
     make_dirs(target.parent)
-    write_atomic(target, text.encode(), 0o600)
-    os.chmod(target, 0o600)
+    old = target.read_bytes() if target.is_file() else None
+    if old == text and stat.S_IMODE(target.stat().st_mode) == 0o600:
+        return target
+    if old is not None and old != text:
+        write_atomic(target.with_name(target.name + ".bak"), old, 0o600)
+    write_atomic(target, text, 0o600)
     return target

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from wizard import pki
 from wizard.fs import paths
 from wizard.fs.changes import FileChange, Plan
 from wizard.fs.paths import Root
 from wizard.model.answers import Answers
 from wizard.model.secrets import SecretSource
+from wizard.pki import encode, keys, names, reuse
 from wizard.pki.keytypes import KeyType
 from wizard.plan.planner import build_plan, system_facts
 from wizard.plan.session import CaImport, Mode
@@ -137,20 +137,20 @@ def inspect_ca(cert_path: str | Path, key_path: str | Path, passphrase: bytes | 
         key_data = key_path.read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read {key_path}: {exc.strerror}") from None
-    cert = pki.load_cert_pem(cert_data)
-    key = pki.load_key_pem(key_data, passphrase)
-    problems = pki.ca_cert_problems(cert, key, cert.subject, now=now or datetime.now(UTC))
+    cert = encode.load_cert_pem(cert_data)
+    key = encode.load_key_pem(key_data, passphrase)
+    problems = reuse.ca_cert_problems(cert, key, cert.subject, now=now or datetime.now(UTC))
     if problems:
         raise ValueError("; ".join(problems))
-    dn = pki.format_dn(cert.subject)
+    dn = names.format_dn(cert.subject)
     try:
-        same = pki.parse_dn(dn) == cert.subject
+        same = names.parse_dn(dn) == cert.subject
     except ValueError:
         same = False
     if not same:
         # The answers name the CA by its DN; one the DN syntax cannot spell could never be matched again.
         raise ValueError(f"the CA's subject '{dn}' cannot be written as an answers-file DN")
     lifetime = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
-    return ImportedCa(dn=dn, key=pki.key_type_of(key),
+    return ImportedCa(dn=dn, key=keys.key_type_of(key),
                       lifetime_days=min(max(lifetime, 1), 36500), not_after=cert.not_valid_after_utc,
                       encrypted=b"ENCRYPTED" in key_data)

@@ -210,6 +210,32 @@ def secrets(answers: Answers, creds: dict[str, Credential]) -> tuple[SecretSpec,
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class ServerSpec:
+    """What charon is told: derived from the answers once per plan, then each renderer takes only this."""
+
+    connections: tuple[ConnSpec, ...]
+    pools: tuple[PoolSpec, ...]
+    secrets: tuple[SecretSpec, ...] = ()
+
+    def connection(self, name: str) -> ConnSpec | None:
+        return next((spec for spec in self.connections if spec.name == name), None)
+
+    def pool(self, name: str | None) -> PoolSpec | None:
+        return next((pool for pool in self.pools if pool.name == name), None)
+
+    def proposals(self, kind: Literal["ike", "esp"], version: int) -> tuple[str, ...]:
+        """The IKE or ESP proposals of the connections of one IKE version (all the same: see proposals_for)."""
+        spec = next((spec for spec in self.connections if spec.version == version), None)
+        if spec is None:
+            return ()
+        return spec.ike_proposals if kind == "ike" else spec.esp_proposals
+
+
+def server_spec(answers: Answers, creds: dict[str, Credential]) -> ServerSpec:
+    return ServerSpec(connections(answers), pools(answers), secrets(answers, creds))
+
+
 def ike_identity(identity: str) -> str:
     """ipsec.conf spelling: "@" keeps the starter from resolving a DNS name and makes it an FQDN identity."""
     return identity if is_ip(identity) or "=" in identity or "@" in identity else f"@{identity}"

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from wizard import pki
 from wizard.fs.paths import HOST_KEY_NAME
 from wizard.model import formats
-from wizard.model.answers import Answers
 from wizard.pki.keytypes import KeyType
 from wizard.render.confsyntax import Value, ipsec_secret, render_ipsec_conf
-from wizard.render.connections import ConnSpec, SecretSpec, connections, ike_identity, pools
+from wizard.render.connections import ConnSpec, SecretSpec, ServerSpec, ike_identity
 from wizard.render.strongswan_d import HEADER
 
 _AUTO = {"none": "add", "trap": "route", "start": "start"}
 _SECRET_KIND = {"ntlm": "NTLM", "xauth": "XAUTH", "ike": "PSK"}
 
 
-def _source_ip(spec: ConnSpec, answers: Answers) -> str | None:
+def _source_ip(spec: ConnSpec, server: ServerSpec) -> str | None:
     if spec.pool == "dhcp":
         return "%dhcp"
-    pool = next((p for p in pools(answers) if p.name == spec.pool), None)
+    pool = server.pool(spec.pool)
     return pool.addrs if pool else None
 
 
@@ -27,7 +25,8 @@ def _subnet(selectors: tuple[str, ...]) -> str:
     return ",".join(f"%{ts}" if ts.startswith("dynamic") else ts for ts in selectors)
 
 
-def conn_options(spec: ConnSpec, answers: Answers) -> dict[str, Value]:
+def conn_options(spec: ConnSpec, server: ServerSpec, ca_dn: str) -> dict[str, Value]:
+    """One conn section; ``ca_dn`` is the CA's subject, which rightca names (ipsec.conf pins by DN)."""
     opts: dict[str, Value] = {
         "keyexchange": "ikev2" if spec.version == 2 else "ikev1",
         # "!" stops charon from appending its default proposals (reference §1.6).
@@ -60,7 +59,7 @@ def conn_options(spec: ConnSpec, answers: Answers) -> dict[str, Value]:
     if spec.remote_auth2:
         opts["rightauth2"] = spec.remote_auth2
     if spec.remote_ca:
-        opts["rightca"] = answers.ca.dn
+        opts["rightca"] = ca_dn
     if not spec.send_certreq:
         opts["rightsendcert"] = "never"
     if spec.eap_id_any:
@@ -68,7 +67,7 @@ def conn_options(spec: ConnSpec, answers: Answers) -> dict[str, Value]:
     if spec.pool:
         if spec.dns:
             opts["rightdns"] = ",".join(spec.dns)
-        source = _source_ip(spec, answers)
+        source = _source_ip(spec, server)
         if source:
             opts["rightsourceip"] = source
     if spec.mode != "tunnel":
@@ -77,13 +76,13 @@ def conn_options(spec: ConnSpec, answers: Answers) -> dict[str, Value]:
     return opts
 
 
-def ipsec_conf(answers: Answers) -> str:
+def ipsec_conf(server: ServerSpec, *, ca_dn: str, uniqueids: bool, charondebug: str) -> str:
     setup: dict[str, Value] = {
-        "uniqueids": "yes" if answers.uniqueids else "never",
+        "uniqueids": "yes" if uniqueids else "never",
         # Kept for readers of the article; the loggers in strongswan.d/swan-wizard.conf take precedence.
-        "charondebug": answers.logging,
+        "charondebug": charondebug,
     }
-    conns = [(spec.name, conn_options(spec, answers)) for spec in connections(answers)]
+    conns = [(spec.name, conn_options(spec, server, ca_dn)) for spec in server.connections]
     header = "# ipsec.conf - strongSwan IPsec configuration file\n" + HEADER.rstrip("\n")
     return render_ipsec_conf(setup, conns, header=header)
 
@@ -110,9 +109,9 @@ def _secret_line(secret: SecretSpec) -> str:
     return ipsec_secret(selectors, kind, text, field=secret.field)
 
 
-def ipsec_secrets(answers: Answers, host_key: pki.PrivateKey | None = None,
-                  secrets: tuple[SecretSpec, ...] = ()) -> str:
-    kind = _key_kind(pki.key_type_of(host_key) if host_key is not None else answers.host.key)
+def ipsec_secrets(host_key: KeyType, secrets: tuple[SecretSpec, ...] = ()) -> str:
+    """ipsec.secrets: the host key (of type ``host_key``) by file name, then the users' and PSK secrets."""
+    kind = _key_kind(host_key)
     lines = ["# /etc/ipsec.secrets - strongSwan IPsec secrets file\n", HEADER,
              "\n# The VPN host's private key (relative to /etc/ipsec.d/private)\n",
              ipsec_secret((), kind, HOST_KEY_NAME, quote=False)]

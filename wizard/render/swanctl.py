@@ -7,9 +7,8 @@ import re
 from typing import Any
 
 from wizard.model import formats
-from wizard.model.answers import Answers
 from wizard.render.confsyntax import render_settings
-from wizard.render.connections import ConnSpec, PoolSpec, SecretSpec, connections, pools
+from wizard.render.connections import ConnSpec, PoolSpec, SecretSpec, ServerSpec
 from wizard.render.strongswan_d import HEADER
 
 # ipsec.conf's dpdaction=hold is called trap in swanctl.conf (reference §1.6).
@@ -115,11 +114,10 @@ def secret_value(secret: SecretSpec) -> str:
     return text
 
 
-def swanctl_conf(answers: Answers, secrets: tuple[SecretSpec, ...] = ()) -> str:
-    tree: dict[str, Any] = {"connections": {spec.name: connection_tree(spec) for spec in connections(answers)}}
-    pool_specs = pools(answers)
-    if pool_specs:
-        tree["pools"] = {p.name: pool_tree(p) for p in pool_specs}
-    if secrets:
-        tree["secrets"] = {secret_section(s): secret_tree(s) for s in secrets}
+def swanctl_conf(server: ServerSpec) -> str:
+    tree: dict[str, Any] = {"connections": {spec.name: connection_tree(spec) for spec in server.connections}}
+    if server.pools:
+        tree["pools"] = {p.name: pool_tree(p) for p in server.pools}
+    if server.secrets:
+        tree["secrets"] = {secret_section(s): secret_tree(s) for s in server.secrets}
     return HEADER + render_settings(tree)

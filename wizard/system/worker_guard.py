@@ -1,6 +1,6 @@
 """Key generation helpers die with the run that started them (``kill -9`` included).
 
-The worker processes of ``wizard.pki`` fork from a forkserver, itself started by the run. Without
+The worker processes of ``wizard.pki.pool`` fork from a forkserver, itself started by the run. Without
 this, a killed run leaves the forkserver, its workers and the resource tracker behind for good.
 Linux's PR_SET_PDEATHSIG makes the kernel send SIGKILL to a process when its parent dies:
 

@@ -20,13 +20,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from wizard import pki
 from wizard.checks.doctor.confparse import KEY_KINDS
 from wizard.checks.doctor.context import Context
 from wizard.checks.doctor.findings import Evidence, Finding, Severity
 from wizard.checks.doctor.installed import Conn
 from wizard.fs import paths
 from wizard.pki import certinfo
+from wizard.pki.issue import IKE_INTERMEDIATE
+from wizard.pki.keys import key_type_of, public_keys_equal
+from wizard.pki.names import format_dn, parse_dn, san_names
 
 EXPIRY_WARNING = timedelta(days=30)
 APPLE_MAX_DAYS = 825
@@ -139,7 +141,7 @@ def contains_identity(cert: x509.Certificate, identity: str) -> bool:
     """Whether charon finds ``identity`` in the certificate (subject DN or a SAN of the same type)."""
     if "=" in identity:
         try:
-            return cert.subject == pki.parse_dn(identity)
+            return cert.subject == parse_dn(identity)
         except ValueError:
             return False
     if "@" in identity:
@@ -250,7 +252,7 @@ def _host(ctx: Context, logical: PurePosixPath, conns: list[Conn], anchors: list
 def _names(ctx: Context, logical: PurePosixPath, cert: x509.Certificate, conns: list[Conn]) -> list[Finding]:
     where = ctx.shown(logical)
     findings: list[Finding] = []
-    sans = Evidence(where, f"altNames: {', '.join(pki.san_names(cert)) or '-'}")
+    sans = Evidence(where, f"altNames: {', '.join(san_names(cert)) or '-'}")
     for name, source in _dialed_names(ctx, conns):
         coverage = name_coverage(cert, name)
         refused = [family for family, ok in coverage.items() if not ok]
@@ -307,7 +309,7 @@ def _eku(ctx: Context, where: str, cert: x509.Certificate) -> list[Finding]:
                            "macOS refuse it", evidence,
                            fix="Re-run apply: it re-issues the certificate with serverAuth and ikeIntermediate.",
                            command=ctx.apply_command()))
-    if pki.IKE_INTERMEDIATE not in usages:
+    if IKE_INTERMEDIATE not in usages:
         out.append(Finding("cert.eku-ike-intermediate", "certificates", "warning",
                            f"the server certificate {where} lacks the ikeIntermediate extended key usage: older "
                            "macOS releases refuse it", evidence,
@@ -320,7 +322,7 @@ def _key_match(ctx: Context, where: str, cert: x509.Certificate,
                keys: list[tuple[PurePosixPath, PrivateKeyTypes | None, str]]) -> list[Finding]:
     public = cert.public_key()
     for _, key, _ in keys:
-        if key is not None and pki.public_keys_equal(key, public):
+        if key is not None and public_keys_equal(key, public):
             return []
     evidence = [Evidence(ctx.shown(path), "a different key" if key is not None else why) for path, key, why in keys]
     if not keys:
@@ -351,8 +353,8 @@ def _chain(ctx: Context, where: str, cert: x509.Certificate,
     return [Finding("cert.chain", "certificates", "error",
                     f"the server certificate {where} was not issued by the configured CA: clients that trust "
                     "that CA refuse the server ('no trusted ... public key found')",
-                    (Evidence(where, f"issuer: {pki.format_dn(cert.issuer)}"),
-                     *(Evidence(ctx.shown(p), f"CA subject: {pki.format_dn(ca.subject)}") for p, ca in anchors)),
+                    (Evidence(where, f"issuer: {format_dn(cert.issuer)}"),
+                     *(Evidence(ctx.shown(p), f"CA subject: {format_dn(ca.subject)}") for p, ca in anchors)),
                     fix="Re-run apply: it re-issues the server certificate from the CA in /etc/swan-wizard/ca.",
                     command=ctx.apply_command())]
 
@@ -362,7 +364,7 @@ def _apple(ctx: Context, where: str, cert: x509.Certificate) -> list[Finding]:
         return []
     out = []
     if not isinstance(cert.public_key(), rsa.RSAPublicKey):
-        kind = pki.key_type_of(cert.public_key()).value
+        kind = key_type_of(cert.public_key()).value
         out.append(Finding("cert.apple-non-rsa", "certificates", "warning",
                            f"the server certificate {where} has an {kind} key, and iOS/macOS clients are expected: "
                            "they have had trouble with non-RSA server certificates (Always-on VPN accepts only RSA)",
@@ -399,8 +401,8 @@ def _clients(ctx: Context, anchors: list[tuple[PurePosixPath, x509.Certificate]]
                 "cert.client-chain", "certificates", "error",
                 f"the client certificate of {real.parent.name} was not issued by the CA the server trusts: "
                 "that client is refused ('no trusted ... public key found')",
-                (Evidence(ctx.shown(logical), f"issuer: {pki.format_dn(cert.issuer)}"),
-                 *(Evidence(ctx.shown(p), f"trusted CA: {pki.format_dn(ca.subject)}") for p, ca in trusted)),
+                (Evidence(ctx.shown(logical), f"issuer: {format_dn(cert.issuer)}"),
+                 *(Evidence(ctx.shown(p), f"trusted CA: {format_dn(ca.subject)}") for p, ca in trusted)),
                 fix="Re-run apply: the client certificate is re-issued from the server's CA; hand the new "
                     "profile to the user.", command=ctx.apply_command()))
     return findings

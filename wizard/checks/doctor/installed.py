@@ -16,7 +16,6 @@ from typing import Literal
 from wizard.checks.doctor.confparse import (
     KEY_KINDS,
     Globber,
-    IpsecConn,
     Loc,
     Reader,
     SecretEntry,
@@ -109,7 +108,6 @@ class Installed:
     secret_entries: list[SecretEntry] = field(default_factory=list)  # ipsec.secrets lines
     problems: list[SyntaxProblem] = field(default_factory=list)
     tree: Section | None = None  # swanctl: the parsed tree (all files merged)
-    ipsec_conns: dict[str, IpsecConn] = field(default_factory=dict)
     settings: Section | None = None  # strongswan.conf + strongswan.d merged
 
     def conn(self, name: str) -> Conn | None:
@@ -261,7 +259,6 @@ def _read_ipsec(read: Reader, expand: Globber, installed: Installed) -> None:
     conns, _setup, problems = parse_ipsec_conf(paths.IPSEC_CONF, read, expand)
     installed.files.append(paths.IPSEC_CONF)
     installed.problems += problems
-    installed.ipsec_conns = conns
     for name, conn in conns.items():
         if (conn.get("auto") or "ignore") == "ignore":
             continue

@@ -258,8 +258,6 @@ RULES: tuple[LogRule, ...] = (
         "§6 row 21", "lab", refine=r"(?:no XAuth \S+ found for|XAuth authentication of .* failed)"),
 )
 
-RULES_BY_CODE = {rule.code: rule for rule in RULES}
-
 
 # ---------------------------------------------------------------------------------------------- scanning
 

@@ -15,7 +15,6 @@ from wizard.render.profiles import suites
 _CBC = frozenset({"aes128", "aes192", "aes256"})
 _CTR = frozenset({"aes128ctr", "aes192ctr", "aes256ctr"})
 _GCM = frozenset(f"aes{s}gcm{icv}" for s in ("128", "192", "256") for icv in ("8", "12", "16"))
-_SHA2 = frozenset({"sha256", "sha384", "sha512"})
 WEAK_GROUPS = frozenset({"modp768", "modp1024", "modp1536"})
 
 

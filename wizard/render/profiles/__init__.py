@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from wizard import pki
 from wizard.certs.materials import ClientBundle, Materials
 from wizard.fs import paths
 from wizard.fs.changes import FileAction
@@ -33,8 +32,9 @@ from wizard.fs.paths import Root
 from wizard.model import credentials, formats
 from wizard.model.answers import Answers, Secret, SecretRef
 from wizard.model.credentials import Credential
+from wizard.pki import keys
 from wizard.render import connections
-from wizard.render.connections import ConnSpec
+from wizard.render.connections import ConnSpec, ServerSpec
 from wizard.render.profiles import android, apple, networkmanager, readme, swanctl, windows
 from wizard.render.profiles.model import CertLogin, EapLogin, Profile, ServerView, Tunnel
 
@@ -69,13 +69,9 @@ FORMATS: tuple[Format, ...] = (
 )
 
 
-def _spec(answers: Answers, name: str) -> ConnSpec | None:
-    return next((s for s in connections.connections(answers) if s.name == name), None)
-
-
-def _tunnel(answers: Answers, spec: ConnSpec) -> Tunnel:
-    addresses = answers.pool.addresses
-    v6 = addresses != "dhcp" and ipaddress.ip_network(addresses).version == 6
+def _tunnel(charon: ServerSpec, spec: ConnSpec) -> Tunnel:
+    pool = charon.pool(spec.pool)  # None: addresses from DHCP
+    v6 = pool is not None and ipaddress.ip_network(pool.addrs).version == 6
     return Tunnel(conn=spec.name, ike=spec.ike_proposals, esp=spec.esp_proposals, remote_ts=spec.local_ts,
                   virtual_ip="::" if v6 else "0.0.0.0")
 
@@ -104,10 +100,10 @@ def _revocation(answers: Answers, bundle: ClientBundle) -> readme.Revocation | N
     return readme.Revocation(serial, entry.revoked_at) if entry else None
 
 
-def plan_files(answers: Answers, m: Materials, creds: dict[str, Credential]) -> ProfilePlan:
-    """Profiles and a README for every client and user of the answers."""
-    cert_spec = _spec(answers, connections.CONN_IKEV2_CERT)
-    eap_spec = _spec(answers, connections.CONN_IKEV2_EAP)
+def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[str, Credential]) -> ProfilePlan:
+    """Profiles and a README for every client and user of the answers, from what ``charon`` is told."""
+    cert_spec = charon.connection(connections.CONN_IKEV2_CERT)
+    eap_spec = charon.connection(connections.CONN_IKEV2_EAP)
     # The identity the server's own connections authenticate with (their local.id): what clients must expect.
     spec = cert_spec or eap_spec
     server_id = spec.local_id if spec is not None else answers.server.address
@@ -127,8 +123,8 @@ def plan_files(answers: Answers, m: Materials, creds: dict[str, Credential]) -> 
         elif cert_spec is not None:
             password = formats.secret_text(bundle.p12_password, f"clients[{answers.clients.index(c)}].p12_password")
             login = CertLogin(bundle.p12, password, bundle.pair.cert, bundle.pair.cert_pem,
-                              bundle.pair.key_pem, pki.key_type_of(bundle.pair.key))
-            r.cert = Profile(bundle.name, server, _tunnel(answers, cert_spec), cert=login, on_demand=c.on_demand)
+                              bundle.pair.key_pem, keys.key_type_of(bundle.pair.key))
+            r.cert = Profile(bundle.name, server, _tunnel(charon, cert_spec), cert=login, on_demand=c.on_demand)
     v = answers.variants
     if v.ikev2_eap is not None and eap_spec is not None:
         for user in v.ikev2_eap.users:
@@ -137,8 +133,8 @@ def plan_files(answers: Answers, m: Materials, creds: dict[str, Credential]) -> 
             r.eap_password_hint = secret_hint(user.password, f"in {credentials.secret_file(key)} on the server")
             # The profiles (plist, JSON, PowerShell, keyfile) carry the password as text: the same rule for all.
             password = formats.secret_text(creds[key].value, creds[key].field)
-            r.eap = Profile(user.name, server, _tunnel(answers, eap_spec), eap=EapLogin(password))
-    ikev1 = connections.proposals_for(answers, "ike", 1)
+            r.eap = Profile(user.name, server, _tunnel(charon, eap_spec), eap=EapLogin(password))
+    ikev1 = charon.proposals("ike", 1)
 
     def stored_in(variant: credentials.Variant, owner: str | None = None) -> str:
         return f"in {credentials.secret_file(credentials.secret_key(variant, owner))} on the server"

@@ -12,8 +12,6 @@ from typing import Any
 
 from wizard.render.profiles.model import Profile
 
-MEDIA_TYPE = "application/vnd.strongswan.profile"
-
 
 def document(profile: Profile) -> dict[str, Any]:
     server = profile.server

@@ -14,12 +14,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from wizard import pki
 from wizard.checks.doctor import Report, run
 from wizard.checks.doctor.findings import Finding
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.secrets import SecretSource
+from wizard.pki import encode, issue, keys, names
 from wizard.plan.apply import apply
 from wizard.plan.planner import build_plan
 
@@ -65,13 +65,13 @@ def one(report: Report, code: str) -> Finding:
     return found[0]
 
 
-def load_ca(root: Path) -> tuple[pki.PrivateKey, x509.Certificate]:
-    return (pki.load_key_pem((root / "etc/swan-wizard/ca/ca.key").read_bytes()),
-            pki.load_cert_pem((root / "etc/swan-wizard/ca/ca.pem").read_bytes()))
+def load_ca(root: Path) -> tuple[keys.PrivateKey, x509.Certificate]:
+    return (encode.load_key_pem((root / "etc/swan-wizard/ca/ca.key").read_bytes()),
+            encode.load_cert_pem((root / "etc/swan-wizard/ca/ca.pem").read_bytes()))
 
 
-def host_key(root: Path) -> pki.PrivateKey:
-    return pki.load_key_pem((root / "etc/swanctl/private/vpn-host.key").read_bytes())
+def host_key(root: Path) -> keys.PrivateKey:
+    return encode.load_key_pem((root / "etc/swanctl/private/vpn-host.key").read_bytes())
 
 
 def custom_host_cert(root: Path, sans: list[x509.GeneralName], ekus: list[x509.ObjectIdentifier] | None = None,
@@ -80,12 +80,12 @@ def custom_host_cert(root: Path, sans: list[x509.GeneralName], ekus: list[x509.O
     ca_key, ca = load_ca(root)
     key = host_key(root)
     now = datetime.now(UTC)
-    builder = (x509.CertificateBuilder().subject_name(pki.parse_dn("C=CH, O=strongSwan, CN=vpn.example.com"))
+    builder = (x509.CertificateBuilder().subject_name(names.parse_dn("C=CH, O=strongSwan, CN=vpn.example.com"))
                .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=days))
                .add_extension(x509.SubjectAlternativeName(sans), critical=False))
-    ekus = [ExtendedKeyUsageOID.SERVER_AUTH, pki.IKE_INTERMEDIATE] if ekus is None else ekus
+    ekus = [ExtendedKeyUsageOID.SERVER_AUTH, issue.IKE_INTERMEDIATE] if ekus is None else ekus
     if ekus:
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(pki.cert_to_pem(cert))
+    (root / "etc/swanctl/x509/vpn-host.pem").write_bytes(encode.cert_to_pem(cert))
