@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from wizard.findings import Finding, field_loc, field_path
 from wizard.model import formats
 from wizard.model.proposals import check_proposal, ikev1_split
 from wizard.pki.keytypes import KeyType
@@ -450,50 +451,52 @@ class Variants(Section):
                     f"and host.key is {host_key.value}")
         return None
 
-    def cross_problems(self, answers: Answers) -> list[tuple[tuple[str | int, ...], str, bool]]:
-        """(location, message, is_error) for choices that the variants make impossible or partly useless.
+    def cross_problems(self, answers: Answers) -> list[Finding]:
+        """Choices that the variants make impossible (errors) or partly useless (warnings), by field.
 
         A client key that cannot log in to an IKEv1 variant is an error only when no IKEv2 variant gives
         that client another way in.
         """
-        out: list[tuple[tuple[str | int, ...], str, bool]] = []
+        out: list[Finding] = []
         for variant, rule in self._ikev1_cert_variants():
             problem = self._ikev1_key_problem(variant, rule, answers.host.key, None)
             if problem:
-                out.append((("host", "key"), problem, True))
+                out.append(Finding("answers.ikev1-key", "error", "host.key", problem))
                 continue
             for i, client in enumerate(answers.clients):
                 problem = self._ikev1_key_problem(variant, rule, client.key, answers.host.key)
                 if problem:
-                    out.append((("clients", i, "key"), problem + (
-                        "; this client can still use ikev2-cert" if self.ikev2_cert else ""), not self.ikev2_cert))
+                    out.append(Finding("answers.ikev1-key", "warning" if self.ikev2_cert else "error",
+                                       field_path(("clients", i, "key")), problem + (
+                                           "; this client can still use ikev2-cert" if self.ikev2_cert else "")))
         if isinstance(answers.proposals, CustomProposals) and (self.ikev1_xauth or self.l2tp):
             for kind in ("ike", "esp"):
                 if not answers.proposals.for_version(kind, 1):
-                    out.append((("proposals", kind), f"no IKEv1 proposal follows from these (IKEv1 has CBC ciphers "
-                                f"and SHA/MD5 hashes only for its IKE SA); add proposals.{kind}_v1", True))
+                    out.append(Finding("answers.ikev1-proposals", "error", f"proposals.{kind}",
+                                       f"no IKEv1 proposal follows from these (IKEv1 has CBC ciphers and SHA/MD5 "
+                                       f"hashes only for its IKE SA); add proposals.{kind}_v1"))
         road_warriors = any(v is not None for v in (self.ikev2_cert, self.ikev2_eap, self.ikev1_xauth))
         if self.l2tp is not None and road_warriors and answers.pool.addresses != "dhcp":
             pool = ipaddress.ip_network(answers.pool.addresses)
             first, last = (ipaddress.ip_address(p) for p in self.l2tp.ip_range.split("-"))
             if pool.version == 4 and (first in pool or last in pool or (first < pool[0] and last > pool[-1])):
-                out.append((("variants", "l2tp", "ip_range"),
-                            f"{self.l2tp.ip_range} overlaps pool.addresses {pool}; give L2TP its own range", True))
+                out.append(Finding("answers.l2tp-range", "error", "variants.l2tp.ip_range",
+                                   f"{self.l2tp.ip_range} overlaps pool.addresses {pool}; give L2TP its own range"))
             if ipaddress.ip_address(self.l2tp.local_ip) in pool:
-                out.append((("variants", "l2tp", "local_ip"),
-                            f"{self.l2tp.local_ip} lies inside pool.addresses {pool}", True))
+                out.append(Finding("answers.l2tp-local-ip", "error", "variants.l2tp.local_ip",
+                                   f"{self.l2tp.local_ip} lies inside pool.addresses {pool}"))
         if self.transport is not None:
             own = {answers.server.address, *answers.server.alt_names}
             for i, peer in enumerate(self.transport.peers):
                 if peer.address in own:
-                    out.append((("variants", "transport", "peers", i, "address"),
-                                f"{peer.address} is this server's own address", True))
+                    out.append(Finding("answers.transport-own-address", "error",
+                                       field_path(("variants", "transport", "peers", i, "address")),
+                                       f"{peer.address} is this server's own address"))
         return out
 
     def cross_warnings(self, answers: Answers) -> list[tuple[str, str]]:
         """(field, message) for variant choices that work but leave someone out."""
-        out = [(".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "["), msg)
-               for loc, msg, error in self.cross_problems(answers) if not error]
+        out = [(f.field, f.message) for f in self.cross_problems(answers) if f.severity != "error"]
         if self._ikev1_cert_variants() and not answers.clients:
             names = " and ".join(v for v, _ in self._ikev1_cert_variants())
             out.append(("clients", f"{names} use client certificates, but no client certificate will be issued"))
@@ -730,8 +733,8 @@ class Answers(Section):
     def log_levels(self) -> dict[str, int]:
         return parse_log_levels(self.logging)
 
-    def layout_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """(location, message) for values the chosen layout's files cannot hold (formats decides)."""
+    def layout_problems(self) -> list[Finding]:
+        """Errors for values the chosen layout's files cannot hold (formats decides)."""
         if self.layout != "ipsec":
             return []
         checks: list[tuple[tuple[str | int, ...], str, Any]] = [(("ca", "dn"), self.ca.dn, formats.ipsec_conf_value)]
@@ -747,19 +750,19 @@ class Answers(Section):
                 rule(value, "")
             except InvalidAnswers as exc:
                 out.setdefault(loc, exc.problems[0].message)  # one message per field
-        return list(out.items())
+        return [Finding("answers.layout", "error", field_path(loc), message) for loc, message in out.items()]
 
     @model_validator(mode="after")
     def _variants_fit(self) -> Answers:
         # Checks across sections (key types, proposals, address ranges) live with the variants (Variants);
         # what the legacy layout's files cannot hold is refused here too, so the screens show it.
-        errors = [(loc, msg) for loc, msg, error in self.variants.cross_problems(self) if error]
+        errors = [f for f in self.variants.cross_problems(self) if f.severity == "error"]
         errors += self.layout_problems()
         if errors:
             raise ValidationError.from_exception_data("Answers", [
-                InitErrorDetails(type=PydanticCustomError("variants", "{message}", {"message": msg}), loc=loc,
-                                 input=None)
-                for loc, msg in errors])
+                InitErrorDetails(type=PydanticCustomError("variants", "{message}", {"message": f.message}),
+                                 loc=field_loc(f.field), input=None)
+                for f in errors])
         return self
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from wizard.findings import field_path
 from wizard.fs.boundedread import UnreadableFile, read_regular
 from wizard.model.answers import Answers, SecretRef
 from wizard.model.yamlsource import MAX_BYTES, LoadedYaml, YamlProblem
@@ -23,17 +24,6 @@ from wizard.problems import InvalidAnswers, Problem, visible
 _UNION_TAGS = {"reference", "literal", "custom", "preset"}
 
 SCHEMA_FILE = Path(__file__).with_name("answers.schema.json")
-
-
-def field_path(loc: tuple[str | int, ...]) -> str:
-    """('clients', 0, 'name') -> 'clients[0].name'."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
