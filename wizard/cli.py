@@ -104,7 +104,7 @@ def cmd_check(args: argparse.Namespace) -> Exit:
     names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
     findings = netchecks.run_all(answers, netfacts.gather(names))
     if args.json:
-        print(json.dumps([asdict(f) for f in findings], indent=2))
+        print(json.dumps([f.to_json() for f in findings], indent=2))
     else:
         for finding in findings:
             print(finding)

@@ -56,9 +56,13 @@ class Finding:
     def is_problem(self) -> bool:
         return self.severity in ("error", "warning")
 
+    def to_json(self) -> dict[str, object]:
+        """What --json prints: ``summary`` is the message (the key the outputs have always used)."""
+        return {"code": self.code, "check": self.check, "severity": self.severity, "field": self.field,
+                "summary": self.message, "fix": self.fix, "evidence": [e.to_json() for e in self.evidence]}
+
     def __str__(self) -> str:
-        where = f"{self.field}: " if self.field else ""
-        return f"[{self.severity}] {self.check}: {where}{self.message}" + (f" Fix: {self.fix}" if self.fix else "")
+        return f"[{self.severity}] {self.check}: {self.message}" + (f" Fix: {self.fix}" if self.fix else "")
 
 
 def field_path(loc: Loc) -> str:
