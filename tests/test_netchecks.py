@@ -165,7 +165,7 @@ def test_a_user_without_the_certificate_a_cert_login_needs_is_a_warning() -> Non
     from wizard.model.answers import answers_warnings, users_without_certificate
 
     assert users_without_certificate(a) == [("ikev1-xauth", "dave")]
-    assert [m for f, m in answers_warnings(a) if "dave" in m] == [
+    assert [f.message for f in answers_warnings(a) if "dave" in f.message] == [
         "user dave has no client certificate, which ikev1-xauth with auth: cert needs: nobody can log in as "
         "dave; issue one named dave"]
 

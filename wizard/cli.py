@@ -193,8 +193,8 @@ def cmd_validate(args: argparse.Namespace) -> Exit:
     answers = answers_file.load(args.answers)
     from wizard.model.answers import answers_warnings
 
-    for field_name, message in answers_warnings(answers):
-        warn(f"{field_name}: {message}")
+    for finding in answers_warnings(answers):
+        warn(f"{finding.field}: {finding.message}")
     print(f"{args.answers}: valid ({', '.join(answers.variants.enabled())}; {answers.layout} layout)")
     return Exit.OK
 

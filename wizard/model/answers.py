@@ -494,33 +494,39 @@ class Variants(Section):
                                        f"{peer.address} is this server's own address"))
         return out
 
-    def cross_warnings(self, answers: Answers) -> list[tuple[str, str]]:
-        """(field, message) for variant choices that work but leave someone out."""
-        out = [(f.field, f.message) for f in self.cross_problems(answers) if f.severity != "error"]
+    def cross_warnings(self, answers: Answers) -> list[Finding]:
+        """Variant choices that work but leave someone out."""
+        out = [f for f in self.cross_problems(answers) if f.severity != "error"]
         if self._ikev1_cert_variants() and not answers.clients:
             names = " and ".join(v for v, _ in self._ikev1_cert_variants())
-            out.append(("clients", f"{names} use client certificates, but no client certificate will be issued"))
-        out += [("clients", f"user {name} has no client certificate, which {alias} with auth: cert needs: "
-                 f"nobody can log in as {name}; issue one named {name}")
+            out.append(Finding("answers.no-client-certificate", "warning", "clients",
+                               f"{names} use client certificates, but no client certificate will be issued"))
+        out += [Finding("answers.user-without-certificate", "warning", "clients",
+                        f"user {name} has no client certificate, which {alias} with auth: cert needs: "
+                        f"nobody can log in as {name}; issue one named {name}")
                 for alias, name in users_without_certificate(answers)]
         for name in ("ikev2-eap", "ikev1-xauth", "l2tp"):
             variant = getattr(self, name.replace("-", "_"))
             if variant is not None and not variant.users:
-                out.append((f"variants.{name}.users", "no users: nobody can log in with this variant"))
+                out.append(Finding("answers.no-users", "warning", f"variants.{name}.users",
+                                   "no users: nobody can log in with this variant"))
             for i, user in enumerate(variant.users if variant is not None else []):
                 if isinstance(user.password, str):
-                    out.append((f"variants.{name}.users[{i}].password",
-                                "a literal password in an answers file; use {env: NAME} or {file: PATH}"))
-        psks = [("variants.ikev1-xauth.psk", self.ikev1_xauth.psk if self.ikev1_xauth else None),
-                ("variants.l2tp.psk", self.l2tp.psk if self.l2tp else None)]
-        psks += [(f"variants.transport.peers[{i}].psk", p.psk) for i, p in
+                    out.append(Finding("answers.literal-secret", "warning",
+                                       field_path(("variants", name, "users", i, "password")),
+                                       "a literal password in an answers file; use {env: NAME} or {file: PATH}"))
+        psks = [(("variants", "ikev1-xauth", "psk"), self.ikev1_xauth.psk if self.ikev1_xauth else None),
+                (("variants", "l2tp", "psk"), self.l2tp.psk if self.l2tp else None)]
+        psks += [(("variants", "transport", "peers", i, "psk"), p.psk) for i, p in
                  enumerate(self.transport.peers if self.transport else [])]
-        out += [(field, "a literal pre-shared key in an answers file; use {env: NAME} or {file: PATH}")
-                for field, psk in psks if isinstance(psk, str)]
+        out += [Finding("answers.literal-secret", "warning", field_path(loc),
+                        "a literal pre-shared key in an answers file; use {env: NAME} or {file: PATH}")
+                for loc, psk in psks if isinstance(psk, str)]
         if isinstance(answers.proposals, CustomProposals):
             for kind in ("ike_v1", "esp_v1"):
                 for p in getattr(answers.proposals, kind) or ():
-                    out += [(f"proposals.{kind}", w) for w in check_proposal(p, kind[:3], 1).warnings]
+                    out += [Finding("answers.proposal", "warning", f"proposals.{kind}", w)
+                            for w in check_proposal(p, kind[:3], 1).warnings]
         return out
 
 
@@ -766,29 +772,35 @@ class Answers(Section):
         return self
 
 
-def answers_warnings(answers: Answers) -> list[tuple[str, str]]:
-    """(field, message) for choices that work but that a careful admin should know about."""
-    out: list[tuple[str, str]] = []
+def answers_warnings(answers: Answers) -> list[Finding]:
+    """Choices that work but that a careful admin should know about (warnings, each named by its field)."""
+    out: list[Finding] = []
     if not answers.host.key.is_rsa:
-        out.append(("host.key", f"{answers.host.key.value}: iOS/macOS clients have had trouble with non-RSA "
-                                "server certificates; rsa-2048 or rsa-3072 is the safe choice"))
+        out.append(Finding("answers.apple-host-key", "warning", "host.key",
+                           f"{answers.host.key.value}: iOS/macOS clients have had trouble with non-RSA "
+                           "server certificates; rsa-2048 or rsa-3072 is the safe choice"))
     if answers.host.lifetime_days > 825:
-        out.append(("host.lifetime_days", "Apple clients refuse server certificates valid for more than 825 days"))
+        out.append(Finding("answers.apple-host-lifetime", "warning", "host.lifetime_days",
+                           "Apple clients refuse server certificates valid for more than 825 days"))
     secrets = [("ca.passphrase", answers.ca.passphrase)]
-    secrets += [(f"clients[{i}].p12_password", c.p12_password) for i, c in enumerate(answers.clients)]
-    for field, secret in secrets:
-        if isinstance(secret, str):
-            out.append((field, "a literal password in an answers file; use {env: NAME} or {file: PATH}"))
+    secrets += [(field_path(("clients", i, "p12_password")), c.p12_password) for i, c in enumerate(answers.clients)]
+    out += [Finding("answers.literal-secret", "warning", field,
+                    "a literal password in an answers file; use {env: NAME} or {file: PATH}")
+            for field, secret in secrets if isinstance(secret, str)]
     if answers.proposals == "seed":
-        out.append(("proposals", "the article's lists offer modp1024 and modp1536 (weak); 'modern' avoids them"))
+        out.append(Finding("answers.proposal", "warning", "proposals",
+                           "the article's lists offer modp1024 and modp1536 (weak); 'modern' avoids them"))
     elif isinstance(answers.proposals, CustomProposals):
         for kind in ("ike", "esp"):
             for p in getattr(answers.proposals, kind):
-                out += [(f"proposals.{kind}", w) for w in check_proposal(p, kind).warnings]
+                out += [Finding("answers.proposal", "warning", f"proposals.{kind}", w)
+                        for w in check_proposal(p, kind).warnings]
     if any(level >= 4 for level in answers.log_levels.values()):
-        out.append(("logging", "level 4 writes private keys and secrets into charon's log"))
+        out.append(Finding("answers.log-secrets", "warning", "logging",
+                           "level 4 writes private keys and secrets into charon's log"))
     if answers.variants.ikev2_cert is not None and not answers.clients:
-        out.append(("clients", "ikev2-cert is enabled but no client certificate will be issued"))
+        out.append(Finding("answers.no-client-certificate", "warning", "clients",
+                           "ikev2-cert is enabled but no client certificate will be issued"))
     out += answers.variants.cross_warnings(answers)
     return out
 

@@ -89,7 +89,7 @@ def check(answers: Answers, changes: Mapping[str, Any]) -> Checked:
     except ValidationError as exc:
         return Checked(None, tuple(Finding("answers.invalid", "error", p.field, p.message)
                                    for p in answers_file.problems_from(exc, None, "")))
-    return Checked(result, tuple(Finding("answers.advice", "warning", f, m) for f, m in answers_warnings(result)))
+    return Checked(result, tuple(answers_warnings(result)))
 
 
 def check_value(answers: Answers, section: str, value: Any, field_name: str) -> str | None:
