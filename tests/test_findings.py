@@ -175,3 +175,22 @@ def test_a_stored_passphrase_that_cannot_be_read_says_why(monkeypatch: pytest.Mo
     monkeypatch.setattr(ca.SecretSource, "resolve", broken)
     with pytest.raises(RuntimeError):  # a bug is not "no passphrase"
         ca.stored_passphrase(SecretRef(env="P"), {"P": "x"})
+
+
+def test_the_doctor_says_an_unreadable_ip_forward_is_unknown_not_off(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from wizard.checks.doctor.context import make_context
+    from wizard.fs.paths import Root
+
+    ctx = make_context(Root.of(Path(str(tmp_path))), answers(), daemon_check=False)
+    facts = replace(GOOD, sysctls={})
+    found = [f for f in doctor_system._forwarding(ctx, facts, answers()) if f.code == "system.forwarding"]
+    assert [(f.severity, f.autofix) for f in found] == [("warning", None)]
+    assert "could not check IP forwarding" in found[0].message
+
+
+def test_an_unreadable_ip_forward_is_not_called_off() -> None:
+    found = netchecks.check_sysctls(answers("networking: {forwarding: false}\n"), replace(GOOD, sysctls={}))
+    assert [(f.code, f.severity) for f in found] == [("sysctl.unknown", "warning")]
+    assert "could not read net.ipv4.ip_forward" in found[0].message

@@ -302,7 +302,10 @@ def _forwarding(ctx: Context, facts: netfacts.NetFacts, answers: Answers) -> lis
     evidence = (Evidence("/proc/sys/net/ipv4/ip_forward", forward or "unreadable"),)
     conf = ctx.root(paths.SYSCTL_CONF)
     argv = ("sysctl", "-p", str(paths.SYSCTL_CONF)) if conf.is_file() else ("sysctl", "-w", "net.ipv4.ip_forward=1")
-    if forward != "1":
+    if forward is None:  # unreadable is not "off": nothing to fix blindly
+        findings.append(DoctorFinding("system.forwarding", "warning", message="could not check IP forwarding: "
+                                      "/proc/sys/net/ipv4/ip_forward could not be read", evidence=evidence))
+    elif forward != "1":
         if answers.networking.forwarding:
             findings.append(DoctorFinding(
                 "system.forwarding", "error",
