@@ -190,11 +190,11 @@ class CaScreen(FormScreen):
             if not key:
                 out["ca_import.key"] = "give the CA key file"
             found = self._imported()
-            if self._passphrase_problem:
-                out["ca.passphrase"] = self._passphrase_problem
             info = self.query_one("#import-info", Static)
             if isinstance(found, str):
                 out["ca_import.key"] = found
+                if self._passphrase_problem:  # why the passphrase given could not be tried
+                    out["ca.passphrase"] = self._passphrase_problem
                 info.update("")
             elif found is not None:
                 info.update(f"CA: {found.dn}, {found.key.value}, valid until {found.not_after:%Y-%m-%d}"
