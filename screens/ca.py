@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,13 @@ from textual.widgets import Input, RadioButton, RadioSet, Static
 from screens.base import Field, FormScreen, Radio, SecretField, int_or_text, text_input
 from screens.choice import Choice
 from wizard.fs import paths
-from wizard.model.answers import CA
+from wizard.model.answers import CA, Secret
 from wizard.model.secrets import SecretSource
 from wizard.pki.keytypes import KeyType
 from wizard.pki.names import dn_value
 from wizard.plan import staging
 from wizard.plan.session import CaImport
+from wizard.problems import InvalidAnswers
 
 KEY_CHOICES: tuple[tuple[str, KeyType], ...] = (
     ("rsa-4096 (the article's CA key)", KeyType.RSA_4096),
@@ -67,6 +69,15 @@ def _inspect(cert: str, key: str, passphrase: bytes | None, stamp: tuple[float, 
         return str(exc)
 
 
+def stored_passphrase(secret: Secret | None, environ: Mapping[str, str]) -> tuple[bytes | None, str]:
+    """The passphrase an {env}/{file} reference holds, or None and why it cannot be read (a variable not
+    set yet, a missing file): the screen shows the reason. Anything else is a bug and is not caught."""
+    try:
+        return SecretSource(environ=environ).resolve(secret, "ca.passphrase"), ""
+    except InvalidAnswers as exc:
+        return None, "; ".join(p.message for p in exc.problems)
+
+
 def inspect_import(cert: str, key: str, passphrase: bytes | None) -> staging.ImportedCa | str:
     try:
         stamp = (Path(cert).stat().st_mtime, Path(key).stat().st_mtime)
@@ -77,6 +88,7 @@ def inspect_import(cert: str, key: str, passphrase: bytes | None) -> staging.Imp
 
 class CaScreen(FormScreen):
     HELP = "ca"
+    _passphrase_problem = ""  # why the stored passphrase reference cannot be read, when it cannot
 
     def form(self) -> ComposeResult:
         ca = self.ctx.answers.ca
@@ -122,17 +134,13 @@ class CaScreen(FormScreen):
 
     def _passphrase(self) -> bytes | None:
         secret = self.query_one(SecretField)
+        self._passphrase_problem = ""
         if secret.kind == "type":
             text, _ = secret.typed_text()
             if text:
                 return text.encode()
-        value = secret.value()
-        if value is None:
-            return None
-        try:
-            return SecretSource(environ=os.environ).resolve(value, "ca.passphrase")
-        except Exception:  # a stored secret that cannot be read yet: the import check says "needs a passphrase"
-            return None
+        passphrase, self._passphrase_problem = stored_passphrase(secret.value(), os.environ)
+        return passphrase
 
     def _import_files(self) -> tuple[str, str]:
         return (self.query_one("#ca-cert-file", Input).value.strip(),
@@ -180,6 +188,8 @@ class CaScreen(FormScreen):
             info = self.query_one("#import-info", Static)
             if isinstance(found, str):
                 out["ca_import.key"] = found
+                if self._passphrase_problem:  # why the passphrase given could not be tried
+                    out["ca.passphrase"] = self._passphrase_problem
                 info.update("")
             elif found is not None:
                 info.update(f"CA: {found.dn}, {found.key.value}, valid until {found.not_after:%Y-%m-%d}"

@@ -16,6 +16,7 @@ from textual.widgets import Checkbox, Input, Static
 
 from screens.base import Check, Field, FormScreen, text_input
 from screens.choice import Choice
+from wizard.findings import Finding
 
 FIREWALLS: tuple[tuple[str, str], ...] = (
     ("auto (the active one)", "auto"), ("nftables", "nftables"), ("iptables", "iptables"),
@@ -30,18 +31,18 @@ class FactsGathered(Message):
     facts: Any  # wizard.system.netfacts.NetFacts
 
 
-def findings_text(findings: list[Any], staged: bool) -> str:
+def findings_text(findings: list[Finding], staged: bool) -> str:
     where = ("Checks of THIS machine (the plan targets a staged root; the checks still describe the host "
              "you run on):" if staged else "Checks of this host:")
     lines = [where]
     for f in findings:
-        lines.append(f"[{MARK[f.severity]}] {f.check}: {f.summary}")
+        lines.append(f"[{MARK[f.severity]}] {f.check}: {f.message}")
         if f.fix and f.severity in ("warning", "error"):
             lines.append(f"        fix: {f.fix}")
     return "\n".join(lines)
 
 
-def verdict_text(failed: list[Any]) -> str:
+def verdict_text(failed: list[Finding]) -> str:
     if not failed:
         return ""
     names = ", ".join(dict.fromkeys(f.check for f in failed))
@@ -52,7 +53,7 @@ def verdict_text(failed: list[Any]) -> str:
 class NetworkingScreen(FormScreen):
     HELP = "networking"
     facts: Any = None
-    findings: list[Any] = []  # noqa: RUF012 -- replaced, never mutated
+    findings: list[Finding] = []  # noqa: RUF012 -- replaced, never mutated
 
     def form(self) -> ComposeResult:
         n = self.ctx.answers.networking

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from screens.base import Field, StepResult, StepScreen, text_input
+from wizard.findings import Finding
 from wizard.fs.changes import Change, FileChange, Plan, file_changes, pending
 from wizard.plan import session, staging
 from wizard.plan.preview import describe_change
@@ -128,7 +129,7 @@ class ReviewScreen(StepScreen):
         self.post_message(PlanReady(plan, changes, netchecks.open_lines(s.answers, findings, list(plan.warnings)),
                                     len(netchecks.unaccepted(s.answers, findings))))
 
-    def _findings(self) -> list[Any]:
+    def _findings(self) -> list[Finding]:
         """The networking step's checks, run again on fresh facts: the review states what holds now."""
         from wizard.checks import netchecks
         from wizard.model.answers import is_ip

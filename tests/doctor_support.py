@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from wizard.checks.doctor import Report, run
-from wizard.checks.doctor.findings import Finding
+from wizard.checks.doctor.findings import DoctorFinding
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.secrets import SecretSource
@@ -59,9 +59,9 @@ def codes(report: Report, area: str | None = None, problems_only: bool = True) -
             and (f.is_problem or not problems_only)}
 
 
-def one(report: Report, code: str) -> Finding:
+def one(report: Report, code: str) -> DoctorFinding:
     found = report.by_code(code)
-    assert len(found) == 1, [f"{f.code}: {f.summary}" for f in report.findings]
+    assert len(found) == 1, [f"{f.code}: {f.message}" for f in report.findings]
     return found[0]
 
 

@@ -98,7 +98,7 @@ def test_warnings_for_risky_but_valid_choices() -> None:
         "server": {"address": "vpn.example.com"}, "host": {"key": "ecdsa-p256", "lifetime_days": 1000},
         "clients": [{"name": "a@example.com", "p12_password": "hunter2"}], "proposals": "seed",
         "logging": "ike 4"})
-    fields = {f for f, _ in answers_warnings(answers)}
+    fields = {f.field for f in answers_warnings(answers)}
     assert {"host.key", "host.lifetime_days", "clients[0].p12_password", "proposals", "logging"} <= fields
 
 

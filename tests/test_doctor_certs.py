@@ -70,7 +70,7 @@ def test_server_address_changed_in_the_answers(root: Path, tmp_path: Path) -> No
     report = doctor(root, answers)
     assert one(report, "cert.san-missing").data["name"] == "198.51.100.20"
     drift = report.by_code("cert.identity-differs-from-answers")
-    assert drift and drift[0].severity == "warning" and "'vpn.example.com'" in drift[0].summary
+    assert drift and drift[0].severity == "warning" and "'vpn.example.com'" in drift[0].message
     apply_root(root, answers)
     assert not codes(doctor(root, answers), "certificates")
 
@@ -94,7 +94,7 @@ def test_ip_only_as_ip_entry_is_refused_by_windows(root: Path, tmp_path: Path) -
     answers = write_answers(tmp_path, BASE.replace("vpn.example.com}", "vpn.example.com, alt_names: [203.0.113.7]}"))
     finding = one(doctor(root, answers), "cert.san-missing")
     assert finding.data["refused_by"] == ["Windows"]
-    assert "IP and a DNS entry" in finding.summary
+    assert "IP and a DNS entry" in finding.message
 
 
 def test_expired_host_certificate_and_apply_renews_it(root: Path, tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_key_that_does_not_match_the_certificate(root: Path, tmp_path: Path) -> 
     other = keys.generate_key(KeyType.RSA_2048)
     (root / "etc/swanctl/private/vpn-host.key").write_bytes(encode.key_to_pem(other))
     finding = one(doctor(root, answers), "cert.key-mismatch")
-    assert finding.severity == "error" and "no private key found" in finding.summary
+    assert finding.severity == "error" and "no private key found" in finding.message
     assert finding.evidence[0].where.endswith("/etc/swanctl/private/vpn-host.key")
     apply_root(root, answers)  # re-issues the certificate for the key that is there
     assert "cert.key-mismatch" not in codes(doctor(root, answers))
@@ -170,7 +170,7 @@ def test_ecdsa_server_certificate_with_apple_clients(tmp_path: Path) -> None:
     root = apply_root(tmp_path / "root", answers)
     assert list((root / "etc/swan-wizard/clients").glob("*/*.mobileconfig")), "Apple profiles are generated"
     finding = one(doctor(root, answers), "cert.apple-non-rsa")
-    assert finding.severity == "warning" and "ecdsa-p256" in finding.summary
+    assert finding.severity == "warning" and "ecdsa-p256" in finding.message
     assert "host.key: rsa-3072" in finding.fix
 
 

@@ -55,8 +55,8 @@ def test_loose_permissions_are_found_and_fixed(root: Path) -> None:
              if f.code == "config.permissions" and f.autofix}
     assert set(found) == set(broken)
     key = found[root / "etc/swanctl/private/vpn-host.key"]
-    assert key.severity == "error" and "mode 0644" in key.evidence[0].text and "everyone" in key.summary
-    assert "its group" in found[root / "etc/swan-wizard/secrets/eap.user.bob"].summary
+    assert key.severity == "error" and "mode 0644" in key.evidence[0].text and "everyone" in key.message
+    assert "its group" in found[root / "etc/swan-wizard/secrets/eap.user.bob"].message
     assert key.command == f"chmod 0600 {root}/etc/swanctl/private/vpn-host.key"
     applied = apply_fixes(report)
     assert len(applied) == len(broken)
@@ -99,8 +99,8 @@ def test_unknown_algorithm_is_refused_with_its_line(root: Path) -> None:
     line = _edit(conf, "proposals = aes256gcm16", "proposals = aes257gcm16")
     report = doctor(root, daemon_check=True)
     refused = report.by_code("config.rejected")[0]
-    assert refused.severity == "error" and "IPSec-IKEv2" in refused.summary
-    assert "invalid value for: proposals" in refused.summary
+    assert refused.severity == "error" and "IPSec-IKEv2" in refused.message
+    assert "invalid value for: proposals" in refused.message
     assert refused.evidence[0].where == f"/etc/swanctl/conf.d/swan-wizard.conf:{line}"
     assert report.exit_code == 1
 
@@ -110,14 +110,14 @@ def test_unknown_option_and_missing_brace(root: Path) -> None:
     conf = root / "etc/swanctl/conf.d/swan-wizard.conf"
     line = _edit(conf, "      unique = replace\n", "      unique = replace\n      mobile_ike = yes\n") + 1
     refused = doctor(root, daemon_check=True).by_code("config.rejected")[0]
-    assert "unknown option: mobile_ike" in refused.summary
+    assert "unknown option: mobile_ike" in refused.message
     assert refused.evidence[0].where == f"/etc/swanctl/conf.d/swan-wizard.conf:{line}"
     # A section never closed: charon only says "syntax error"; the doctor's reader names the line.
     text = conf.read_text().replace("mobile_ike = yes\n", "")
     conf.write_text(text.replace("   swan-wizard-v4 {\n", "   swan-wizard-v4 {\n   extra {\n", 1))
     opened = text[: text.index("   swan-wizard-v4 {\n")].count("\n") + 2
     refused = one(doctor(root, daemon_check=True), "config.rejected")
-    assert "syntax error" in refused.summary and "no connection is loaded" in refused.summary
+    assert "syntax error" in refused.message and "no connection is loaded" in refused.message
     # The '}' that closes the wrong section is named, with the range the stray '{' is in.
     hint = next(e for e in refused.evidence if "between lines" in e.text)
     first, last = (int(n) for n in re.findall(r"between lines (\d+) and (\d+)", hint.text)[0])
@@ -155,7 +155,7 @@ def test_without_a_daemon_the_files_are_still_read(root: Path) -> None:
     report = doctor(root, daemon_check=False)
     assert one(report, "config.daemon-check").severity == "skipped"
     unknown = report.by_code("config.proposal-unknown")[0]
-    assert "aes257gcm16" in unknown.summary and unknown.evidence[0].where.endswith(f":{line}")
+    assert "aes257gcm16" in unknown.message and unknown.evidence[0].where.endswith(f":{line}")
 
 
 # ---------------------------------------------------------------------------------------------- proposals

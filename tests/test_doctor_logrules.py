@@ -93,7 +93,7 @@ def test_failures_before_the_last_start_are_history(tmp_path: Path) -> None:
     ctx = make_context(Root.of(tmp_path), log=str(log))
     findings, _ = logcheck.check(ctx)
     finding = next(f for f in findings if f.code == "log.no-private-key")
-    assert finding.severity == "info" and "may be fixed already" in finding.summary
+    assert finding.severity == "info" and "may be fixed already" in finding.message
 
 
 def test_one_failure_of_several_lines_counts_once(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("PKI", ("wizard.pki",)),
     ("running system", ("wizard.system",)),
     ("files under the root", ("wizard.fs",)),
-    ("problems", ("wizard.problems",)),
+    ("problems and findings", ("wizard.problems", "wizard.findings")),
     ("package", ("wizard",)),
 ]
 UI_ONLY = ("textual", "rich", "screens")

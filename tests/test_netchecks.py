@@ -37,7 +37,7 @@ def test_all_clear_on_a_good_host() -> None:
 
 def test_unknown_wan_interface() -> None:
     findings = netchecks.check_interfaces(answers("networking: {wan_interface: wan9}\n"), GOOD)
-    assert findings[0].severity == "error" and "wan9" in findings[0].summary and "eth0" in findings[0].summary
+    assert findings[0].severity == "error" and "wan9" in findings[0].message and "eth0" in findings[0].message
 
 
 def test_no_default_route() -> None:
@@ -55,13 +55,13 @@ def test_server_behind_nat_names_ports_to_forward() -> None:
 
 def test_server_name_that_does_not_resolve() -> None:
     finding = netchecks.check_server_address(answers(), replace(GOOD, resolved={}))[0]
-    assert finding.severity == "warning" and "does not resolve" in finding.summary
+    assert finding.severity == "warning" and "does not resolve" in finding.message
 
 
 def test_port_taken_by_another_ike_daemon() -> None:
     facts = replace(GOOD, port_users=(PortUser(500, "0.0.0.0", 4242, "pluto"),))
     findings = netchecks.check_ports(answers(), facts)
-    assert findings[0].severity == "error" and "pluto (pid 4242)" in findings[0].summary
+    assert findings[0].severity == "error" and "pluto (pid 4242)" in findings[0].message
     ours = replace(GOOD, port_users=(PortUser(500, "0.0.0.0", 1, "charon"), PortUser(4500, "0.0.0.0", 1, "charon")))
     assert severities(netchecks.check_ports(answers(), ours), "ports") == {"ok"}
 
@@ -69,7 +69,7 @@ def test_port_taken_by_another_ike_daemon() -> None:
 def test_sysctls_now_versus_plan() -> None:
     facts = replace(GOOD, sysctls={"net.ipv4.ip_forward": "0"})
     findings = netchecks.check_sysctls(answers(), facts)
-    assert any("ip_forward is 0 now; the plan sets 1" in f.summary for f in findings)
+    assert any("ip_forward is 0 now; the plan sets 1" in f.message for f in findings)
     off = netchecks.check_sysctls(answers("networking: {forwarding: false}\n"), facts)
     assert off[0].severity == "warning"
 
@@ -83,12 +83,12 @@ def test_sysctls_now_versus_plan() -> None:
 ])
 def test_kernel_support(facts: NetFacts, extra: str, severity: str, words: str) -> None:
     finding = netchecks.check_kernel(answers(extra), facts)[0]
-    assert finding.severity == severity and words in finding.summary
+    assert finding.severity == severity and words in finding.message
 
 
 def test_pool_overlapping_a_local_network_and_loopback_dns() -> None:
     findings = netchecks.check_pool(answers("pool: {addresses: 203.0.113.128/25, dns: [127.0.0.53]}\n"), GOOD)
-    errors = [f.summary for f in findings if f.severity == "error"]
+    errors = [f.message for f in findings if f.severity == "error"]
     assert any("overlaps 203.0.113.0/24 on eth0" in e for e in errors)
     assert any("loopback" in e for e in errors)
 
@@ -96,7 +96,7 @@ def test_pool_overlapping_a_local_network_and_loopback_dns() -> None:
 def test_l2tp_range_is_checked_too() -> None:
     facts = replace(GOOD, interfaces=(*GOOD.interfaces, Interface("lan0", ("192.168.42.1/24",), True)))
     findings = netchecks.check_pool(answers("variants: {l2tp: {users: [{name: a}]}}\n"), facts)
-    assert any(f.severity == "error" and "lan0" in f.summary for f in findings)
+    assert any(f.severity == "error" and "lan0" in f.message for f in findings)
 
 
 def test_firewall_backend_missing_and_front_end_active() -> None:
@@ -104,14 +104,14 @@ def test_firewall_backend_missing_and_front_end_active() -> None:
     assert "error" in {f.severity for f in missing}
     ufw_on = replace(GOOD, firewalls=(FirewallBackend("nftables", True, True), FirewallBackend("ufw", True, True)))
     findings = netchecks.check_firewall(answers("networking: {firewall: nftables}\n"), ufw_on)
-    assert any(f.severity == "warning" and "ufw is active" in f.summary for f in findings)
+    assert any(f.severity == "warning" and "ufw is active" in f.message for f in findings)
     no_wan = netchecks.check_firewall(answers(), replace(GOOD, default_interface=None))
-    assert any("WAN interface is unknown" in f.summary for f in no_wan)
+    assert any("WAN interface is unknown" in f.message for f in no_wan)
 
 
 def test_ipv6_leak_is_said() -> None:
     finding = netchecks.check_ipv6(answers(), replace(GOOD, ipv6_default_route=True))[0]
-    assert finding.severity == "warning" and "outside the tunnel" in finding.summary
+    assert finding.severity == "warning" and "outside the tunnel" in finding.message
     routed = netchecks.check_ipv6(answers("variants: {ikev2-cert: {local_ts: [0.0.0.0/0, '::/0']}}\n"),
                                   replace(GOOD, ipv6_default_route=True))[0]
     assert routed.severity == "info"
@@ -153,7 +153,7 @@ def test_only_known_checks_can_be_accepted() -> None:
 
 def test_nat_names_the_wan_interface_the_rules_use_or_fails_without_one() -> None:
     findings = netchecks.check_firewall(answers(), GOOD)
-    assert "NAT: clients are masqueraded out of eth0 (WAN interface)" in [f.summary for f in findings]
+    assert "NAT: clients are masqueraded out of eth0 (WAN interface)" in [f.message for f in findings]
     no_route = replace(GOOD, default_interface=None)
     assert [f.fix for f in netchecks.check_firewall(answers(), no_route) if f.severity == "error"] == [
         "type the WAN interface"]
@@ -165,14 +165,14 @@ def test_a_user_without_the_certificate_a_cert_login_needs_is_a_warning() -> Non
     from wizard.model.answers import answers_warnings, users_without_certificate
 
     assert users_without_certificate(a) == [("ikev1-xauth", "dave")]
-    assert [m for f, m in answers_warnings(a) if "dave" in m] == [
+    assert [f.message for f in answers_warnings(a) if "dave" in f.message] == [
         "user dave has no client certificate, which ikev1-xauth with auth: cert needs: nobody can log in as "
         "dave; issue one named dave"]
 
 
 def test_an_l2tp_range_is_one_line_not_one_per_cidr_block() -> None:
     findings = netchecks.check_pool(answers("variants: {l2tp: {users: [{name: a}]}}\n"), GOOD)
-    lines = [f.summary for f in findings if f.check == "pool"]
+    lines = [f.message for f in findings if f.check == "pool"]
     assert lines == ["client network 10.10.10.0/24 overlaps no local network",
                      "client network 192.168.42.10-192.168.42.250 overlaps no local network"], lines
 
@@ -180,5 +180,5 @@ def test_an_l2tp_range_is_one_line_not_one_per_cidr_block() -> None:
 def test_an_l2tp_range_overlapping_a_local_network_is_one_error_naming_the_range() -> None:
     facts = replace(GOOD, interfaces=(*GOOD.interfaces, Interface("lan0", ("192.168.42.1/24",), True)))
     findings = netchecks.check_pool(answers("variants: {l2tp: {users: [{name: a}]}}\n"), facts)
-    errors = [f.summary for f in findings if f.severity == "error"]
+    errors = [f.message for f in findings if f.severity == "error"]
     assert errors == ["client network 192.168.42.10-192.168.42.250 overlaps 192.168.42.0/24 on lan0"], errors

@@ -192,7 +192,7 @@ proposals:
 """)
     assert proposals_for(answers, "ike", 1) == ("aes256-sha256-modp2048", "aes128-sha1-modp2048")
     assert proposals_for(answers, "esp", 1) == ("aes256-sha256",)
-    assert any(f == "proposals.ike_v1" and "SHA-1" in w for f, w in answers_warnings(answers))
+    assert any(f.field == "proposals.ike_v1" and "SHA-1" in f.message for f in answers_warnings(answers))
     with pytest.raises(InvalidAnswers) as info:
         answers_file.parse(BASE + "proposals: {ike: [aes256-sha256-modp2048], esp: [aes256gcm16], "
                                   "ike_v1: [aes256-aes128-sha256-modp2048]}\n")

@@ -105,7 +105,7 @@ def test_stop_waits_for_the_named_daemon_to_exit(tmp_path: Path) -> None:
 def test_doctor_reports_two_charons_and_a_stray_starter() -> None:
     two = duplicate_daemons([Daemon(10, "charon-systemd"), Daemon(20, "starter"), Daemon(21, "charon")], "swanctl")
     assert [f.code for f in two] == ["system.two-charons"] and two[0].severity == "error"
-    assert "2 charon daemons" in two[0].summary and "pid 21" in two[0].evidence[0].text
+    assert "2 charon daemons" in two[0].message and "pid 21" in two[0].evidence[0].text
     assert duplicate_daemons([Daemon(10, "charon-systemd")], "swanctl") == []
     assert duplicate_daemons([Daemon(20, "starter"), Daemon(21, "charon")], "ipsec") == []
     assert [f.code for f in duplicate_daemons([Daemon(20, "starter"), Daemon(10, "charon-systemd")], "swanctl")] \

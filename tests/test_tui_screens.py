@@ -364,6 +364,28 @@ def test_import_an_existing_ca_with_a_passphrase(tmp_path: Path) -> None:
     assert Root.of(root)(paths.CA_KEY).read_bytes() == key_file.read_bytes()
 
 
+def test_a_stored_passphrase_that_cannot_be_read_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = generate_key(KeyType.ECDSA_P256)
+    cert = issue.issue_ca(key, names.parse_dn("C=DE, O=Example, CN=Old CA"), 3650)
+    cert_file, key_file = tmp_path / "ca.pem", tmp_path / "ca.key"
+    cert_file.write_bytes(encode.cert_to_pem(cert))
+    key_file.write_bytes(encode.key_to_pem(key, b"old-ca-pass"))
+    monkeypatch.delenv("SWAN_WIZARD_TEST_CA_PASS", raising=False)
+
+    async def go() -> None:
+        app = app_at(tmp_path / "root", "ca", "version: 1\nserver: {address: vpn.example.com}\n"
+                     "ca: {passphrase: {env: SWAN_WIZARD_TEST_CA_PASS}}\n")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await click_id(pilot, "ca-import")
+            await fill(pilot, "#ca-cert-file", str(cert_file))
+            await fill(pilot, "#ca-key-file", str(key_file))
+            assert "passphrase" in field_message(app, "ca-key-file")
+            shown = str(app.screen.query_one("#problems", Static).render())
+            assert "ca.passphrase: environment variable SWAN_WIZARD_TEST_CA_PASS is not set" in shown
+
+    run_async(go())
+
+
 def test_start_over_replaces_the_keys_and_backs_the_old_ones_up(tmp_path: Path) -> None:
     root = tmp_path / "root"
     old = tmp_path / "old.yaml"

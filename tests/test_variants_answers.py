@@ -27,8 +27,8 @@ def problems(extra: str) -> dict[str, str]:
 
 def warnings(extra: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for field, message in answers_warnings(parse(extra)):
-        out.setdefault(field, []).append(message)
+    for finding in answers_warnings(parse(extra)):
+        out.setdefault(finding.field, []).append(finding.message)
     return out
 
 

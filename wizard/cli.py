@@ -124,7 +124,7 @@ def cmd_check(args: argparse.Namespace) -> Exit:
     names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n)]
     findings = netchecks.run_all(answers, netfacts.gather(names))
     if args.json:
-        print(json.dumps([asdict(f) for f in findings], indent=2))
+        print(json.dumps([f.to_json() for f in findings], indent=2))
     else:
         for finding in findings:
             print(finding)
@@ -214,8 +214,8 @@ def cmd_validate(args: argparse.Namespace) -> Exit:
     answers = answers_file.load(args.answers)
     from wizard.model.answers import answers_warnings
 
-    for field_name, message in answers_warnings(answers):
-        warn(f"{field_name}: {message}")
+    for finding in answers_warnings(answers):
+        warn(f"{finding.field}: {finding.message}")
     print(f"{args.answers}: valid ({', '.join(answers.variants.enabled())}; {answers.layout} layout)")
     return Exit.OK
 

@@ -1,44 +1,40 @@
-"""Network checks: pure functions over NetFacts and the answers, each saying what is wrong and the fix."""
+"""Network checks: pure functions over NetFacts and the answers, each saying what is wrong and the fix.
+
+Every finding's code starts with the check's name (what ``networking.accept_failed_checks`` names), so
+callers (the doctor, the screens) pick findings by code. A fact netfacts could not read (Unknown) gives
+a warning that says so, never "free" or "inactive".
+"""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
+from wizard.findings import Finding
 from wizard.model.answers import Answers, is_ip
 from wizard.render.firewall import client_networks, client_ranges, resolve_backend, resolve_wan
-from wizard.system.netfacts import IKE_PORTS, NetFacts
+from wizard.system.netfacts import IKE_PORTS, NetFacts, Unknown
 
-Severity = Literal["ok", "info", "warning", "error"]
 IKE_DAEMONS = {"charon", "charon-systemd", "starter"}
 PLANNED_SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.accept_redirects": "0",
                    "net.ipv4.conf.all.send_redirects": "0"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    severity: Severity
-    summary: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        return f"[{self.severity}] {self.check}: {self.summary}" + (f" Fix: {self.fix}" if self.fix else "")
 
 
 def check_interfaces(answers: Answers, facts: NetFacts) -> list[Finding]:
     names = {i.name for i in facts.interfaces}
     wan = answers.networking.wan_interface
     if wan != "auto" and wan not in names:
-        return [Finding("interfaces", "error", f"WAN interface '{wan}' does not exist here "
-                        f"(interfaces: {', '.join(sorted(names))})", "name one of them, or use auto")]
+        return [Finding("interfaces.wan-missing", "error", "networking.wan_interface",
+                        f"WAN interface '{wan}' does not exist here (interfaces: {', '.join(sorted(names))})",
+                        "name one of them, or use auto")]
     if facts.default_interface is None:
-        return [Finding("interfaces", "warning", "no IPv4 default route: the WAN interface is unknown",
+        return [Finding("interfaces.no-default-route", "warning", "networking.wan_interface",
+                        "no IPv4 default route: the WAN interface is unknown",
                         "type the WAN interface, or add a default route")]
     addrs = next((i.addresses for i in facts.interfaces if i.name == facts.default_interface), ())
-    return [Finding("interfaces", "ok", f"WAN side: {facts.default_interface} ({', '.join(addrs) or 'no address'})"
+    return [Finding("interfaces.wan", "ok", "networking.wan_interface",
+                    f"WAN side: {facts.default_interface} ({', '.join(addrs) or 'no address'})"
                     f" via {facts.default_gateway}")]
 
 
@@ -50,50 +46,79 @@ def check_server_address(answers: Answers, facts: NetFacts) -> list[Finding]:
     address = answers.server.address
     targets = [address] if is_ip(address) else list(facts.resolved.get(address, ()))
     if not targets:
-        return [Finding("server-address", "warning", f"{address} does not resolve (from this host)",
+        return [Finding("server-address.unresolved", "warning", "server.address",
+                        f"{address} does not resolve (from this host)",
                         "publish a DNS A record for it, or give the public IP address as server.address")]
     local = _local_ips(facts)
     if any(ipaddress.ip_address(t) in local for t in targets):
-        return [Finding("server-address", "ok", f"{address} is an address of this host")]
+        return [Finding("server-address.local", "ok", "server.address", f"{address} is an address of this host")]
     wan_ip = next((a.ip for i in facts.interfaces if i.name == facts.default_interface
                    for a in (ipaddress.ip_interface(x) for x in i.addresses) if a.version == 4), None)
     where = f" to {wan_ip}" if wan_ip else ""
-    return [Finding("server-address", "warning",
+    return [Finding("server-address.elsewhere", "warning", "server.address",
                     f"{address} ({', '.join(targets)}) is not an address of this host: it is behind NAT "
                     "or the name points elsewhere",
                     f"on the router, forward UDP 500 and UDP 4500{where} (ESP is carried inside UDP 4500 then)")]
 
 
-def check_ports(answers: Answers, facts: NetFacts) -> list[Finding]:
+PortState = Literal["taken", "ike", "free", "unknown"]
+
+
+def port_code(port: int, state: PortState) -> str:
+    """The code of what check_ports says about one IKE port: taken (by another daemon), ike (served by
+    strongSwan), free, or unknown (the socket list could not be read)."""
+    return f"ports.udp-{port}-{state}"
+
+
+def judge_ports(facts: NetFacts) -> list[Finding]:
+    """Who holds UDP 500 and 4500: a judgement of the facts alone (the doctor asks it without answers)."""
     out = []
     for port in IKE_PORTS:
+        if isinstance(facts.port_users, Unknown):
+            out.append(Finding(port_code(port, "unknown"), "warning", "",
+                               f"could not check who holds UDP {port}: {facts.port_users.reason}",
+                               "run the check as root"))
+            continue
         users = [u for u in facts.port_users if u.port == port]
         others = [u for u in users if (u.process or "") not in IKE_DAEMONS]
         if others:
             who = ", ".join(f"{u.process or '?'} (pid {u.pid})" for u in others)
-            out.append(Finding("ports", "error", f"UDP {port} is taken by {who}",
+            out.append(Finding(port_code(port, "taken"), "error", "", f"UDP {port} is taken by {who}",
                                "stop that IKE daemon (e.g. libreswan's pluto, racoon) before starting strongSwan"))
         elif users:
-            out.append(Finding("ports", "ok", f"UDP {port} is served by strongSwan ({users[0].process})"))
+            out.append(Finding(port_code(port, "ike"), "ok", "",
+                               f"UDP {port} is served by strongSwan ({users[0].process})"))
         else:
-            out.append(Finding("ports", "ok", f"UDP {port} is free"))
+            out.append(Finding(port_code(port, "free"), "ok", "", f"UDP {port} is free"))
     return out
+
+
+def check_ports(answers: Answers, facts: NetFacts) -> list[Finding]:
+    return judge_ports(facts)
 
 
 def check_sysctls(answers: Answers, facts: NetFacts) -> list[Finding]:
     if not answers.networking.forwarding:
-        if facts.sysctls.get("net.ipv4.ip_forward") != "1":
-            return [Finding("sysctl", "warning", "IP forwarding is off and networking.forwarding is false: "
-                            "clients reach this host only", "set networking.forwarding: true")]
-        return [Finding("sysctl", "ok", "IP forwarding is on (set outside Swan Wizard)")]
+        now = facts.sysctls.get("net.ipv4.ip_forward")
+        if now is None:
+            return [Finding("sysctl.unknown", "warning", "networking.forwarding",
+                            "could not read net.ipv4.ip_forward: whether clients reach beyond this host is unknown",
+                            "set networking.forwarding: true")]
+        if now != "1":
+            return [Finding("sysctl.forwarding-off", "warning", "networking.forwarding",
+                            "IP forwarding is off and networking.forwarding is false: clients reach this host only",
+                            "set networking.forwarding: true")]
+        return [Finding("sysctl.forwarding-on", "ok", "networking.forwarding",
+                        "IP forwarding is on (set outside Swan Wizard)")]
     out = []
     for key, want in PLANNED_SYSCTLS.items():
         now = facts.sysctls.get(key)
         if now == want:
-            out.append(Finding("sysctl", "ok", f"{key} = {now}"))
+            out.append(Finding("sysctl.set", "ok", "networking.forwarding", f"{key} = {now}"))
         else:
-            out.append(Finding("sysctl", "info", f"{key} is {now if now is not None else 'unknown'} now; "
-                               f"the plan sets {want}", "applied by the plan (sysctl -p)"))
+            out.append(Finding("sysctl.planned", "info", "networking.forwarding",
+                               f"{key} is {now if now is not None else 'unknown'} now; the plan sets {want}",
+                               "applied by the plan (sysctl -p)"))
     return out
 
 
@@ -109,64 +134,85 @@ def esp_backend(answers: Answers, facts: NetFacts | None) -> Literal["kernel", "
 def check_kernel(answers: Answers, facts: NetFacts) -> list[Finding]:
     backend = esp_backend(answers, facts)
     if facts.xfrm and facts.esp:
-        return [Finding("kernel", "ok", f"the kernel has XFRM and ESP; the plan uses {backend} ESP")]
+        return [Finding("kernel.esp", "ok", "networking.esp",
+                        f"the kernel has XFRM and ESP; the plan uses {backend} ESP")]
     if backend == "kernel":
-        return [Finding("kernel", "error", "the kernel has no ESP (esp4) but networking.esp is kernel",
+        return [Finding("kernel.no-esp", "error", "networking.esp",
+                        "the kernel has no ESP (esp4) but networking.esp is kernel",
                         "load esp4 (modprobe esp4), or set networking.esp: userspace")]
     if not facts.libipsec:
-        return [Finding("kernel", "error", "the kernel has no ESP and charon's kernel-libipsec plugin is missing",
+        return [Finding("kernel.no-libipsec", "error", "networking.esp",
+                        "the kernel has no ESP and charon's kernel-libipsec plugin is missing",
                         "install libcharon-extra-plugins (Debian) or use a kernel with esp4")]
     if not facts.tun:
-        return [Finding("kernel", "error", "kernel-libipsec needs /dev/net/tun, which is missing",
-                        "load the tun module")]
-    return [Finding("kernel", "info", "the kernel has no ESP: the plan uses charon's kernel-libipsec plugin "
+        return [Finding("kernel.no-tun", "error", "networking.esp",
+                        "kernel-libipsec needs /dev/net/tun, which is missing", "load the tun module")]
+    return [Finding("kernel.libipsec", "info", "networking.esp",
+                    "the kernel has no ESP: the plan uses charon's kernel-libipsec plugin "
                     "(ESP in userspace over a TUN device; slower, tunnel mode only)")]
+
+
+def pool_overlaps(label: str, blocks: list[str], field: str, facts: NetFacts) -> list[Finding]:
+    """Whether one client address range (``blocks`` cover it) overlaps a network of this host:
+    ``pool.overlap`` errors, one per clash, or one ``pool.clear``."""
+    nets = [ipaddress.ip_network(b) for b in blocks]
+    clash = [(i.name, ipaddress.ip_interface(a).network) for i in facts.interfaces for a in i.addresses
+             if i.name != "lo"]
+    clash = [(n, ln) for n, ln in clash if any(ln.version == net.version and ln.overlaps(net) for net in nets)]
+    if clash:
+        return [Finding("pool.overlap", "error", field, f"client network {label} overlaps {ln} on {n}",
+                        "choose a pool that no local network uses, e.g. 10.10.10.0/24") for n, ln in clash]
+    return [Finding("pool.clear", "ok", field, f"client network {label} overlaps no local network")]
 
 
 def check_pool(answers: Answers, facts: NetFacts) -> list[Finding]:
     out = []
-    local_nets = [(i.name, ipaddress.ip_interface(a).network) for i in facts.interfaces for a in i.addresses
-                  if i.name != "lo"]
     # One line per range the admin configured, not per CIDR block of it (an L2TP range takes up to ~14).
     for label, blocks in client_ranges(answers):
-        nets = [ipaddress.ip_network(b) for b in blocks]
-        clash = [(n, ln) for n, ln in local_nets
-                 if any(ln.version == net.version and ln.overlaps(net) for net in nets)]
-        if clash:
-            out += [Finding("pool", "error", f"client network {label} overlaps {ln} on {n}",
-                            "choose a pool that no local network uses, e.g. 10.10.10.0/24") for n, ln in clash]
-        else:
-            out.append(Finding("pool", "ok", f"client network {label} overlaps no local network"))
-    for dns in answers.pool.dns:
+        field = "pool.addresses" if label == answers.pool.addresses else "variants.l2tp.ip_range"
+        out += pool_overlaps(label, blocks, field, facts)
+    for i, dns in enumerate(answers.pool.dns):
         ip = ipaddress.ip_address(dns)
         if ip.is_loopback:
-            out.append(Finding("pool", "error", f"DNS server {dns} is a loopback address: clients cannot use it",
+            out.append(Finding("pool.dns-loopback", "error", f"pool.dns[{i}]",
+                               f"DNS server {dns} is a loopback address: clients cannot use it",
                                "give an address clients can reach (e.g. the server's address inside the pool)"))
     return out
 
 
 def check_firewall(answers: Answers, facts: NetFacts) -> list[Finding]:
     backend = resolve_backend(answers, facts)
-    active = [f.name for f in facts.firewalls if f.active]
+    active = [f.name for f in facts.firewalls if f.active is True]
+    unknown = [f for f in facts.firewalls if isinstance(f.active, Unknown)]
     present = [f.name for f in facts.firewalls if f.present]
-    out = [Finding("firewall", "info", f"firewalls present: {', '.join(present) or 'none'}; active: "
-                   f"{', '.join(active) or 'none'}; the plan uses {backend}")]
+    out = [Finding("firewall.backend", "info", "networking.firewall",
+                   f"firewalls present: {', '.join(present) or 'none'}; active: {', '.join(active) or 'none'}"
+                   + (f"; unknown: {', '.join(f.name for f in unknown)}" if unknown else "")
+                   + f"; the plan uses {backend}")]
+    out += [Finding("firewall.unknown", "warning", "networking.firewall",
+                    f"could not check whether {f.name} is active: {f.active.reason}",
+                    "check it by hand, then name the firewall in networking.firewall")
+            for f in unknown if isinstance(f.active, Unknown)]
     if backend != "none" and backend not in present:
-        out.append(Finding("firewall", "error", f"networking.firewall is {backend} but it is not installed",
+        out.append(Finding("firewall.missing", "error", "networking.firewall",
+                           f"networking.firewall is {backend} but it is not installed",
                            f"install {backend}, or choose another (auto picks the active one)"))
     for front in ("firewalld", "ufw"):
         if front in active and backend in ("nftables", "iptables"):
-            out.append(Finding("firewall", "warning", f"{front} is active and manages the firewall, but the plan "
+            out.append(Finding("firewall.front-end", "warning", "networking.firewall",
+                               f"{front} is active and manages the firewall, but the plan "
                                f"writes {backend} rules it may overwrite on reload",
                                f"set networking.firewall: {front}"))
     if answers.networking.nat and backend != "none" and client_networks(answers):
         # The same resolution the firewall plan makes: what this says is what the rules will hold.
         wan = resolve_wan(answers, facts)
         if wan is None:
-            out.append(Finding("firewall", "error", "NAT is on but the WAN interface is unknown: clients would "
-                               "connect with no internet", "type the WAN interface"))
+            out.append(Finding("firewall.nat-no-wan", "error", "networking.wan_interface",
+                               "NAT is on but the WAN interface is unknown: clients would connect with no internet",
+                               "type the WAN interface"))
         else:
-            out.append(Finding("firewall", "ok", f"NAT: clients are masqueraded out of {wan} (WAN interface)"))
+            out.append(Finding("firewall.nat", "ok", "networking.nat",
+                               f"NAT: clients are masqueraded out of {wan} (WAN interface)"))
     return out
 
 
@@ -174,12 +220,14 @@ def check_ipv6(answers: Answers, facts: NetFacts) -> list[Finding]:
     v6_in_tunnel = any(":" in ts for v in (answers.variants.ikev2_cert, answers.variants.ikev2_eap) if v
                        for ts in v.local_ts)
     if v6_in_tunnel:
-        return [Finding("ipv6", "info", "IPv6 traffic selectors are part of the tunnel")]
+        return [Finding("ipv6.tunnelled", "info", "", "IPv6 traffic selectors are part of the tunnel")]
     if facts.ipv6_default_route:
-        return [Finding("ipv6", "warning", "this host has IPv6 but the tunnel carries IPv4 only: clients with "
+        return [Finding("ipv6.outside", "warning", "",
+                        "this host has IPv6 but the tunnel carries IPv4 only: clients with "
                         "IPv6 reach IPv6 sites outside the tunnel",
                         "add ::/0 to local_ts with an IPv6 pool to route it, or turn IPv6 off on the clients")]
-    return [Finding("ipv6", "info", "no IPv6 default route here: the tunnel is IPv4 only and IPv6 is left out")]
+    return [Finding("ipv6.none", "info", "",
+                    "no IPv6 default route here: the tunnel is IPv4 only and IPv6 is left out")]
 
 
 CHECKS: tuple[Callable[[Answers, NetFacts], list[Finding]], ...] = (
@@ -199,7 +247,7 @@ def unaccepted(answers: Answers, findings: list[Finding]) -> list[Finding]:
 
 def refusal(answers: Answers, findings: list[Finding]) -> list[str]:
     """Why an apply must not go on: one line per FAIL the answers do not accept (empty: it may)."""
-    return [f"networking: check {f.check} FAILs: {f.summary}" + (f"; fix: {f.fix}" if f.fix else "")
+    return [f"networking: check {f.check} FAILs: {f.message}" + (f"; fix: {f.fix}" if f.fix else "")
             + f"; or accept it with networking.accept_failed_checks: [{f.check}]"
             for f in unaccepted(answers, findings)]
 
@@ -209,9 +257,9 @@ def open_lines(answers: Answers, findings: list[Finding], warnings: list[tuple[s
 
     ``warnings`` are the plan's (field, message) pairs; an accepted FAIL says that the admin accepted it."""
     accepted = set(answers.networking.accept_failed_checks)
-    out = [f"FAIL {f.check}: {f.summary}" + (" (accepted by the admin, recorded in the answers)"
+    out = [f"FAIL {f.check}: {f.message}" + (" (accepted by the admin, recorded in the answers)"
                                              if f.check in accepted else "")
            for f in findings if f.severity == "error"]
-    out += [f"WARN {f.check}: {f.summary}" for f in findings if f.severity == "warning"]
+    out += [f"WARN {f.check}: {f.message}" for f in findings if f.severity == "warning"]
     out += [f"WARN {field}: {message}" for field, message in warnings]
     return out

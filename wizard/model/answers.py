@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from wizard.findings import Finding, Loc, field_loc, field_path
 from wizard.model import formats
 from wizard.model.proposals import check_proposal, ikev1_split
 from wizard.pki.keytypes import KeyType
@@ -451,75 +452,84 @@ class Variants(Section):
                     f"and host.key is {host_key.value}")
         return None
 
-    def cross_problems(self, answers: Answers) -> list[tuple[tuple[str | int, ...], str, bool]]:
-        """(location, message, is_error) for choices that the variants make impossible or partly useless.
+    def cross_problems(self, answers: Answers) -> list[Finding]:
+        """Choices that the variants make impossible (errors) or partly useless (warnings), by field.
 
         A client key that cannot log in to an IKEv1 variant is an error only when no IKEv2 variant gives
         that client another way in.
         """
-        out: list[tuple[tuple[str | int, ...], str, bool]] = []
+        out: list[Finding] = []
         for variant, rule in self._ikev1_cert_variants():
             problem = self._ikev1_key_problem(variant, rule, answers.host.key, None)
             if problem:
-                out.append((("host", "key"), problem, True))
+                out.append(Finding("answers.ikev1-key", "error", "host.key", problem))
                 continue
             for i, client in enumerate(answers.clients):
                 problem = self._ikev1_key_problem(variant, rule, client.key, answers.host.key)
                 if problem:
-                    out.append((("clients", i, "key"), problem + (
-                        "; this client can still use ikev2-cert" if self.ikev2_cert else ""), not self.ikev2_cert))
+                    out.append(Finding("answers.ikev1-key", "warning" if self.ikev2_cert else "error",
+                                       field_path(("clients", i, "key")), problem + (
+                                           "; this client can still use ikev2-cert" if self.ikev2_cert else "")))
         if isinstance(answers.proposals, CustomProposals) and (self.ikev1_xauth or self.l2tp):
             for kind in ("ike", "esp"):
                 if not answers.proposals.for_version(kind, 1):
-                    out.append((("proposals", kind), f"no IKEv1 proposal follows from these (IKEv1 has CBC ciphers "
-                                f"and SHA/MD5 hashes only for its IKE SA); add proposals.{kind}_v1", True))
+                    out.append(Finding("answers.ikev1-proposals", "error", f"proposals.{kind}",
+                                       f"no IKEv1 proposal follows from these (IKEv1 has CBC ciphers and SHA/MD5 "
+                                       f"hashes only for its IKE SA); add proposals.{kind}_v1"))
         road_warriors = any(v is not None for v in (self.ikev2_cert, self.ikev2_eap, self.ikev1_xauth))
         if self.l2tp is not None and road_warriors and answers.pool.addresses != "dhcp":
             pool = ipaddress.ip_network(answers.pool.addresses)
             first, last = (ipaddress.IPv4Address(p) for p in self.l2tp.ip_range.split("-"))  # IPv4: L2tp checked it
             if isinstance(pool, ipaddress.IPv4Network) and (
                     first in pool or last in pool or (first < pool[0] and last > pool[-1])):
-                out.append((("variants", "l2tp", "ip_range"),
-                            f"{self.l2tp.ip_range} overlaps pool.addresses {pool}; give L2TP its own range", True))
+                out.append(Finding("answers.l2tp-range", "error", "variants.l2tp.ip_range",
+                                   f"{self.l2tp.ip_range} overlaps pool.addresses {pool}; give L2TP its own range"))
             if ipaddress.ip_address(self.l2tp.local_ip) in pool:
-                out.append((("variants", "l2tp", "local_ip"),
-                            f"{self.l2tp.local_ip} lies inside pool.addresses {pool}", True))
+                out.append(Finding("answers.l2tp-local-ip", "error", "variants.l2tp.local_ip",
+                                   f"{self.l2tp.local_ip} lies inside pool.addresses {pool}"))
         if self.transport is not None:
             own = {answers.server.address, *answers.server.alt_names}
             for i, peer in enumerate(self.transport.peers):
                 if peer.address in own:
-                    out.append((("variants", "transport", "peers", i, "address"),
-                                f"{peer.address} is this server's own address", True))
+                    out.append(Finding("answers.transport-own-address", "error",
+                                       field_path(("variants", "transport", "peers", i, "address")),
+                                       f"{peer.address} is this server's own address"))
         return out
 
-    def cross_warnings(self, answers: Answers) -> list[tuple[str, str]]:
-        """(field, message) for variant choices that work but leave someone out."""
-        out = [(".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "["), msg)
-               for loc, msg, error in self.cross_problems(answers) if not error]
+    def cross_warnings(self, answers: Answers) -> list[Finding]:
+        """Variant choices that work but leave someone out."""
+        out = [f for f in self.cross_problems(answers) if f.severity != "error"]
         if self._ikev1_cert_variants() and not answers.clients:
             names = " and ".join(v for v, _ in self._ikev1_cert_variants())
-            out.append(("clients", f"{names} use client certificates, but no client certificate will be issued"))
-        out += [("clients", f"user {name} has no client certificate, which {alias} with auth: cert needs: "
-                 f"nobody can log in as {name}; issue one named {name}")
+            out.append(Finding("answers.no-client-certificate", "warning", "clients",
+                               f"{names} use client certificates, but no client certificate will be issued"))
+        out += [Finding("answers.user-without-certificate", "warning", "clients",
+                        f"user {name} has no client certificate, which {alias} with auth: cert needs: "
+                        f"nobody can log in as {name}; issue one named {name}")
                 for alias, name in users_without_certificate(answers)]
         for name in ("ikev2-eap", "ikev1-xauth", "l2tp"):
             variant = getattr(self, name.replace("-", "_"))
             if variant is not None and not variant.users:
-                out.append((f"variants.{name}.users", "no users: nobody can log in with this variant"))
+                out.append(Finding("answers.no-users", "warning", f"variants.{name}.users",
+                                   "no users: nobody can log in with this variant"))
             for i, user in enumerate(variant.users if variant is not None else []):
                 if isinstance(user.password, str):
-                    out.append((f"variants.{name}.users[{i}].password",
-                                "a literal password in an answers file; use {env: NAME} or {file: PATH}"))
-        psks = [("variants.ikev1-xauth.psk", self.ikev1_xauth.psk if self.ikev1_xauth else None),
-                ("variants.l2tp.psk", self.l2tp.psk if self.l2tp else None)]
-        psks += [(f"variants.transport.peers[{i}].psk", p.psk) for i, p in
+                    out.append(Finding("answers.literal-secret", "warning",
+                                       field_path(("variants", name, "users", i, "password")),
+                                       "a literal password in an answers file; use {env: NAME} or {file: PATH}"))
+        psks: list[tuple[Loc, SecretRef | str | None]] = [
+            (("variants", "ikev1-xauth", "psk"), self.ikev1_xauth.psk if self.ikev1_xauth else None),
+            (("variants", "l2tp", "psk"), self.l2tp.psk if self.l2tp else None)]
+        psks += [(("variants", "transport", "peers", i, "psk"), p.psk) for i, p in
                  enumerate(self.transport.peers if self.transport else [])]
-        out += [(field, "a literal pre-shared key in an answers file; use {env: NAME} or {file: PATH}")
-                for field, psk in psks if isinstance(psk, str)]
+        out += [Finding("answers.literal-secret", "warning", field_path(loc),
+                        "a literal pre-shared key in an answers file; use {env: NAME} or {file: PATH}")
+                for loc, psk in psks if isinstance(psk, str)]
         if isinstance(answers.proposals, CustomProposals):
             for kind in ("ike_v1", "esp_v1"):
                 for p in getattr(answers.proposals, kind) or ():
-                    out += [(f"proposals.{kind}", w) for w in check_proposal(p, kind[:3], 1).warnings]
+                    out += [Finding("answers.proposal", "warning", f"proposals.{kind}", w)
+                            for w in check_proposal(p, kind[:3], 1).warnings]
         return out
 
 
@@ -732,8 +742,8 @@ class Answers(Section):
     def log_levels(self) -> dict[str, int]:
         return parse_log_levels(self.logging)
 
-    def layout_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """(location, message) for values the chosen layout's files cannot hold (formats decides)."""
+    def layout_problems(self) -> list[Finding]:
+        """Errors for values the chosen layout's files cannot hold (formats decides)."""
         if self.layout != "ipsec":
             return []
         checks: list[tuple[tuple[str | int, ...], str, Any]] = [(("ca", "dn"), self.ca.dn, formats.ipsec_conf_value)]
@@ -749,45 +759,51 @@ class Answers(Section):
                 rule(value, "")
             except InvalidAnswers as exc:
                 out.setdefault(loc, exc.problems[0].message)  # one message per field
-        return list(out.items())
+        return [Finding("answers.layout", "error", field_path(loc), message) for loc, message in out.items()]
 
     @model_validator(mode="after")
     def _variants_fit(self) -> Answers:
         # Checks across sections (key types, proposals, address ranges) live with the variants (Variants);
         # what the legacy layout's files cannot hold is refused here too, so the screens show it.
-        errors = [(loc, msg) for loc, msg, error in self.variants.cross_problems(self) if error]
+        errors = [f for f in self.variants.cross_problems(self) if f.severity == "error"]
         errors += self.layout_problems()
         if errors:
             raise ValidationError.from_exception_data("Answers", [
-                InitErrorDetails(type=PydanticCustomError("variants", "{message}", {"message": msg}), loc=loc,
-                                 input=None)
-                for loc, msg in errors])
+                InitErrorDetails(type=PydanticCustomError("variants", "{message}", {"message": f.message}),
+                                 loc=field_loc(f.field), input=None)
+                for f in errors])
         return self
 
 
-def answers_warnings(answers: Answers) -> list[tuple[str, str]]:
-    """(field, message) for choices that work but that a careful admin should know about."""
-    out: list[tuple[str, str]] = []
+def answers_warnings(answers: Answers) -> list[Finding]:
+    """Choices that work but that a careful admin should know about (warnings, each named by its field)."""
+    out: list[Finding] = []
     if not answers.host.key.is_rsa:
-        out.append(("host.key", f"{answers.host.key.value}: iOS/macOS clients have had trouble with non-RSA "
-                                "server certificates; rsa-2048 or rsa-3072 is the safe choice"))
+        out.append(Finding("answers.apple-host-key", "warning", "host.key",
+                           f"{answers.host.key.value}: iOS/macOS clients have had trouble with non-RSA "
+                           "server certificates; rsa-2048 or rsa-3072 is the safe choice"))
     if answers.host.lifetime_days > 825:
-        out.append(("host.lifetime_days", "Apple clients refuse server certificates valid for more than 825 days"))
+        out.append(Finding("answers.apple-host-lifetime", "warning", "host.lifetime_days",
+                           "Apple clients refuse server certificates valid for more than 825 days"))
     secrets = [("ca.passphrase", answers.ca.passphrase)]
-    secrets += [(f"clients[{i}].p12_password", c.p12_password) for i, c in enumerate(answers.clients)]
-    for field, secret in secrets:
-        if isinstance(secret, str):
-            out.append((field, "a literal password in an answers file; use {env: NAME} or {file: PATH}"))
+    secrets += [(field_path(("clients", i, "p12_password")), c.p12_password) for i, c in enumerate(answers.clients)]
+    out += [Finding("answers.literal-secret", "warning", field,
+                    "a literal password in an answers file; use {env: NAME} or {file: PATH}")
+            for field, secret in secrets if isinstance(secret, str)]
     if answers.proposals == "seed":
-        out.append(("proposals", "the article's lists offer modp1024 and modp1536 (weak); 'modern' avoids them"))
+        out.append(Finding("answers.proposal", "warning", "proposals",
+                           "the article's lists offer modp1024 and modp1536 (weak); 'modern' avoids them"))
     elif isinstance(answers.proposals, CustomProposals):
         for kind in ("ike", "esp"):
             for p in getattr(answers.proposals, kind):
-                out += [(f"proposals.{kind}", w) for w in check_proposal(p, kind).warnings]
+                out += [Finding("answers.proposal", "warning", f"proposals.{kind}", w)
+                        for w in check_proposal(p, kind).warnings]
     if any(level >= 4 for level in answers.log_levels.values()):
-        out.append(("logging", "level 4 writes private keys and secrets into charon's log"))
+        out.append(Finding("answers.log-secrets", "warning", "logging",
+                           "level 4 writes private keys and secrets into charon's log"))
     if answers.variants.ikev2_cert is not None and not answers.clients:
-        out.append(("clients", "ikev2-cert is enabled but no client certificate will be issued"))
+        out.append(Finding("answers.no-client-certificate", "warning", "clients",
+                           "ikev2-cert is enabled but no client certificate will be issued"))
     out += answers.variants.cross_warnings(answers)
     return out
 

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from wizard.findings import field_path
 from wizard.fs.boundedread import UnreadableFile, read_regular
 from wizard.model.answers import Answers, SecretRef
 from wizard.model.yamlsource import MAX_BYTES, LoadedYaml, YamlProblem
@@ -22,17 +23,6 @@ from wizard.problems import InvalidAnswers, Problem, visible
 
 # Tags pydantic puts into an error's location for the branches of discriminated unions.
 _UNION_TAGS = {"reference", "literal", "custom", "preset"}
-
-
-def field_path(loc: tuple[str | int, ...]) -> str:
-    """('clients', 0, 'name') -> 'clients[0].name'."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:

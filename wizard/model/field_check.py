@@ -8,12 +8,13 @@ too, and every problem comes back under the same dotted field name and with the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from wizard.findings import Finding
 from wizard.model import answers_file
 from wizard.model.answers import Answers, answers_warnings
 
@@ -21,25 +22,44 @@ from wizard.model.answers import Answers, answers_warnings
 @dataclass(frozen=True)
 class Checked:
     answers: Answers | None  # the validated answers, None when there are problems
-    problems: dict[str, str] = field(default_factory=dict)  # dotted field -> loader's message
-    warnings: dict[str, str] = field(default_factory=dict)  # dotted field -> advice (answers_warnings)
+    # The loader's problems (errors, each named by its dotted field) and, once valid, answers_warnings.
+    findings: tuple[Finding, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.answers is not None
 
+    @property
+    def problems(self) -> dict[str, str]:
+        """Dotted field -> the loader's message (the first per field)."""
+        return _by_field(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> dict[str, str]:
+        """Dotted field -> advice (answers_warnings; the last per field, as the screens always showed)."""
+        return {f.field: f.message for f in self.findings if f.severity == "warning"}
+
     def for_field(self, name: str) -> str | None:
         """The problem for a field or anything inside it (``clients`` matches ``clients[1].name``)."""
-        for where, message in self.problems.items():
-            if where == name or where.startswith((name + ".", name + "[")):
-                return message
-        return None
+        return _within(self.problems, name)
 
     def warning_for(self, name: str) -> str | None:
-        for where, message in self.warnings.items():
-            if where == name or where.startswith((name + ".", name + "[")):
-                return message
-        return None
+        return _within(self.warnings, name)
+
+
+def _by_field(findings: Iterable[Finding]) -> dict[str, str]:
+    """The first message per field (union branches can report one place twice)."""
+    out: dict[str, str] = {}
+    for f in findings:
+        out.setdefault(f.field, f.message)
+    return out
+
+
+def _within(messages: dict[str, str], name: str) -> str | None:
+    for where, message in messages.items():
+        if where == name or where.startswith((name + ".", name + "[")):
+            return message
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -67,11 +87,9 @@ def check(answers: Answers, changes: Mapping[str, Any]) -> Checked:
     try:
         result = Answers.model_validate(data)
     except ValidationError as exc:
-        problems: dict[str, str] = {}
-        for problem in answers_file.problems_from(exc, None, ""):
-            problems.setdefault(problem.field, problem.message)
-        return Checked(None, problems)
-    return Checked(result, {}, {f: m for f, m in answers_warnings(result)})
+        return Checked(None, tuple(Finding("answers.invalid", "error", p.field, p.message)
+                                   for p in answers_file.problems_from(exc, None, "")))
+    return Checked(result, tuple(answers_warnings(result)))
 
 
 def check_value(answers: Answers, section: str, value: Any, field_name: str) -> str | None:

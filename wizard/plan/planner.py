@@ -236,7 +236,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None,
                     firewall=fw.commands, settings_changed=_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
                     ) if facts else ()
-    warnings = (*answers_warnings(answers), *secret_warnings)
+    warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings)
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
                 tuple(handouts))
 

@@ -63,7 +63,7 @@ def resolve_backend(answers: Answers, facts: NetFacts | None) -> str:
         return "nftables"  # a staged root: the default of current Debian and Arch
     for name in ("firewalld", "ufw", "nftables", "iptables"):
         backend = facts.backend(name)
-        if backend and backend.active:
+        if backend and backend.active is True:  # an Unknown state is no choice
             return name
     nftables = facts.backend("nftables")
     return "nftables" if nftables and nftables.present else "iptables"

@@ -2,6 +2,9 @@
 
 Everything here reads the running system (psutil and the kernel's own files under /proc and /sys);
 ``netchecks`` judges the facts. Tests build ``NetFacts`` by hand to cover every failure.
+
+A fact that could not be read is :class:`Unknown`, with the reason, never the harmless default: a
+refused socket list is not "no sockets", a firewall command that timed out is not "inactive".
 """
 
 from __future__ import annotations
@@ -17,6 +20,16 @@ import psutil
 
 IKE_PORTS = (500, 4500)
 SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.accept_redirects", "net.ipv4.conf.all.send_redirects")
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A fact that could not be read, and why. It has no truth value: a caller must handle it first."""
+
+    reason: str
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"an unknown fact is neither true nor false ({self.reason})")
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,7 @@ class PortUser:
 class FirewallBackend:
     name: str  # nftables | iptables | firewalld | ufw
     present: bool
-    active: bool
+    active: bool | Unknown
     detail: str = ""
 
 
@@ -47,7 +60,7 @@ class NetFacts:
     interfaces: tuple[Interface, ...] = ()
     default_interface: str | None = None
     default_gateway: str | None = None
-    port_users: tuple[PortUser, ...] = ()
+    port_users: tuple[PortUser, ...] | Unknown = ()
     sysctls: dict[str, str] = field(default_factory=dict)
     xfrm: bool = False
     esp: bool = False
@@ -106,12 +119,14 @@ def _ipv6_default(text: str) -> bool:
     return False
 
 
-def _port_users() -> tuple[PortUser, ...]:
+def _port_users() -> tuple[PortUser, ...] | Unknown:
     users = []
     try:
         conns = psutil.net_connections(kind="udp")
     except (psutil.AccessDenied, PermissionError):
-        return ()
+        return Unknown("the list of UDP sockets was refused (run as root)")
+    except (psutil.Error, OSError) as exc:
+        return Unknown(f"the list of UDP sockets could not be read: {exc}")
     for c in conns:
         if c.laddr and c.laddr.port in IKE_PORTS:
             name = None
@@ -129,6 +144,16 @@ def _read(path: str) -> str:
         return Path(path).read_text()
     except OSError:
         return ""
+
+
+def _read_fact(path: str) -> str | Unknown:
+    """A file's text; "" when it does not exist (nothing configured), Unknown when it exists but cannot be read."""
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        return Unknown(f"{path} could not be read: {getattr(exc, 'strerror', None) or exc}")
 
 
 def _sysctls() -> dict[str, str]:
@@ -155,30 +180,53 @@ LIBIPSEC_PLUGINS = ("/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so",
                     "/usr/lib/strongswan/plugins/libstrongswan-kernel-libipsec.so")
 
 
-def _run(argv: list[str]) -> tuple[int, str]:
+def _run(argv: list[str]) -> tuple[int, str] | Unknown:
+    """A command's exit code and output; Unknown when it could not be run to the end (timeout, OSError)."""
     if shutil.which(argv[0]) is None:
         return 127, ""
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return 1, ""
+    except subprocess.TimeoutExpired:
+        return Unknown(f"`{' '.join(argv)}` did not answer within 10 s")
+    except OSError as exc:
+        return Unknown(f"`{' '.join(argv)}` could not run: {exc.strerror or exc}")
     return proc.returncode, (proc.stdout + proc.stderr).strip()
 
 
+def nftables_backend(listed: tuple[int, str] | Unknown, installed: bool) -> FirewallBackend:
+    """nftables is active when `nft list tables` lists a table."""
+    if isinstance(listed, Unknown):
+        return FirewallBackend("nftables", installed, listed, listed.reason)
+    rc, text = listed
+    return FirewallBackend("nftables", installed, rc == 0 and bool(text.strip()), text.replace("\n", "; "))
+
+
+def iptables_backend(version: tuple[int, str] | Unknown, rules: tuple[int, str] | Unknown,
+                     installed: bool) -> FirewallBackend:
+    """iptables is active when `iptables -S` lists a rule beyond the chains' policies."""
+    present = version[0] == 0 if not isinstance(version, Unknown) else installed
+    detail = version[1] if not isinstance(version, Unknown) else version.reason
+    if isinstance(rules, Unknown):
+        return FirewallBackend("iptables", present, rules, rules.reason)
+    rc_rules, text = rules
+    custom = [r for r in text.splitlines() if not r.startswith("-P ")] if rc_rules == 0 else []
+    return FirewallBackend("iptables", present, bool(custom), detail)
+
+
+def ufw_backend(conf: str | Unknown, installed: bool) -> FirewallBackend:
+    """ufw is active when its configuration says ENABLED=yes."""
+    if isinstance(conf, Unknown):
+        return FirewallBackend("ufw", installed, conf, conf.reason)
+    return FirewallBackend("ufw", installed, "ENABLED=yes" in conf, "")
+
+
 def _firewalls() -> tuple[FirewallBackend, ...]:
-    out = []
-    rc, text = _run(["nft", "list", "tables"])
-    out.append(FirewallBackend("nftables", shutil.which("nft") is not None, rc == 0 and bool(text.strip()),
-                               text.replace("\n", "; ")))
-    rc, version = _run(["iptables", "-V"])
-    rc_rules, rules = _run(["iptables", "-S"])
-    custom = [r for r in rules.splitlines() if not r.startswith("-P ")] if rc_rules == 0 else []
-    out.append(FirewallBackend("iptables", rc == 0, bool(custom), version))
+    out = [nftables_backend(_run(["nft", "list", "tables"]), shutil.which("nft") is not None),
+           iptables_backend(_run(["iptables", "-V"]), _run(["iptables", "-S"]), shutil.which("iptables") is not None)]
     procs = {p.info.get("name") for p in psutil.process_iter(["name"])}
     out.append(FirewallBackend("firewalld", shutil.which("firewall-cmd") is not None,
                                "firewalld" in procs, ""))
-    ufw_conf = _read("/etc/ufw/ufw.conf")
-    out.append(FirewallBackend("ufw", shutil.which("ufw") is not None, "ENABLED=yes" in ufw_conf, ""))
+    out.append(ufw_backend(_read_fact("/etc/ufw/ufw.conf"), shutil.which("ufw") is not None))
     return tuple(out)
 
 

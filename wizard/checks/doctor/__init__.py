@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard.checks.doctor.context import Context, make_context
-from wizard.checks.doctor.findings import AREAS, Finding, counts, sort_key
+from wizard.checks.doctor.findings import AREAS, DoctorFinding, counts, sort_key
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.problems import Exit
@@ -29,7 +29,7 @@ REPORT_VERSION = 1
 @dataclass
 class Report:
     ctx: Context
-    findings: list[Finding]
+    findings: list[DoctorFinding]
     fixes_applied: list[str] = field(default_factory=list)
     strict: bool = False
 
@@ -42,7 +42,7 @@ class Report:
     def exit_code(self) -> Exit:
         return Exit.FAILED if self.failed else Exit.OK
 
-    def by_code(self, code: str) -> list[Finding]:
+    def by_code(self, code: str) -> list[DoctorFinding]:
         return [f for f in self.findings if f.code == code]
 
     def to_json(self) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def run(root: Root | str | Path = "/", answers_path: str | None = None, *, log: 
     root = root if isinstance(root, Root) else Root.of(root)
     answers = answers_file.load(answers_path) if answers_path else None
     ctx = make_context(root, answers, answers_path, now=now, log=log, daemon_check=daemon_check)
-    findings: list[Finding] = []
+    findings: list[DoctorFinding] = []
     findings += certs.check(ctx)
     findings += configcheck.check(ctx)
     findings += system.check(ctx)
@@ -106,7 +106,7 @@ def render_text(report: Report, verbose: bool = False) -> str:
         lines.append("")
         lines.append(area.capitalize())
         for f in chosen:
-            lines.append(f"  [{_MARK[f.severity]}] {f.code}: {f.summary}")
+            lines.append(f"  [{_MARK[f.severity]}] {f.code}: {f.message}")
             if f.severity in ("error", "warning") or verbose:
                 for e in f.evidence[:8]:
                     lines.append(f"      evidence: {e}")

@@ -22,8 +22,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from wizard.checks.doctor.confparse import KEY_KINDS
 from wizard.checks.doctor.context import Context
-from wizard.checks.doctor.findings import Evidence, Finding, Severity
+from wizard.checks.doctor.findings import DoctorFinding
 from wizard.checks.doctor.installed import Conn
+from wizard.findings import Evidence, Severity
 from wizard.fs import paths
 from wizard.pki import certinfo
 from wizard.pki.issue import IKE_INTERMEDIATE
@@ -161,11 +162,11 @@ def _summary_evidence(where: str, cert: x509.Certificate, *fields: str) -> tuple
 # ---------------------------------------------------------------------------------------------- checks
 
 
-def check(ctx: Context) -> list[Finding]:
+def check(ctx: Context) -> list[DoctorFinding]:
     if ctx.installed.layout is None:
-        return [Finding("cert.no-config", "certificates", "skipped", "no installed configuration to take the "
-                        "certificates from: skipped")]
-    findings: list[Finding] = []
+        return [DoctorFinding("cert.no-config", "skipped", message="no installed configuration to take the "
+                              "certificates from: skipped")]
+    findings: list[DoctorFinding] = []
     anchors = trust_anchors(ctx)
     keys = private_keys(ctx)
     host_certs: dict[PurePosixPath, list[Conn]] = {}
@@ -175,43 +176,47 @@ def check(ctx: Context) -> list[Finding]:
                 host_certs.setdefault(cert_path, []).append(conn)
     if not anchors:
         directory = paths.SWANCTL_X509CA if ctx.installed.layout != "ipsec" else paths.IPSEC_CACERTS
-        findings.append(Finding("cert.no-ca", "certificates", "error", f"no CA certificate in {ctx.shown(directory)}: "
-                                "charon trusts no client certificate", fix="Re-run apply: it installs the CA "
-                                "certificate there.", command=ctx.apply_command()))
+        findings.append(DoctorFinding("cert.no-ca", "error", message=f"no CA certificate in {ctx.shown(directory)}: "
+                                      "charon trusts no client certificate", fix="Re-run apply: it installs the CA "
+                                      "certificate there.", command=ctx.apply_command()))
     for ca_path, ca in anchors:
         findings += _validity(ctx, ca_path, ca, "CA certificate", "cert.ca")
     for logical, conns in host_certs.items():
         findings += _host(ctx, logical, conns, anchors, keys)
     findings += _clients(ctx, anchors)
     if not any(f.is_problem for f in findings):
-        findings.append(Finding("cert.ok", "certificates", "ok",
-                                f"{len(host_certs)} server certificate(s) and {len(anchors)} CA certificate(s) fit"))
+        findings.append(DoctorFinding(
+            "cert.ok", "ok",
+            message=f"{len(host_certs)} server certificate(s) and {len(anchors)} CA certificate(s) fit"))
     return findings
 
 
 def _validity(ctx: Context, logical: PurePosixPath, cert: x509.Certificate, what: str, code: str,
-              expired_severity: Severity = "error") -> list[Finding]:
+              expired_severity: Severity = "error") -> list[DoctorFinding]:
     where = ctx.shown(logical)
     evidence = _summary_evidence(where, cert, "subject", "validity")
     if ctx.now > cert.not_valid_after_utc:
-        return [Finding(f"{code}-expired", "certificates", expired_severity,
-                        f"the {what} {where} expired on {cert.not_valid_after_utc:%Y-%m-%d}: clients refuse it "
-                        "(charon logs 'certificate invalid (valid from ... to ...)')", evidence,
-                        fix="Re-run apply: an expired certificate is re-issued with the same key; then reload "
-                            "charon (apply does) and, for a CA, re-distribute the client profiles.",
-                        command=ctx.apply_command())]
+        return [DoctorFinding(
+            f"{code}-expired", expired_severity,
+            message=f"the {what} {where} expired on {cert.not_valid_after_utc:%Y-%m-%d}: clients refuse it "
+            "(charon logs 'certificate invalid (valid from ... to ...)')", evidence=evidence,
+            fix="Re-run apply: an expired certificate is re-issued with the same key; then reload "
+                "charon (apply does) and, for a CA, re-distribute the client profiles.",
+            command=ctx.apply_command())]
     if ctx.now < cert.not_valid_before_utc:
-        return [Finding(f"{code}-not-yet-valid", "certificates", "error",
-                        f"the {what} {where} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC: "
-                        "this machine's clock (or the one that issued it) is wrong", evidence,
-                        fix="Fix the clock (NTP: timedatectl set-ntp true), then re-run apply to re-issue it.",
-                        command=ctx.apply_command())]
+        return [DoctorFinding(
+            f"{code}-not-yet-valid", "error",
+            message=f"the {what} {where} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC: "
+            "this machine's clock (or the one that issued it) is wrong", evidence=evidence,
+            fix="Fix the clock (NTP: timedatectl set-ntp true), then re-run apply to re-issue it.",
+            command=ctx.apply_command())]
     if cert.not_valid_after_utc - ctx.now < EXPIRY_WARNING:
-        return [Finding(f"{code}-expiring", "certificates", "warning",
-                        f"the {what} {where} expires on {cert.not_valid_after_utc:%Y-%m-%d}, in less than "
-                        f"{EXPIRY_WARNING.days} days", evidence,
-                        fix="Re-run apply after it expires, or raise the lifetime in the answers and re-run apply.",
-                        command=ctx.apply_command())]
+        return [DoctorFinding(
+            f"{code}-expiring", "warning",
+            message=f"the {what} {where} expires on {cert.not_valid_after_utc:%Y-%m-%d}, in less than "
+            f"{EXPIRY_WARNING.days} days", evidence=evidence,
+            fix="Re-run apply after it expires, or raise the lifetime in the answers and re-run apply.",
+            command=ctx.apply_command())]
     return []
 
 
@@ -225,20 +230,20 @@ def _dialed_names(ctx: Context, conns: list[Conn]) -> list[tuple[str, str]]:
 
 
 def _host(ctx: Context, logical: PurePosixPath, conns: list[Conn], anchors: list[tuple[PurePosixPath,
-          x509.Certificate]], keys: list[tuple[PurePosixPath, PrivateKeyTypes | None, str]]) -> list[Finding]:
+          x509.Certificate]], keys: list[tuple[PurePosixPath, PrivateKeyTypes | None, str]]) -> list[DoctorFinding]:
     where = ctx.shown(logical)
     conn_where = ", ".join(f"{c.name} ({c.certs_loc})" for c in conns)
     real = ctx.root(logical)
     if not real.is_file():
-        return [Finding("cert.host-missing", "certificates", "error",
-                        f"the server certificate {where} named by {conn_where} does not exist",
-                        (Evidence(str(conns[0].certs_loc or conns[0].loc), f"certs = {logical.name}"),),
-                        fix="Re-run apply to write it, or name an existing file.", command=ctx.apply_command())]
+        return [DoctorFinding("cert.host-missing", "error",
+                              message=f"the server certificate {where} named by {conn_where} does not exist",
+                              evidence=(Evidence(str(conns[0].certs_loc or conns[0].loc), f"certs = {logical.name}"),),
+                              fix="Re-run apply to write it, or name an existing file.", command=ctx.apply_command())]
     certs = load_certs(real.read_bytes())
     if not certs:
-        return [Finding("cert.host-unreadable", "certificates", "error", f"{where} holds no readable certificate",
-                        (Evidence(where, "not PEM or DER X.509"),), fix="Re-run apply to re-issue it.",
-                        command=ctx.apply_command())]
+        return [DoctorFinding("cert.host-unreadable", "error", message=f"{where} holds no readable certificate",
+                              evidence=(Evidence(where, "not PEM or DER X.509"),), fix="Re-run apply to re-issue it.",
+                              command=ctx.apply_command())]
     cert = certs[0]
     findings = _validity(ctx, logical, cert, "server certificate", "cert.host")
     findings += _names(ctx, logical, cert, conns)
@@ -249,9 +254,9 @@ def _host(ctx: Context, logical: PurePosixPath, conns: list[Conn], anchors: list
     return findings
 
 
-def _names(ctx: Context, logical: PurePosixPath, cert: x509.Certificate, conns: list[Conn]) -> list[Finding]:
+def _names(ctx: Context, logical: PurePosixPath, cert: x509.Certificate, conns: list[Conn]) -> list[DoctorFinding]:
     where = ctx.shown(logical)
-    findings: list[Finding] = []
+    findings: list[DoctorFinding] = []
     sans = Evidence(where, f"altNames: {', '.join(san_names(cert)) or '-'}")
     for name, source in _dialed_names(ctx, conns):
         coverage = name_coverage(cert, name)
@@ -266,11 +271,11 @@ def _names(ctx: Context, logical: PurePosixPath, cert: x509.Certificate, conns: 
         kind = "IP address" if _ip(name) else "name"
         detail = ("" if len(refused) == len(coverage)
                   else f" ({' and '.join(refused)} refuse it: an IP must be both an IP and a DNS entry)")
-        findings.append(Finding(
-            "cert.san-missing", "certificates", "error",
-            f"the server certificate {where} does not name {name}, the {kind} clients dial ({source}){detail}: "
+        findings.append(DoctorFinding(
+            "cert.san-missing", "error",
+            message=f"the server certificate {where} does not name {name}, the {kind} clients dial ({source}){detail}: "
             "clients report 'IKE authentication credentials are unacceptable' (Windows 13801) or "
-            "'constraint check failed'", (sans,),
+            "'constraint check failed'", evidence=(sans,),
             fix=how + ".", command=ctx.apply_command(),
             data={"name": name, "refused_by": refused}))
     for conn in conns:
@@ -278,25 +283,25 @@ def _names(ctx: Context, logical: PurePosixPath, cert: x509.Certificate, conns: 
             continue
         identity = conn.local_id.value
         if not contains_identity(cert, identity):
-            findings.append(Finding(
-                "cert.identity-not-in-certificate", "certificates", "error",
-                f"connection {conn.name} identifies as '{identity}' but {where} does not contain it: charon finds "
-                f"no key for that identity ('no private key found for '{identity}'')",
-                (Evidence(str(conn.local_id.loc), f"id = {identity}"), sans),
+            findings.append(DoctorFinding(
+                "cert.identity-not-in-certificate", "error",
+                message=f"connection {conn.name} identifies as '{identity}' but {where} does not contain it: "
+                f"charon finds no key for that identity ('no private key found for '{identity}'')",
+                evidence=(Evidence(str(conn.local_id.loc), f"id = {identity}"), sans),
                 fix="Re-run apply: the identity and the certificate are written from the same server.address.",
                 command=ctx.apply_command(), data={"identity": identity}))
         if ctx.answers is not None and identity != ctx.answers.server.address and conn.road_warrior:
-            findings.append(Finding(
-                "cert.identity-differs-from-answers", "certificates", "warning",
-                f"connection {conn.name} identifies as '{identity}' but the answers say server.address "
+            findings.append(DoctorFinding(
+                "cert.identity-differs-from-answers", "warning",
+                message=f"connection {conn.name} identifies as '{identity}' but the answers say server.address "
                 f"'{ctx.answers.server.address}': the installed configuration is not the answers' one",
-                (Evidence(str(conn.local_id.loc), f"id = {identity}"),),
+                evidence=(Evidence(str(conn.local_id.loc), f"id = {identity}"),),
                 fix="Re-run apply with these answers (or fix the answers if the installed identity is right).",
                 command=ctx.apply_command()))
     return findings
 
 
-def _eku(ctx: Context, where: str, cert: x509.Certificate) -> list[Finding]:
+def _eku(ctx: Context, where: str, cert: x509.Certificate) -> list[DoctorFinding]:
     try:
         usages = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:
@@ -304,22 +309,24 @@ def _eku(ctx: Context, where: str, cert: x509.Certificate) -> list[Finding]:
     evidence = _summary_evidence(where, cert, "flags")
     out = []
     if ExtendedKeyUsageOID.SERVER_AUTH not in usages:
-        out.append(Finding("cert.eku-server-auth", "certificates", "error",
-                           f"the server certificate {where} lacks the serverAuth extended key usage: Windows and "
-                           "macOS refuse it", evidence,
-                           fix="Re-run apply: it re-issues the certificate with serverAuth and ikeIntermediate.",
-                           command=ctx.apply_command()))
+        out.append(DoctorFinding(
+            "cert.eku-server-auth", "error",
+            message=f"the server certificate {where} lacks the serverAuth extended key usage: Windows and "
+            "macOS refuse it", evidence=evidence,
+            fix="Re-run apply: it re-issues the certificate with serverAuth and ikeIntermediate.",
+            command=ctx.apply_command()))
     if IKE_INTERMEDIATE not in usages:
-        out.append(Finding("cert.eku-ike-intermediate", "certificates", "warning",
-                           f"the server certificate {where} lacks the ikeIntermediate extended key usage: older "
-                           "macOS releases refuse it", evidence,
-                           fix="Re-run apply: it re-issues the certificate with serverAuth and ikeIntermediate.",
-                           command=ctx.apply_command()))
+        out.append(DoctorFinding(
+            "cert.eku-ike-intermediate", "warning",
+            message=f"the server certificate {where} lacks the ikeIntermediate extended key usage: older "
+            "macOS releases refuse it", evidence=evidence,
+            fix="Re-run apply: it re-issues the certificate with serverAuth and ikeIntermediate.",
+            command=ctx.apply_command()))
     return out
 
 
 def _key_match(ctx: Context, where: str, cert: x509.Certificate,
-               keys: list[tuple[PurePosixPath, PrivateKeyTypes | None, str]]) -> list[Finding]:
+               keys: list[tuple[PurePosixPath, PrivateKeyTypes | None, str]]) -> list[DoctorFinding]:
     public = cert.public_key()
     for _, key, _ in keys:
         if key is not None and public_keys_equal(key, public):
@@ -328,12 +335,12 @@ def _key_match(ctx: Context, where: str, cert: x509.Certificate,
     if not keys:
         evidence = [Evidence(ctx.shown(paths.SWANCTL_PRIVATE if ctx.installed.layout != "ipsec"
                                        else paths.IPSEC_SECRETS), "no private key found")]
-    return [Finding("cert.key-mismatch", "certificates", "error",
-                    f"no private key charon loads matches the server certificate {where}: charon logs "
-                    "'no private key found for ...' and every client fails", tuple(evidence),
-                    fix="Re-run apply: it re-issues the certificate for the key that is there (a missing key is "
-                        "created; restore it from /var/lib/swan-wizard/backups/ if clients pinned it).",
-                    command=ctx.apply_command())]
+    return [DoctorFinding("cert.key-mismatch", "error",
+                          message=f"no private key charon loads matches the server certificate {where}: charon logs "
+                          "'no private key found for ...' and every client fails", evidence=tuple(evidence),
+                          fix="Re-run apply: it re-issues the certificate for the key that is there (a missing key is "
+                              "created; restore it from /var/lib/swan-wizard/backups/ if clients pinned it).",
+                          command=ctx.apply_command())]
 
 
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
@@ -347,45 +354,48 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
 
 
 def _chain(ctx: Context, where: str, cert: x509.Certificate,
-           anchors: list[tuple[PurePosixPath, x509.Certificate]]) -> list[Finding]:
+           anchors: list[tuple[PurePosixPath, x509.Certificate]]) -> list[DoctorFinding]:
     if not anchors or any(_issued_by(cert, ca) for _, ca in anchors):
         return []
-    return [Finding("cert.chain", "certificates", "error",
-                    f"the server certificate {where} was not issued by the configured CA: clients that trust "
-                    "that CA refuse the server ('no trusted ... public key found')",
-                    (Evidence(where, f"issuer: {format_dn(cert.issuer)}"),
-                     *(Evidence(ctx.shown(p), f"CA subject: {format_dn(ca.subject)}") for p, ca in anchors)),
-                    fix="Re-run apply: it re-issues the server certificate from the CA in /etc/swan-wizard/ca.",
-                    command=ctx.apply_command())]
+    return [DoctorFinding(
+        "cert.chain", "error",
+        message=f"the server certificate {where} was not issued by the configured CA: clients that trust "
+        "that CA refuse the server ('no trusted ... public key found')",
+        evidence=(Evidence(where, f"issuer: {format_dn(cert.issuer)}"),
+         *(Evidence(ctx.shown(p), f"CA subject: {format_dn(ca.subject)}") for p, ca in anchors)),
+        fix="Re-run apply: it re-issues the server certificate from the CA in /etc/swan-wizard/ca.",
+        command=ctx.apply_command())]
 
 
-def _apple(ctx: Context, where: str, cert: x509.Certificate) -> list[Finding]:
+def _apple(ctx: Context, where: str, cert: x509.Certificate) -> list[DoctorFinding]:
     if not apple_expected(ctx):
         return []
     out = []
     if not isinstance(cert.public_key(), rsa.RSAPublicKey):
         kind = key_type_of(cert.public_key()).value
-        out.append(Finding("cert.apple-non-rsa", "certificates", "warning",
-                           f"the server certificate {where} has an {kind} key, and iOS/macOS clients are expected: "
-                           "they have had trouble with non-RSA server certificates (Always-on VPN accepts only RSA)",
-                           _summary_evidence(where, cert, "pubkey"),
-                           fix="Set host.key: rsa-3072 (or rsa-2048) in the answers, move the current key "
-                               "(/etc/swanctl/private/vpn-host.key) aside, and re-run apply: apply never replaces "
-                               "a key of another type by itself.", command=ctx.apply_command()))
+        out.append(DoctorFinding(
+            "cert.apple-non-rsa", "warning",
+            message=f"the server certificate {where} has an {kind} key, and iOS/macOS clients are expected: "
+            "they have had trouble with non-RSA server certificates (Always-on VPN accepts only RSA)",
+            evidence=_summary_evidence(where, cert, "pubkey"),
+            fix="Set host.key: rsa-3072 (or rsa-2048) in the answers, move the current key "
+                "(/etc/swanctl/private/vpn-host.key) aside, and re-run apply: apply never replaces "
+                "a key of another type by itself.", command=ctx.apply_command()))
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     if lifetime > timedelta(days=APPLE_MAX_DAYS + 1):
-        out.append(Finding("cert.apple-lifetime", "certificates", "warning",
-                           f"the server certificate {where} is valid for {lifetime.days} days; Apple clients refuse "
-                           f"server certificates valid for more than {APPLE_MAX_DAYS} days",
-                           _summary_evidence(where, cert, "validity"),
-                           fix=f"Set host.lifetime_days: {APPLE_MAX_DAYS} (or less) and re-run apply.",
-                           command=ctx.apply_command()))
+        out.append(DoctorFinding(
+            "cert.apple-lifetime", "warning",
+            message=f"the server certificate {where} is valid for {lifetime.days} days; Apple clients refuse "
+            f"server certificates valid for more than {APPLE_MAX_DAYS} days",
+            evidence=_summary_evidence(where, cert, "validity"),
+            fix=f"Set host.lifetime_days: {APPLE_MAX_DAYS} (or less) and re-run apply.",
+            command=ctx.apply_command()))
     return out
 
 
-def _clients(ctx: Context, anchors: list[tuple[PurePosixPath, x509.Certificate]]) -> list[Finding]:
+def _clients(ctx: Context, anchors: list[tuple[PurePosixPath, x509.Certificate]]) -> list[DoctorFinding]:
     """Client certificates the wizard issued: expired ones, and ones the server would not trust."""
-    findings: list[Finding] = []
+    findings: list[DoctorFinding] = []
     pinned = {p for c in ctx.installed.conns for p in c.remote_cacerts}
     trusted = [(p, ca) for p, ca in anchors if not pinned or p in pinned]
     for real in sorted(ctx.root(paths.CLIENTS_DIR).glob("*/cert.pem")):
@@ -397,11 +407,11 @@ def _clients(ctx: Context, anchors: list[tuple[PurePosixPath, x509.Certificate]]
         findings += _validity(ctx, logical, cert, f"client certificate of {real.parent.name}", "cert.client",
                               expired_severity="warning")
         if trusted and not any(_issued_by(cert, ca) for _, ca in trusted):
-            findings.append(Finding(
-                "cert.client-chain", "certificates", "error",
-                f"the client certificate of {real.parent.name} was not issued by the CA the server trusts: "
+            findings.append(DoctorFinding(
+                "cert.client-chain", "error",
+                message=f"the client certificate of {real.parent.name} was not issued by the CA the server trusts: "
                 "that client is refused ('no trusted ... public key found')",
-                (Evidence(ctx.shown(logical), f"issuer: {format_dn(cert.issuer)}"),
+                evidence=(Evidence(ctx.shown(logical), f"issuer: {format_dn(cert.issuer)}"),
                  *(Evidence(ctx.shown(p), f"trusted CA: {format_dn(ca.subject)}") for p, ca in trusted)),
                 fix="Re-run apply: the client certificate is re-issued from the server's CA; hand the new "
                     "profile to the user.", command=ctx.apply_command()))

@@ -10,8 +10,9 @@ from pathlib import PurePosixPath
 from wizard.checks.doctor import daemoncheck, proposalcheck
 from wizard.checks.doctor.confparse import Loc
 from wizard.checks.doctor.context import Context
-from wizard.checks.doctor.findings import AutoFix, Evidence, Finding
+from wizard.checks.doctor.findings import AutoFix, DoctorFinding
 from wizard.checks.doctor.installed import Conn
+from wizard.findings import Evidence
 from wizard.fs import paths
 from wizard.model.proposals import check_proposal
 
@@ -25,12 +26,12 @@ SECRET_DIRS = (paths.SWANCTL_PRIVATE, paths.SWANCTL_DIR / "rsa", paths.SWANCTL_D
 SECRET_FILES = (paths.IPSEC_SECRETS, paths.PPP_CHAP_SECRETS, paths.CA_KEY)
 
 
-def check(ctx: Context) -> list[Finding]:
+def check(ctx: Context) -> list[DoctorFinding]:
     if ctx.installed.layout is None:
-        return [Finding("config.missing", "configuration", "error",
-                        f"no Swan Wizard configuration under {ctx.root.path}: neither "
-                        f"{paths.SWANCTL_CONF} nor {paths.IPSEC_CONF} with a conn",
-                        fix="Run apply to write it.", command=ctx.apply_command())]
+        return [DoctorFinding("config.missing", "error",
+                              message=f"no Swan Wizard configuration under {ctx.root.path}: neither "
+                              f"{paths.SWANCTL_CONF} nor {paths.IPSEC_CONF} with a conn",
+                              fix="Run apply to write it.", command=ctx.apply_command())]
     findings = _parse(ctx)
     findings += permissions(ctx)
     findings += _proposals(ctx)
@@ -44,8 +45,8 @@ def _syntax_evidence(ctx: Context) -> list[Evidence]:
     return [Evidence(str(p.loc), p.message) for p in ctx.installed.problems]
 
 
-def _parse(ctx: Context) -> list[Finding]:
-    findings: list[Finding] = []
+def _parse(ctx: Context) -> list[DoctorFinding]:
+    findings: list[DoctorFinding] = []
     installed = ctx.installed
     files = ", ".join(ctx.shown(f) for f in installed.files) or "the configuration"
     if ctx.daemon_check:
@@ -53,27 +54,31 @@ def _parse(ctx: Context) -> list[Finding]:
     else:
         result = daemoncheck.ParseCheck("skipped", reason="--offline")
     if result.status == "ok":
-        findings.append(Finding("config.accepted", "configuration", "ok",
-                                f"charon accepts {files}: {result.tool} loaded {', '.join(result.loaded) or 'nothing'}"
-                                " in a throwaway daemon", data={"loaded": result.loaded}))
+        findings.append(DoctorFinding(
+            "config.accepted", "ok",
+            message=f"charon accepts {files}: {result.tool} loaded {', '.join(result.loaded) or 'nothing'}"
+            " in a throwaway daemon", data={"loaded": result.loaded}))
         if installed.problems:
             # charon took it: our stricter reader's complaints are only style.
-            findings.append(Finding("config.style", "configuration", "info",
-                                    "charon accepts the files, but they contain lines this reader finds odd",
-                                    tuple(_syntax_evidence(ctx))))
+            findings.append(DoctorFinding(
+                "config.style", "info",
+                message="charon accepts the files, but they contain lines this reader finds odd",
+                evidence=tuple(_syntax_evidence(ctx))))
         return findings
     if result.status == "rejected":
         findings += _rejected(ctx, result)
         return findings
-    findings.append(Finding("config.daemon-check", "configuration", "skipped",
-                            f"loading the configuration into a throwaway charon: skipped ({result.reason}); "
-                            "only Swan Wizard's own reading of the files was done"))
+    findings.append(DoctorFinding(
+        "config.daemon-check", "skipped",
+        message=f"loading the configuration into a throwaway charon: skipped ({result.reason}); "
+        "only Swan Wizard's own reading of the files was done"))
     if installed.problems:
-        findings.append(Finding("config.syntax", "configuration", "error",
-                                f"{files}: {len(installed.problems)} syntax problem(s); charon would refuse the file",
-                                tuple(_syntax_evidence(ctx)),
-                                fix="Correct the lines named, or re-run apply to rewrite Swan Wizard's files.",
-                                command=ctx.apply_command()))
+        findings.append(DoctorFinding(
+            "config.syntax", "error",
+            message=f"{files}: {len(installed.problems)} syntax problem(s); charon would refuse the file",
+            evidence=tuple(_syntax_evidence(ctx)),
+            fix="Correct the lines named, or re-run apply to rewrite Swan Wizard's files.",
+            command=ctx.apply_command()))
     findings += _offline_proposals(ctx)
     return findings
 
@@ -136,17 +141,17 @@ def _belongs(line: str, conn: Conn | None, why: str) -> bool:
     return line in why
 
 
-def _rejected(ctx: Context, result: daemoncheck.ParseCheck) -> list[Finding]:
-    findings: list[Finding] = []
+def _rejected(ctx: Context, result: daemoncheck.ParseCheck) -> list[DoctorFinding]:
+    findings: list[DoctorFinding] = []
     handled: set[str] = set()
     unparsable = [line for line in result.problems if "syntax error" in line or "invalid config file" in line]
     if unparsable:
         # Nothing of the file was loaded: the connections failing are a consequence, not separate findings.
         files = ", ".join(ctx.shown(f) for f in ctx.installed.files)
-        return [Finding(
-            "config.rejected", "configuration", "error",
-            f"charon cannot parse {files}: {unparsable[0]}; no connection is loaded",
-            (*_syntax_evidence(ctx), *(Evidence(result.tool, line) for line in unparsable)),
+        return [DoctorFinding(
+            "config.rejected", "error",
+            message=f"charon cannot parse {files}: {unparsable[0]}; no connection is loaded",
+            evidence=(*_syntax_evidence(ctx), *(Evidence(result.tool, line) for line in unparsable)),
             fix="Correct the braces around the lines named (or re-run apply to rewrite Swan Wizard's files).",
             command=ctx.apply_command(), data={"problems": unparsable})]
     for name, why in result.failed.items():
@@ -160,9 +165,9 @@ def _rejected(ctx: Context, result: daemoncheck.ParseCheck) -> list[Finding]:
             loc = loc or _locate(ctx, line, conn)
         evidence = [Evidence(str(loc), "this line")] if loc else []
         evidence += [Evidence(result.tool, r) for r in dict.fromkeys([why, *related])]
-        findings.append(Finding(
-            "config.rejected", "configuration", "error",
-            f"charon refuses connection {name}: {why}", tuple(evidence),
+        findings.append(DoctorFinding(
+            "config.rejected", "error",
+            message=f"charon refuses connection {name}: {why}", evidence=tuple(evidence),
             fix="Correct the setting named (the evidence gives file and line), or re-run apply to rewrite Swan "
                 "Wizard's files from the answers.", command=ctx.apply_command(),
             data={"connection": name, "reason": why}))
@@ -174,15 +179,15 @@ def _rejected(ctx: Context, result: daemoncheck.ParseCheck) -> list[Finding]:
             loc = _locate(ctx, line, None)
             evidence.append(Evidence(f"{result.tool}" + (f" ({loc})" if loc else ""), line))
         evidence += _syntax_evidence(ctx)
-        findings.append(Finding(
-            "config.rejected", "configuration", "error",
-            f"charon reports {len(rest)} problem(s) loading the configuration", tuple(evidence),
+        findings.append(DoctorFinding(
+            "config.rejected", "error",
+            message=f"charon reports {len(rest)} problem(s) loading the configuration", evidence=tuple(evidence),
             fix="Correct the lines named, or re-run apply to rewrite Swan Wizard's files.",
             command=ctx.apply_command(), data={"problems": rest}))
     return findings
 
 
-def _offline_proposals(ctx: Context) -> list[Finding]:
+def _offline_proposals(ctx: Context) -> list[DoctorFinding]:
     """Without a daemon to ask: algorithm keywords strongSwan 5.9 does not know."""
     out = []
     for conn in ctx.installed.conns:
@@ -191,11 +196,12 @@ def _offline_proposals(ctx: Context) -> list[Finding]:
         for kind, proposals, loc in lists:
             errors = [e for p in proposals if p.lower() != "default" for e in check_proposal(p, kind).errors]
             if errors:
-                out.append(Finding("config.proposal-unknown", "configuration", "error",
-                                   f"connection {conn.name}: {'; '.join(errors)}: charon refuses the connection",
-                                   (Evidence(str(loc), ", ".join(proposals)),) if loc else (),
-                                   fix="Use strongSwan's keywords (see `swan-wizard schema`), or proposals: modern; "
-                                       "then re-run apply.", command=ctx.apply_command()))
+                out.append(DoctorFinding(
+                    "config.proposal-unknown", "error",
+                    message=f"connection {conn.name}: {'; '.join(errors)}: charon refuses the connection",
+                    evidence=(Evidence(str(loc), ", ".join(proposals)),) if loc else (),
+                    fix="Use strongSwan's keywords (see `swan-wizard schema`), or proposals: modern; "
+                        "then re-run apply.", command=ctx.apply_command()))
     return out
 
 
@@ -228,25 +234,25 @@ def _secret_paths(ctx: Context) -> list[PurePosixPath]:
     return list(dict.fromkeys(out))
 
 
-def _owner(ctx: Context, logical: PurePosixPath, is_dir: bool, st: os.stat_result) -> list[Finding]:
+def _owner(ctx: Context, logical: PurePosixPath, is_dir: bool, st: os.stat_result) -> list[DoctorFinding]:
     """A secret owned by another user than the one charon and the wizard run as (root) is readable by
     that user whatever its mode."""
     if os.geteuid() != 0 or st.st_uid == 0:
         return []  # only root can tell (and fix) who else owns what
     what = "directory of secrets" if is_dir else "secret file"
     real = ctx.root(logical)
-    return [Finding(
-        "config.permissions", "configuration", "error",
-        f"{ctx.shown(logical)} is a {what} owned by uid {st.st_uid}, not root: that user can read or "
+    return [DoctorFinding(
+        "config.permissions", "error",
+        message=f"{ctx.shown(logical)} is a {what} owned by uid {st.st_uid}, not root: that user can read or "
         "replace it",
-        (Evidence(ctx.shown(logical), f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"),),
+        evidence=(Evidence(ctx.shown(logical), f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"),),
         fix=f"chown 0:0 {real} (swan-wizard apply does it)",
         command=f"chown 0:0 {real}",
         data={"path": str(logical), "owner": st.st_uid, "wanted_owner": 0})]
 
 
-def permissions(ctx: Context) -> list[Finding]:
-    findings: list[Finding] = []
+def permissions(ctx: Context) -> list[DoctorFinding]:
+    findings: list[DoctorFinding] = []
     # The other layout's key directory matters only when something is in it.
     other = paths.IPSEC_PRIVATE if ctx.installed.layout != "ipsec" else paths.SWANCTL_PRIVATE
     dirs = [d for d in PRIVATE_DIRS if d != other or any(ctx.root(d).glob("*"))]
@@ -270,25 +276,25 @@ def permissions(ctx: Context) -> list[Finding]:
         wanted = mode & 0o700
         what = "directory of secrets" if is_dir else "secret file"
         who = "everyone" if mode & 0o007 else "its group"
-        findings.append(Finding(
-            "config.permissions", "configuration", "error",
-            f"{ctx.shown(logical)} is a {what} readable by {who} (mode {mode:04o}); it must be {wanted:04o}",
-            (Evidence(ctx.shown(logical), f"mode {mode:04o}, owner uid {st.st_uid}"),),
+        findings.append(DoctorFinding(
+            "config.permissions", "error",
+            message=f"{ctx.shown(logical)} is a {what} readable by {who} (mode {mode:04o}); it must be {wanted:04o}",
+            evidence=(Evidence(ctx.shown(logical), f"mode {mode:04o}, owner uid {st.st_uid}"),),
             fix=f"chmod {wanted:04o} {real} (swan-wizard doctor --fix does it)",
             command=f"chmod {wanted:04o} {real}",
             autofix=AutoFix(f"chmod {wanted:04o} {ctx.shown(logical)}", chmod_path=str(real), mode=wanted),
             data={"path": str(logical), "mode": f"{mode:04o}", "wanted": f"{wanted:04o}"}))
     if not findings:
-        findings.append(Finding("config.permissions", "configuration", "ok",
-                                f"{checked} secret files and directories are private (0600 / 0700)"))
+        findings.append(DoctorFinding("config.permissions", "ok",
+                                      message=f"{checked} secret files and directories are private (0600 / 0700)"))
     return findings
 
 
 # ---------------------------------------------------------------------------------------------- proposals
 
 
-def _proposals(ctx: Context) -> list[Finding]:
-    findings: list[Finding] = []
+def _proposals(ctx: Context) -> list[DoctorFinding]:
+    findings: list[DoctorFinding] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     for conn in ctx.installed.conns:
         if not conn.road_warrior or conn.version == 1:
@@ -298,10 +304,10 @@ def _proposals(ctx: Context) -> list[Finding]:
             esp = child.esp_proposals or ("default",)
             if proposalcheck.only_weak_groups(ike) and ("weak", conn.name, ike) not in seen:
                 seen.add(("weak", conn.name, ike))
-                findings.append(Finding(
-                    "config.proposals-weak", "configuration", "warning",
-                    f"connection {conn.name} offers only weak DH groups (MODP-1024/1536): Android and current "
-                    "iOS refuse them, and they are breakable", _prop_evidence(conn.ike_loc, ike),
+                findings.append(DoctorFinding(
+                    "config.proposals-weak", "warning",
+                    message=f"connection {conn.name} offers only weak DH groups (MODP-1024/1536): Android and current "
+                    "iOS refuse them, and they are breakable", evidence=_prop_evidence(conn.ike_loc, ike),
                     fix="Set proposals: modern in the answers and re-run apply; configure Windows clients with "
                         "the generated .ps1 instead of weakening the server.", command=ctx.apply_command()))
             for client in (*proposalcheck.CLIENTS, proposalcheck.WINDOWS_DEFAULT):
@@ -314,12 +320,12 @@ def _proposals(ctx: Context) -> list[Finding]:
                     if ok or key in seen:
                         continue
                     seen.add(key)
-                    findings.append(Finding(
-                        f"config.proposals-{kind}", "configuration", "info" if default_windows else "warning",
-                        f"{client.name} cannot negotiate {kind.upper()} with connection {conn.name}: it offers "
+                    findings.append(DoctorFinding(
+                        f"config.proposals-{kind}", "info" if default_windows else "warning",
+                        message=f"{client.name} cannot negotiate {kind.upper()} with connection {conn.name}: it offers "
                         f"{client.offers_ike if kind == 'ike' else client.offers_esp}, and no configured "
                         f"{kind.upper()} proposal matches",
-                        _prop_evidence(loc, proposals),
+                        evidence=_prop_evidence(loc, proposals),
                         fix=("Expected: run the generated .ps1 on Windows (it selects a suite the server accepts)."
                              if default_windows else
                              "Set proposals: modern in the answers (it covers Android, Apple, Windows and "
@@ -327,9 +333,10 @@ def _proposals(ctx: Context) -> list[Finding]:
                         command="" if default_windows else ctx.apply_command(),
                         data={"client": client.name, "kind": kind}))
     if not any(f.is_problem for f in findings):
-        findings.append(Finding("config.proposals", "configuration", "ok",
-                                "Android, Apple and Windows (with the generated profiles) can negotiate the "
-                                "configured proposals"))
+        findings.append(DoctorFinding(
+            "config.proposals", "ok",
+            message="Android, Apple and Windows (with the generated profiles) can negotiate the "
+            "configured proposals"))
     return findings
 
 

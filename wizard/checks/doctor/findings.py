@@ -1,6 +1,7 @@
 """What `swan-wizard doctor` reports: findings with their evidence, the fix, and a fix it can apply itself.
 
-Every check in the doctor returns :class:`Finding` objects; nothing else prints. A finding names where
+Every check in the doctor returns :class:`DoctorFinding` objects (the one ``wizard.findings.Finding``
+with the doctor's command and autofix); nothing else prints. A finding names where
 the proof is (a file and line, a log line, a certificate field, a command's output) so an admin can
 look for themselves, and says what to change, with the exact command where there is one.
 """
@@ -12,26 +13,14 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Severity = Literal["error", "warning", "info", "ok", "skipped"]
+from wizard.findings import SEVERITIES, Finding
+
 Area = Literal["certificates", "configuration", "system", "log"]
 
 AREAS: tuple[Area, ...] = ("certificates", "configuration", "system", "log")
-# Order of importance, for sorting and for the summary line.
-SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info", "ok", "skipped")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Where the proof is: ``where`` is "path:line", a certificate file, "vici", or a command."""
-
-    where: str
-    text: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.text}" if self.where else self.text
-
-    def to_json(self) -> dict[str, str]:
-        return {"where": self.where, "text": self.text}
+# A doctor finding's code starts with its area's prefix: "cert.san-missing" is about certificates.
+_AREA_OF_PREFIX: dict[str, Area] = {"cert": "certificates", "config": "configuration", "system": "system",
+                                    "log": "log"}
 
 
 @dataclass(frozen=True)
@@ -76,45 +65,44 @@ class AutoFix:
 
 
 @dataclass(frozen=True)
-class Finding:
-    code: str  # stable identifier for automation, e.g. "cert.san-missing", "log.no-peer-config"
-    area: Area
-    severity: Severity
-    summary: str
-    evidence: tuple[Evidence, ...] = ()
-    fix: str = ""
+class DoctorFinding(Finding):
+    """A Finding with what only the doctor has: the command that fixes it, a fix it can carry out itself,
+    and machine-readable details. Its area follows from its code."""
+
     command: str = ""  # the command that fixes it, when there is one to name
     autofix: AutoFix | None = None
     data: dict[str, Any] = field(default_factory=dict, compare=False)  # machine-readable details
 
     @property
-    def is_problem(self) -> bool:
-        return self.severity in ("error", "warning")
+    def area(self) -> Area:
+        return _AREA_OF_PREFIX[self.check]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "code": self.code,
             "area": self.area,
             "severity": self.severity,
-            "summary": self.summary,
+            "summary": self.message,
             "evidence": [e.to_json() for e in self.evidence],
             "fix": self.fix,
             "command": self.command,
             "autofix": self.autofix.to_json() if self.autofix else None,
         }
+        if self.field:
+            out["field"] = self.field
         if self.data:
             out["data"] = self.data
         return out
 
 
-def skipped(code: str, area: Area, summary: str, reason: str) -> Finding:
+def skipped(code: str, summary: str, reason: str) -> DoctorFinding:
     """A check that could not run here: never counted as passed."""
-    return Finding(code, area, "skipped", f"{summary}: skipped ({reason})")
+    return DoctorFinding(code, "skipped", message=f"{summary}: skipped ({reason})")
 
 
-def counts(findings: list[Finding]) -> dict[str, int]:
+def counts(findings: list[DoctorFinding]) -> dict[str, int]:
     return {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
 
 
-def sort_key(finding: Finding) -> tuple[int, int]:
+def sort_key(finding: DoctorFinding) -> tuple[int, int]:
     return AREAS.index(finding.area), SEVERITIES.index(finding.severity)

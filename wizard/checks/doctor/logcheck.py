@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from wizard.checks.doctor.context import Context
-from wizard.checks.doctor.findings import Evidence, Finding, Severity
+from wizard.checks.doctor.findings import DoctorFinding
 from wizard.checks.doctor.logrules import RuleStats, ScanResult, scan
+from wizard.findings import Evidence, Severity
 
 _ASKED = re.compile(r"^(?P<me_host>\S+?)\[(?P<me>[^\]]*)\]\.\.\.(?P<other_host>\S+?)\[(?P<other>[^\]]*)\]")
 _WEAK_ONLY = re.compile(r"MODP_(?:768|1024|1536)\b")
@@ -83,26 +84,26 @@ def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) 
     return out
 
 
-def check(ctx: Context) -> tuple[list[Finding], ScanResult | None]:
+def check(ctx: Context) -> tuple[list[DoctorFinding], ScanResult | None]:
     if ctx.log_path is None:
         return [], None
     result = scan(ctx.log_path)
     shown = ctx.log_shown
     if result.missing:
         severity: Severity = "warning" if ctx.live else "info"
-        return [Finding("log.missing", "log", severity,
-                        f"no charon log to read at {shown} ({result.missing})",
-                        fix="Swan Wizard's settings (/etc/strongswan.d/swan-wizard.conf) make charon write it; "
-                            "re-run apply and restart charon, or give another log with --log (e.g. "
-                            "journalctl -u strongswan > charon.txt).", command=ctx.apply_command())], result
+        return [DoctorFinding("log.missing", severity,
+                              message=f"no charon log to read at {shown} ({result.missing})",
+                              fix="Swan Wizard's settings (/etc/strongswan.d/swan-wizard.conf) make charon write it; "
+                                  "re-run apply and restart charon, or give another log with --log (e.g. "
+                                  "journalctl -u strongswan > charon.txt).", command=ctx.apply_command())], result
     epoch = (f"the last charon start or configuration load ({shown}:{result.epoch.line_no})" if result.epoch
              else "the start of the log")
-    findings = [Finding(
-        "log.scanned", "log", "info",
-        f"read {result.lines} lines ({result.size / 1e6:.1f} MB) of {shown} in {result.seconds:.2f}s; "
+    findings = [DoctorFinding(
+        "log.scanned", "info",
+        message=f"read {result.lines} lines ({result.size / 1e6:.1f} MB) of {shown} in {result.seconds:.2f}s; "
         f"{result.established} IKE_SA(s) established" + (f", the last at line {result.last_established.line_no}"
                                                          if result.last_established else ""),
-        (Evidence(f"{shown}:{result.epoch.line_no}", result.epoch.text),) if result.epoch else (),
+        evidence=(Evidence(f"{shown}:{result.epoch.line_no}", result.epoch.text),) if result.epoch else (),
         data={"lines": result.lines, "bytes": result.size, "seconds": round(result.seconds, 4),
               "established": result.established, "epoch_line": result.epoch.line_no if result.epoch else None})]
     found = result.found()
@@ -112,7 +113,7 @@ def check(ctx: Context) -> tuple[list[Finding], ScanResult | None]:
     return findings, result
 
 
-def _finding(stats: RuleStats, ctx: Context, shown: str, epoch: str, others: frozenset[str]) -> Finding:
+def _finding(stats: RuleStats, ctx: Context, shown: str, epoch: str, others: frozenset[str]) -> DoctorFinding:
     rule = stats.rule
     assert stats.first is not None and stats.last is not None
     current = stats.current > 0
@@ -134,10 +135,10 @@ def _finding(stats: RuleStats, ctx: Context, shown: str, epoch: str, others: fro
         evidence.append(Evidence(f"{shown}:{hit.line_no}", hit.text))
     extra = hints(stats, ctx, others)
     fix = rule.fix + ("\n" + "\n".join(f"Here: {h}." for h in extra) if extra else "")
-    return Finding(
-        f"log.{rule.code}", "log", severity,
-        f"{rule.title}: {stats.count}x in the log ({when}). Cause: {rule.cause}",
-        tuple(evidence), fix=fix,
+    return DoctorFinding(
+        f"log.{rule.code}", severity,
+        message=f"{rule.title}: {stats.count}x in the log ({when}). Cause: {rule.cause}",
+        evidence=tuple(evidence), fix=fix,
         data={"rule": rule.code, "count": stats.count, "since_epoch": stats.current,
               "first_line": stats.first.line_no, "last_line": stats.last.line_no, "hints": extra,
               "reference": rule.ref})

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from wizard.checks.doctor.findings import Severity
+from wizard.findings import Severity
 
 Origin = Literal["lab", "reference"]
 

@@ -19,9 +19,10 @@ from typing import Any
 from wizard.checks import netchecks
 from wizard.checks.doctor.certs import load_certs
 from wizard.checks.doctor.context import Context
-from wizard.checks.doctor.findings import Area, AutoFix, Evidence, Finding, skipped
+from wizard.checks.doctor.findings import AutoFix, DoctorFinding, skipped
+from wizard.findings import Evidence, Finding, by_code
 from wizard.fs import paths
-from wizard.model.answers import Answers, Pool, is_ip, updated
+from wizard.model.answers import Answers, is_ip
 from wizard.render.firewall import NFT_TABLE
 from wizard.system import netfacts
 from wizard.system.vici import CharonUnreachable
@@ -69,8 +70,10 @@ def _systemd() -> bool:
     return Path("/run/systemd/system").is_dir()
 
 
-def _from_net(finding: netchecks.Finding, area: Area = "system") -> Finding:
-    return Finding(f"system.{finding.check}", area, finding.severity, finding.summary, fix=finding.fix)
+def _from_net(finding: Finding) -> DoctorFinding:
+    """A network check's finding in the doctor's system area (``system.`` and the check's name)."""
+    return DoctorFinding(f"system.{finding.check}", finding.severity, finding.field, finding.message, finding.fix,
+                         finding.evidence)
 
 
 def effective_answers(ctx: Context) -> Answers:
@@ -98,10 +101,10 @@ def effective_answers(ctx: Context) -> Answers:
         return Answers.model_validate(data)
 
 
-def check(ctx: Context) -> list[Finding]:
+def check(ctx: Context) -> list[DoctorFinding]:
     owed = pending_commands(ctx)
     if not ctx.live:
-        return owed + [skipped(f"system.{name.split()[0]}", "system", f"{name} (a live-system check)",
+        return owed + [skipped(f"system.{name.split()[0]}", f"{name} (a live-system check)",
                         f"--root {ctx.root.path} is not the running system") for name in LIVE_CHECKS]
     answers = effective_answers(ctx)
     names = [n for n in (answers.server.address, *answers.server.alt_names) if not is_ip(n) and n != "localhost"]
@@ -120,7 +123,7 @@ def check(ctx: Context) -> list[Finding]:
     return findings
 
 
-def pending_commands(ctx: Context) -> list[Finding]:
+def pending_commands(ctx: Context) -> list[DoctorFinding]:
     """An apply wrote its files but its service commands did not all succeed (apply's owed-commands file)."""
     real = ctx.root(paths.PENDING_COMMANDS)
     if not real.is_file():
@@ -134,11 +137,12 @@ def pending_commands(ctx: Context) -> list[Finding]:
     commands = [str(c) for c in data.get("commands", []) if isinstance(c, str)]
     summary = ("the service commands of the last apply did not all run" +
                (f": `{failed}` failed" if failed else ": that apply was interrupted while running them"))
-    return [Finding("system.commands-pending", "system", "error", summary,
-                    (Evidence(str(paths.PENDING_COMMANDS), "; ".join(commands) or "(unreadable)"),),
-                    fix="Apply the answers again: the next apply runs these commands even when no file changes"
-                        + (" (first make the failed one work, e.g. install what it needs)" if failed else "") + ".",
-                    command="swan-wizard apply ANSWERS", data={"commands": commands, "failed": failed})]
+    return [DoctorFinding(
+        "system.commands-pending", "error", message=summary,
+        evidence=(Evidence(str(paths.PENDING_COMMANDS), "; ".join(commands) or "(unreadable)"),),
+        fix="Apply the answers again: the next apply runs these commands even when no file changes"
+            + (" (first make the failed one work, e.g. install what it needs)" if failed else "") + ".",
+        command="swan-wizard apply ANSWERS", data={"commands": commands, "failed": failed})]
 
 
 # ---------------------------------------------------------------------------------------------- charon
@@ -150,7 +154,7 @@ def _start_command(ctx: Context) -> str:
     return ctx.apply_command()
 
 
-def _daemon(ctx: Context, state: ViciState) -> list[Finding]:
+def _daemon(ctx: Context, state: ViciState) -> list[DoctorFinding]:
     if state.error:
         import psutil
 
@@ -159,30 +163,30 @@ def _daemon(ctx: Context, state: ViciState) -> list[Finding]:
             summary = f"a charon process runs but does not answer on vici: {state.error}"
         else:
             summary = state.error if "not running" in state.error else f"charon is not running ({state.error})"
-        return [Finding("system.charon", "system", "error", summary, (Evidence("vici", state.error),),
-                        fix="Start strongSwan (apply starts it when there is no systemd).",
-                        command=_start_command(ctx))]
-    findings = [Finding("system.charon", "system", "ok", f"charon runs ({state.version}), {len(state.sas)} "
-                        f"IKE_SA(s) up", data={"version": state.version, "ike_sas": len(state.sas)})]
+        return [DoctorFinding("system.charon", "error", message=summary, evidence=(Evidence("vici", state.error),),
+                              fix="Start strongSwan (apply starts it when there is no systemd).",
+                              command=_start_command(ctx))]
+    findings = [DoctorFinding("system.charon", "ok", message=f"charon runs ({state.version}), {len(state.sas)} "
+                              f"IKE_SA(s) up", data={"version": state.version, "ike_sas": len(state.sas)})]
     expected = [c.name for c in ctx.installed.conns]
     missing = [name for name in expected if name not in state.conns]
     if missing:
         argv = ("swanctl", "--load-all", "--noprompt") if ctx.installed.layout == "swanctl" else ("ipsec", "reload")
-        findings.append(Finding(
-            "system.connections-not-loaded", "system", "error",
-            f"charon has not loaded {', '.join(missing)} from the files: clients of those connections fail "
+        findings.append(DoctorFinding(
+            "system.connections-not-loaded", "error",
+            message=f"charon has not loaded {', '.join(missing)} from the files: clients of those connections fail "
             "('no matching peer config found' / 'no IKE config found')",
-            (Evidence("vici list-conns", ", ".join(state.conns) or "(none)"),),
+            evidence=(Evidence("vici list-conns", ", ".join(state.conns) or "(none)"),),
             fix="Load the files into the running charon (if that fails, the configuration findings say why).",
             command=" ".join(argv), autofix=AutoFix("load the connections into charon", argv=argv),
             data={"missing": missing, "loaded": state.conns}))
     findings += _loaded_certificate(ctx, state)
     if state.half_open:
-        findings.append(Finding(
-            "system.half-open", "system", "warning",
-            f"{state.half_open} half-open IKE_SA(s) now: clients' first packets arrive but their IKE_AUTH does "
+        findings.append(DoctorFinding(
+            "system.half-open", "warning",
+            message=f"{state.half_open} half-open IKE_SA(s) now: clients' first packets arrive but their IKE_AUTH does "
             "not (UDP 4500 blocked on the way, or IP fragments dropped)",
-            (Evidence("vici stats", f"ikesas half-open: {state.half_open}"),),
+            evidence=(Evidence("vici stats", f"ikesas half-open: {state.half_open}"),),
             fix="Open UDP 4500 as well as 500 in every firewall on the path (cloud security groups too)."))
     return findings
 
@@ -200,7 +204,7 @@ def daemons_here() -> list[Daemon]:
     return [Daemon(p.info["pid"], p.info["name"]) for p in processes_here({"charon", "charon-systemd", "starter"})]
 
 
-def duplicate_daemons(daemons: list[Daemon], layout: str | None) -> list[Finding]:
+def duplicate_daemons(daemons: list[Daemon], layout: str | None) -> list[DoctorFinding]:
     """Two charons (both strongSwan flavours started: strongswan.service and strongswan-starter) fight over the
     IKE ports and the vici socket; the second logs "unable to bind socket: Address already in use"."""
     charons = [d for d in daemons if d.name in ("charon", "charon-systemd")]
@@ -211,13 +215,14 @@ def duplicate_daemons(daemons: list[Daemon], layout: str | None) -> list[Finding
     listed = ", ".join(f"{d.name} (pid {d.pid})" for d in daemons)
     summary = (f"{len(charons)} charon daemons run: only one can own UDP 500/4500 and the vici socket"
                if len(charons) >= 2 else "the legacy starter runs next to the swanctl layout's charon")
-    return [Finding("system.two-charons", "system", "error", summary, (Evidence("processes", listed),),
-                    fix=f"Stop and disable the flavour this layout does not use ({other}), then restart strongSwan.",
-                    command=f"systemctl disable --now {other}.service" if _systemd() else "",
-                    data={"daemons": [[d.pid, d.name] for d in daemons]})]
+    return [DoctorFinding(
+        "system.two-charons", "error", message=summary, evidence=(Evidence("processes", listed),),
+        fix=f"Stop and disable the flavour this layout does not use ({other}), then restart strongSwan.",
+        command=f"systemctl disable --now {other}.service" if _systemd() else "",
+        data={"daemons": [[d.pid, d.name] for d in daemons]})]
 
 
-def _loaded_certificate(ctx: Context, state: ViciState) -> list[Finding]:
+def _loaded_certificate(ctx: Context, state: ViciState) -> list[DoctorFinding]:
     """A renewed certificate on disk that charon has not loaded: clients still see the old one."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -230,10 +235,11 @@ def _loaded_certificate(ctx: Context, state: ViciState) -> list[Finding]:
         if certs and state.certs and certs[0].public_bytes(Encoding.DER) not in state.certs:
             argv = (("swanctl", "--load-creds", "--noprompt") if ctx.installed.layout == "swanctl"
                     else ("ipsec", "rereadall"))
-            out.append(Finding(
-                "system.certificate-not-loaded", "system", "warning",
-                f"charon still uses an older certificate than {conn_cert}: clients see the old one",
-                (Evidence("vici list-certs", f"{len(state.certs)} end-entity certificate(s), none is {conn_cert}"),),
+            out.append(DoctorFinding(
+                "system.certificate-not-loaded", "warning",
+                message=f"charon still uses an older certificate than {conn_cert}: clients see the old one",
+                evidence=(Evidence("vici list-certs",
+                                   f"{len(state.certs)} end-entity certificate(s), none is {conn_cert}"),),
                 fix="Reload the credentials.", command=" ".join(argv),
                 autofix=AutoFix("reload charon's credentials", argv=argv)))
     return out
@@ -242,60 +248,69 @@ def _loaded_certificate(ctx: Context, state: ViciState) -> list[Finding]:
 # ---------------------------------------------------------------------------------------------- ports
 
 
-def _ports(facts: netfacts.NetFacts, running: bool) -> list[Finding]:
-    # check_ports judges the facts alone; its answers parameter only keeps the checks' common signature.
-    shared = netchecks.check_ports(Answers.model_validate({"version": 1, "server": {"address": "localhost"}}), facts)
+def _ports(facts: netfacts.NetFacts, running: bool) -> list[DoctorFinding]:
+    shared = netchecks.judge_ports(facts)
+    if isinstance(facts.port_users, netfacts.Unknown):
+        return [_from_net(f) for f in shared]  # "could not check": never "free"
     findings = []
     for port in netfacts.IKE_PORTS:
         users = [u for u in facts.port_users if u.port == port]
         ours = [u for u in users if (u.process or "") in netchecks.IKE_DAEMONS]
         evidence = tuple(Evidence(f"udp {u.address}:{u.port}", f"{u.process or '?'} (pid {u.pid})") for u in users)
-        taken = [f for f in shared if f.severity == "error" and f"UDP {port} " in f.summary]
+        taken = by_code(shared, netchecks.port_code(port, "taken"))
         if taken:
-            findings += [Finding("system.ports", "system", "error", f.summary, evidence, fix=f.fix) for f in taken]
+            findings += [DoctorFinding("system.ports", "error", message=f.message, evidence=evidence, fix=f.fix)
+                         for f in taken]
         elif running and not ours:
-            findings.append(Finding("system.ports", "system", "error",
-                                    f"charon runs but nothing listens on UDP {port}: clients get no answer",
-                                    evidence, fix="Check charon.port / port_nat_t in strongswan.conf and restart "
-                                    "charon; another process may have held the port when it started."))
+            findings.append(DoctorFinding("system.ports", "error",
+                                          message=f"charon runs but nothing listens on UDP {port}: clients get no "
+                                          "answer", evidence=evidence,
+                                          fix="Check charon.port / port_nat_t in strongswan.conf and restart "
+                                          "charon; another process may have held the port when it started."))
         elif ours:
-            findings.append(Finding("system.ports", "system", "ok", f"UDP {port} is served by {ours[0].process}",
-                                    evidence))
+            findings.append(DoctorFinding("system.ports", "ok", message=f"UDP {port} is served by {ours[0].process}",
+                                          evidence=evidence))
         else:
-            findings.append(Finding("system.ports", "system", "info", f"UDP {port} is free (charon is not running)"))
+            findings.append(DoctorFinding("system.ports", "info",
+                                          message=f"UDP {port} is free (charon is not running)"))
     return findings
 
 
 # ---------------------------------------------------------------------------------------------- forwarding
 
 
-def _forwarding(ctx: Context, facts: netfacts.NetFacts, answers: Answers) -> list[Finding]:
+def _forwarding(ctx: Context, facts: netfacts.NetFacts, answers: Answers) -> list[DoctorFinding]:
     findings = []
     forward = facts.sysctls.get("net.ipv4.ip_forward")
     evidence = (Evidence("/proc/sys/net/ipv4/ip_forward", forward or "unreadable"),)
     conf = ctx.root(paths.SYSCTL_CONF)
     argv = ("sysctl", "-p", str(paths.SYSCTL_CONF)) if conf.is_file() else ("sysctl", "-w", "net.ipv4.ip_forward=1")
-    if forward != "1":
+    if forward is None:  # unreadable is not "off": nothing to fix blindly
+        findings.append(DoctorFinding("system.forwarding", "warning", message="could not check IP forwarding: "
+                                      "/proc/sys/net/ipv4/ip_forward could not be read", evidence=evidence))
+    elif forward != "1":
         if answers.networking.forwarding:
-            findings.append(Finding(
-                "system.forwarding", "system", "error",
-                "IP forwarding is off: clients connect but reach nothing beyond this server", evidence,
+            findings.append(DoctorFinding(
+                "system.forwarding", "error",
+                message="IP forwarding is off: clients connect but reach nothing beyond this server", evidence=evidence,
                 fix="Turn it on now (and at boot: the sysctl file Swan Wizard writes).", command=" ".join(argv),
                 autofix=AutoFix("turn IP forwarding on", argv=argv)))
         else:
-            findings.append(Finding("system.forwarding", "system", "info",
-                                    "IP forwarding is off and networking.forwarding is false: clients reach this "
-                                    "host only", evidence))
+            findings.append(DoctorFinding(
+                "system.forwarding", "info",
+                message="IP forwarding is off and networking.forwarding is false: clients reach this "
+                "host only", evidence=evidence))
     else:
-        findings.append(Finding("system.forwarding", "system", "ok", "IP forwarding is on", evidence))
+        findings.append(DoctorFinding("system.forwarding", "ok", message="IP forwarding is on", evidence=evidence))
     for key, want in netchecks.PLANNED_SYSCTLS.items():
         now = facts.sysctls.get(key)
         if key != "net.ipv4.ip_forward" and answers.networking.forwarding and now is not None and now != want:
-            findings.append(Finding("system.redirects", "system", "warning",
-                                    f"{key} is {now}; the article's setting is {want} (ICMP redirects could "
-                                    "steer clients' traffic around the tunnel)",
-                                    (Evidence("/proc/sys/" + key.replace(".", "/"), now),),
-                                    command=" ".join(argv), autofix=AutoFix(f"set {key} = {want}", argv=argv)))
+            findings.append(DoctorFinding(
+                "system.redirects", "warning",
+                message=f"{key} is {now}; the article's setting is {want} (ICMP redirects could "
+                "steer clients' traffic around the tunnel)",
+                evidence=(Evidence("/proc/sys/" + key.replace(".", "/"), now),),
+                command=" ".join(argv), autofix=AutoFix(f"set {key} = {want}", argv=argv)))
     return findings
 
 
@@ -320,16 +335,16 @@ def _run(argv: list[str]) -> tuple[int, str]:
     return proc.returncode, (proc.stdout + proc.stderr).strip()
 
 
-def _firewall(ctx: Context, facts: netfacts.NetFacts, answers: Answers) -> list[Finding]:
+def _firewall(ctx: Context, facts: netfacts.NetFacts, answers: Answers) -> list[DoctorFinding]:
     findings = [_from_net(f) for f in netchecks.check_firewall(answers, facts) if f.severity in ("warning", "error")]
     state = _firewall_state(ctx)
     if state is None:
         if answers.networking.firewall == "none":
-            return [*findings, Finding("system.firewall", "system", "info", "networking.firewall is none: Swan "
-                                       "Wizard manages no rules; allow ESP, UDP 500 and UDP 4500 yourself")]
-        return [*findings, Finding(
-            "system.firewall", "system", "warning",
-            f"no record of Swan Wizard's firewall rules ({paths.FIREWALL_STATE}): they were never added",
+            return [*findings, DoctorFinding("system.firewall", "info", message="networking.firewall is none: Swan "
+                                             "Wizard manages no rules; allow ESP, UDP 500 and UDP 4500 yourself")]
+        return [*findings, DoctorFinding(
+            "system.firewall", "warning",
+            message=f"no record of Swan Wizard's firewall rules ({paths.FIREWALL_STATE}): they were never added",
             fix="Re-run apply: it adds the rules for the firewall in use.", command=ctx.apply_command())]
     backend = str(state.get("backend", "none"))
     if backend == "nftables":
@@ -338,26 +353,26 @@ def _firewall(ctx: Context, facts: netfacts.NetFacts, answers: Answers) -> list[
         findings += _iptables(ctx, state)
     elif backend == "firewalld":
         rc, out = _run(["firewall-cmd", "--query-service=swan-wizard"])
-        findings.append(Finding("system.firewall", "system", "ok" if rc == 0 else "error",
-                                "firewalld allows the swan-wizard service" if rc == 0 else
-                                "firewalld does not allow the swan-wizard service (IKE and ESP blocked)",
-                                (Evidence("firewall-cmd --query-service=swan-wizard", out),),
-                                command="" if rc == 0 else "firewall-cmd --reload"))
+        findings.append(DoctorFinding("system.firewall", "ok" if rc == 0 else "error",
+                                      message="firewalld allows the swan-wizard service" if rc == 0 else
+                                      "firewalld does not allow the swan-wizard service (IKE and ESP blocked)",
+                                      evidence=(Evidence("firewall-cmd --query-service=swan-wizard", out),),
+                                      command="" if rc == 0 else "firewall-cmd --reload"))
     elif backend == "ufw":
         rc, out = _run(["ufw", "status"])
         active = rc == 0 and "Status: active" in out
-        findings.append(Finding("system.firewall", "system", "ok" if active and "500,4500/udp" in out else "error",
-                                "ufw allows IKE" if active and "500,4500/udp" in out else
-                                "ufw is not active or does not allow 500,4500/udp",
-                                (Evidence("ufw status", out.splitlines()[0] if out else ""),),
-                                command="" if active else "ufw allow 500,4500/udp && ufw reload"))
+        findings.append(DoctorFinding("system.firewall", "ok" if active and "500,4500/udp" in out else "error",
+                                      message="ufw allows IKE" if active and "500,4500/udp" in out else
+                                      "ufw is not active or does not allow 500,4500/udp",
+                                      evidence=(Evidence("ufw status", out.splitlines()[0] if out else ""),),
+                                      command="" if active else "ufw allow 500,4500/udp && ufw reload"))
     else:
-        findings.append(Finding("system.firewall", "system", "info", "Swan Wizard added no firewall rules "
-                                "(networking.firewall: none)"))
+        findings.append(DoctorFinding("system.firewall", "info", message="Swan Wizard added no firewall rules "
+                                      "(networking.firewall: none)"))
     return findings
 
 
-def _nftables(ctx: Context) -> list[Finding]:
+def _nftables(ctx: Context) -> list[DoctorFinding]:
     rc, live = _run(["nft", "list", "table", "inet", NFT_TABLE])
     rules_file = ctx.root(paths.NFT_RULES)
     argv = ("nft", "-f", str(paths.NFT_RULES))
@@ -367,22 +382,24 @@ def _nftables(ctx: Context) -> list[Finding]:
         intended = ""
     comments = [c for c in _comments(intended)]
     if rc != 0:
-        return [Finding("system.firewall", "system", "error",
-                        f"the nftables table inet {NFT_TABLE} with Swan Wizard's rules is not loaded: IKE/ESP may be "
-                        "dropped and the pool is not masqueraded",
-                        (Evidence(f"nft list table inet {NFT_TABLE}", live.splitlines()[0] if live else f"exit {rc}"),),
-                        fix="Load the rules Swan Wizard wrote.", command=" ".join(argv),
-                        autofix=AutoFix(f"load table inet {NFT_TABLE}", argv=argv) if rules_file.is_file() else None)]
+        return [DoctorFinding(
+            "system.firewall", "error",
+            message=f"the nftables table inet {NFT_TABLE} with Swan Wizard's rules is not loaded: IKE/ESP may be "
+            "dropped and the pool is not masqueraded",
+            evidence=(Evidence(f"nft list table inet {NFT_TABLE}", live.splitlines()[0] if live else f"exit {rc}"),),
+            fix="Load the rules Swan Wizard wrote.", command=" ".join(argv),
+            autofix=AutoFix(f"load table inet {NFT_TABLE}", argv=argv) if rules_file.is_file() else None)]
     missing = [c for c in comments if f'comment "{c}"' not in live]
     evidence = tuple(Evidence(f"nft list table inet {NFT_TABLE}", line.strip()) for line in live.splitlines()
                      if "comment" in line)
     if missing:
-        return [Finding("system.firewall", "system", "error",
-                        f"the loaded table inet {NFT_TABLE} lacks rules Swan Wizard wrote: {', '.join(missing)}",
-                        evidence, fix="Reload the rules Swan Wizard wrote.", command=" ".join(argv),
-                        autofix=AutoFix(f"reload table inet {NFT_TABLE}", argv=argv))]
-    return [Finding("system.firewall", "system", "ok", f"nftables table inet {NFT_TABLE} is loaded with all "
-                    f"{len(comments)} rules", evidence)]
+        return [DoctorFinding(
+            "system.firewall", "error",
+            message=f"the loaded table inet {NFT_TABLE} lacks rules Swan Wizard wrote: {', '.join(missing)}",
+            evidence=evidence, fix="Reload the rules Swan Wizard wrote.", command=" ".join(argv),
+            autofix=AutoFix(f"reload table inet {NFT_TABLE}", argv=argv))]
+    return [DoctorFinding("system.firewall", "ok", message=f"nftables table inet {NFT_TABLE} is loaded with all "
+                          f"{len(comments)} rules", evidence=evidence)]
 
 
 def _comments(ruleset: str) -> list[str]:
@@ -391,7 +408,7 @@ def _comments(ruleset: str) -> list[str]:
     return list(dict.fromkeys(re.findall(r'comment "([^"]+)"', ruleset)))
 
 
-def _iptables(ctx: Context, state: dict[str, Any]) -> list[Finding]:
+def _iptables(ctx: Context, state: dict[str, Any]) -> list[DoctorFinding]:
     missing = []
     for table, chain, args in state.get("rules", []):
         rc, _ = _run(["iptables", "-t", table, "-C", chain, *args])
@@ -405,49 +422,50 @@ def _iptables(ctx: Context, state: dict[str, Any]) -> list[Finding]:
                                                                                    "the swan-wizard comment"),)
     if missing:
         argv = ("sh", str(paths.IPTABLES_SCRIPT))
-        return [Finding("system.firewall", "system", "error",
-                        f"{len(missing)} of Swan Wizard's iptables rules are missing: {'; '.join(missing)}",
-                        evidence, fix="Insert the missing rules (the script adds only what is missing).",
-                        command=" ".join(argv),
-                        autofix=AutoFix("insert the missing iptables rules", argv=argv)
-                        if ctx.root(paths.IPTABLES_SCRIPT).is_file() else None)]
-    return [Finding("system.firewall", "system", "ok", f"all {len(state.get('rules', []))} iptables rules tagged "
-                    "swan-wizard are in place", evidence)]
+        return [DoctorFinding(
+            "system.firewall", "error",
+            message=f"{len(missing)} of Swan Wizard's iptables rules are missing: {'; '.join(missing)}",
+            evidence=evidence, fix="Insert the missing rules (the script adds only what is missing).",
+            command=" ".join(argv),
+            autofix=AutoFix("insert the missing iptables rules", argv=argv)
+            if ctx.root(paths.IPTABLES_SCRIPT).is_file() else None)]
+    return [DoctorFinding("system.firewall", "ok", message=f"all {len(state.get('rules', []))} iptables rules tagged "
+                          "swan-wizard are in place", evidence=evidence)]
 
 
 # ---------------------------------------------------------------------------------------------- kernel, pools
 
 
-def _kernel(ctx: Context, facts: netfacts.NetFacts, answers: Answers, state: ViciState) -> list[Finding]:
+def _kernel(ctx: Context, facts: netfacts.NetFacts, answers: Answers, state: ViciState) -> list[DoctorFinding]:
     if not state.error and not facts.esp:
         if "kernel-libipsec" in state.plugins:
-            return [Finding("system.kernel", "system", "ok", "the kernel has no ESP; charon carries ESP itself "
-                            "(kernel-libipsec is loaded)", (Evidence("vici stats", "plugins: ... kernel-libipsec"),))]
+            return [DoctorFinding(
+                "system.kernel", "ok", message="the kernel has no ESP; charon carries ESP itself "
+                "(kernel-libipsec is loaded)", evidence=(Evidence("vici stats", "plugins: ... kernel-libipsec"),))]
         restart = "systemctl restart strongswan" if _systemd() else ctx.apply_command()
-        return [Finding("system.kernel", "system", "error",
-                        "the kernel has no ESP and the running charon has no kernel-libipsec plugin: tunnels "
-                        "authenticate but no SA can be installed (charon logs 'unable to install ... SA')",
-                        (Evidence("vici stats", "plugins: " + " ".join(state.plugins)),
-                         Evidence("/sys/module/esp4", "absent")),
-                        fix="Set networking.esp: auto (or userspace) and re-run apply, then restart charon: "
-                            "plugins load at start.", command=restart)]
+        return [DoctorFinding(
+            "system.kernel", "error",
+            message="the kernel has no ESP and the running charon has no kernel-libipsec plugin: tunnels "
+            "authenticate but no SA can be installed (charon logs 'unable to install ... SA')",
+            evidence=(Evidence("vici stats", "plugins: " + " ".join(state.plugins)),
+             Evidence("/sys/module/esp4", "absent")),
+            fix="Set networking.esp: auto (or userspace) and re-run apply, then restart charon: "
+                "plugins load at start.", command=restart)]
     return [_from_net(f) for f in netchecks.check_kernel(answers, facts)]
 
 
-def _pools(ctx: Context, facts: netfacts.NetFacts, answers: Answers) -> list[Finding]:
-    findings: list[Finding] = []
+def _pools(ctx: Context, facts: netfacts.NetFacts, answers: Answers) -> list[DoctorFinding]:
+    findings: list[DoctorFinding] = []
     seen: set[str] = set()
     for pool in ctx.installed.pools:
         for net in pool.networks():
             if str(net) in seen or not isinstance(net, ipaddress.IPv4Network | ipaddress.IPv6Network):
                 continue
             seen.add(str(net))
-            probe = updated(answers, pool=Pool(addresses=str(net), dns=[]))
-            for f in netchecks.check_pool(probe, facts):
-                if str(net) not in f.summary:
-                    continue
-                findings.append(Finding("config.pool-overlap" if f.severity == "error" else "config.pool",
-                                        "configuration", f.severity, f.summary,
-                                        (Evidence(str(pool.loc), f"addrs = {', '.join(pool.addrs)}"),), fix=f.fix,
-                                        command=ctx.apply_command() if f.severity == "error" else ""))
+            evidence = (Evidence(str(pool.loc), f"addrs = {', '.join(pool.addrs)}"),)
+            for f in netchecks.pool_overlaps(str(net), [str(net)], "", facts):
+                overlap = f.code == "pool.overlap"
+                findings.append(DoctorFinding("config.pool-overlap" if overlap else "config.pool", f.severity,
+                                              message=f.message, evidence=evidence, fix=f.fix,
+                                              command=ctx.apply_command() if overlap else ""))
     return findings
