@@ -1,4 +1,4 @@
-"""Step 1: welcome and preflight checks, then how to begin (new, resume, modify, start over)."""
+"""The first step: welcome and preflight checks, then how to begin (new, resume, modify, start over)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from screens.base import StepResult, StepScreen
+from screens.base import StepScreen
+from screens.context import Began, StepResult
 from wizard.problems import InvalidAnswers
 
 if TYPE_CHECKING:
@@ -53,9 +54,7 @@ class WelcomeScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="preflight")
     def _probe(self) -> None:
-        probe = self.ctx.extras.get("probe")
-        assert probe is not None
-        self.post_message(PreflightDone(probe(self.ctx.root)))
+        self.post_message(PreflightDone(self.ctx.services.probe(self.ctx.root)))
         # While the admin reads the checks, load what the next steps need (the answers model, the forms),
         # so the first screen did not have to wait for it and the next one does not either.
         from screens import steps
@@ -99,7 +98,7 @@ class WelcomeScreen(StepScreen):
             from screens.steps import RESUMABLE
 
             target = resumed.step if resumed.step in RESUMABLE and resumed.step != "welcome" else "ca"
-            self.dismiss(StepResult("goto", session=resumed, target=target, report=report))
+            self.dismiss(Began("goto", target=target, session=resumed, report=report))
         elif choice == "modify":
             assert report.existing.answers_file is not None
             try:
@@ -118,13 +117,13 @@ class WelcomeScreen(StepScreen):
                             "in 0600 files; the answers only reference them", timeout=15)
             fresh = session.Session(answers=answers, step="ca", mode="modify",
                                     base_dir=str(report.existing.answers_file.parent))
-            self.dismiss(StepResult("next", session=fresh, report=report))
+            self.dismiss(Began("next", session=fresh, report=report))
         elif choice in ("new", "start-over"):
             from screens.app import default_answers
 
             mode = "start-over" if choice == "start-over" else "new"
             fresh = session.Session(answers=default_answers(report), step="ca", mode=mode)
-            self.dismiss(StepResult("next", session=fresh, report=report))
+            self.dismiss(Began("next", session=fresh, report=report))
 
     def _install(self) -> None:
         from screens.dialogs import CommandScreen, ConfirmScreen
