@@ -53,6 +53,8 @@ STEPS: tuple[Step, ...] = (
 )
 KEYS = tuple(s.key for s in STEPS)
 BY_KEY = {s.key: s for s in STEPS}
+# Loaded in the background while the admin reads the welcome step's checks: the forms met first.
+PRELOAD = ("ca", "host", "clients", "variants")
 # Steps a session may be resumed at: anything before the apply (which needs a fresh review).
 RESUMABLE = KEYS[:KEYS.index("apply")]
 

@@ -59,7 +59,7 @@ class WelcomeScreen(StepScreen):
         # so the first screen did not have to wait for it and the next one does not either.
         from screens import steps
 
-        for key in ("ca", "host", "clients", "variants"):
+        for key in steps.PRELOAD:
             steps.BY_KEY[key].load()
         import wizard.model.field_check  # noqa: F401
 
