@@ -1,10 +1,10 @@
 """The Swan Wizard terminal app: walks the steps, owns the answers, saves the session after each step.
 
 One factory (:func:`create_app`) builds the app for the CLI (``swan-wizard`` without a command, see
-``wizard.cli.cmd_tui``) and for the tests. Each step screen is built from the current answers and
-dismisses with the sections it edited; the app replaces the whole answers value with a validated
-copy (``wizard.model.answers.updated``), stores typed secrets 0600, saves the session, and shows the next
-step that applies.
+``wizard.cli.cmd_tui``) and for the tests. Each step screen is built from a typed context and dismisses
+with a typed result (``screens.context``): a form step with the sections it edited, which the app puts into
+a validated copy of the whole answers (``wizard.model.answers.updated``); the app stores typed secrets
+0600, saves the session, and shows the next step that applies.
 """
 
 from __future__ import annotations
@@ -148,8 +148,6 @@ class SwanWizardApp(App[int]):
         self.show_step(target)
 
     def _take(self, result: StepResult) -> None:
-        from wizard.plan import session as sessions
-
         if isinstance(result, Began):
             self.session, self.report = result.session, result.report
         elif isinstance(result, SectionsEdited):
@@ -158,6 +156,8 @@ class SwanWizardApp(App[int]):
             self.reviewed_plan = result.reviewed
         elif isinstance(result, ApplyOutcome):
             if result.applied:
+                from wizard.plan import session as sessions
+
                 # The answers file is saved and the system matches it: nothing is left to resume.
                 self.applied = True
                 sessions.discard(self.root)
