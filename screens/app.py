@@ -36,18 +36,9 @@ from wizard.problems import Exit, InvalidAnswers
 
 if TYPE_CHECKING:
     # The answers model and the session code load after the first screen is up (see WelcomeScreen).
-    from wizard.model.answers import Answers
     from wizard.plan.preflight import Report
     from wizard.plan.session import Session
     from wizard.plan.staging import Reviewed
-
-
-def default_answers(report: Report | None = None) -> Answers:
-    """Fresh answers: the defaults, with the detected address as the name clients dial."""
-    from wizard.model.answers import Answers, Server
-
-    address = report.detected.address if report and report.detected.address else "vpn.example.com"
-    return Answers(server=Server(address=address))
 
 
 class SwanWizardApp(App[int]):
@@ -69,6 +60,7 @@ class SwanWizardApp(App[int]):
         self.root = root
         self.report = report
         if session is None and start != "welcome":
+            from screens.welcome import default_answers
             from wizard.plan.session import Session
 
             session = Session(answers=default_answers(report), step=start)

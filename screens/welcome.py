@@ -18,11 +18,20 @@ from screens.context import Began, StepResult
 from wizard.problems import InvalidAnswers
 
 if TYPE_CHECKING:
+    from wizard.model.answers import Answers
     from wizard.plan.preflight import Report
 
 INTRO = ("Swan Wizard sets up a strongSwan IPsec VPN server the way the Arch Wiki article describes it: "
          "a CA, host and client certificates, the VPN connections, forwarding and a running charon. "
          "Nothing on the system changes before you confirm the plan on the Review screen.")
+
+
+def default_answers(report: Report | None = None) -> Answers:
+    """Fresh answers: the defaults, with the detected address as the name clients dial."""
+    from wizard.model.answers import Answers, Server
+
+    address = report.detected.address if report and report.detected.address else "vpn.example.com"
+    return Answers(server=Server(address=address))
 
 
 @dataclass
@@ -119,8 +128,6 @@ class WelcomeScreen(StepScreen):
                                     base_dir=str(report.existing.answers_file.parent))
             self.dismiss(Began("next", session=fresh, report=report))
         elif choice in ("new", "start-over"):
-            from screens.app import default_answers
-
             mode = "start-over" if choice == "start-over" else "new"
             fresh = session.Session(answers=default_answers(report), step="ca", mode=mode)
             self.dismiss(Began("next", session=fresh, report=report))

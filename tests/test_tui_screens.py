@@ -468,7 +468,7 @@ def test_quitting_midway_says_where_the_session_is(tmp_path: Path) -> None:
 
 
 def test_default_answers_use_the_detected_address(tmp_path: Path) -> None:
-    from screens.app import default_answers
+    from screens.welcome import default_answers
 
     assert default_answers(fake_report(Root.of(tmp_path))).server.address == "192.0.2.10"
     assert default_answers(None) == Answers(server=Server(address="vpn.example.com"))

@@ -53,6 +53,41 @@ def test_steps_never_read_the_apps_state(path: Path) -> None:
     assert not read, f"{path.name} reads the app (give it a StepContext field or post a message): {read}"
 
 
+# screens/ in layers, like wizard/ (tests/test_layers.py): a module imports only its own layer or lower.
+# Step screens share a layer (the clients step lends its secret labels to the users step).
+SCREEN_LAYERS = {
+    "screens": 0, "screens.steps": 0, "screens.widgets": 0,
+    "screens.context": 1, "screens.messages": 1, "screens.help": 1, "screens.dialogs": 1,
+    "screens.base": 2, "screens.forms": 3, "screens.app": 5,
+}
+STEP_LAYER = 4
+
+
+def _layer(module: str) -> int:
+    package = ".".join(module.split(".")[:2])  # screens.widgets.field -> screens.widgets
+    return SCREEN_LAYERS.get(module, SCREEN_LAYERS.get(package, STEP_LAYER) if package != module else STEP_LAYER)
+
+
+def _screens_imports(tree: ast.Module) -> list[tuple[int, str]]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "screens":
+            # "from screens import steps" imports the module screens.steps; "from screens import ASSETS" the package
+            out += [(node.lineno, f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in SCREEN_LAYERS
+                     else node.module) for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "screens"]
+    return out
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_screens_import_only_their_layer_or_lower(path: Path) -> None:
+    parts = path.relative_to(SCREENS.parent).with_suffix("").parts
+    me = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    upward = [f"line {line}: {name}" for line, name in _screens_imports(_module(path)) if _layer(name) > _layer(me)]
+    assert not upward, f"{me} imports a higher layer of screens/ (move the code down): {upward}"
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_no_screen_is_told_apart_by_its_class_name(path: Path) -> None:
     named = [node.lineno for node in ast.walk(_module(path))
