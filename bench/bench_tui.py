@@ -122,7 +122,7 @@ def _pane_app(path: Path, capacity: int) -> Any:
     from textual.app import App, ComposeResult
     from textual.binding import Binding
 
-    from screens.logpane import LogPane, LogView
+    from screens.widgets.logpane import LogPane, LogView
 
     class PaneApp(App[None]):
         BINDINGS = [Binding("k", "ping", "Ping", show=False)]  # noqa: RUF012

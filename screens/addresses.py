@@ -1,4 +1,4 @@
-"""Step 6: addresses for clients (pool or DHCP), DNS servers, full or split tunnel, proposals preset."""
+"""The addresses step: addresses for clients (pool or DHCP), DNS servers, full or split tunnel, proposals preset."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Checkbox, Input, RadioSet, Static
 
-from screens.base import Check, Field, FormScreen, split_list, text_input
+from screens.forms import FormScreen
 from screens.variants import radio, radio_value
+from screens.widgets.field import Field, split_list, text_input
+from screens.widgets.toggles import Check
 from wizard.model.answers import CustomProposals
 
 ROAD_WARRIOR = (("ikev2-cert", "ikev2_cert"), ("ikev2-eap", "ikev2_eap"), ("ikev1-xauth", "ikev1_xauth"))

@@ -1,43 +1,44 @@
 """The Swan Wizard terminal app: walks the steps, owns the answers, saves the session after each step.
 
 One factory (:func:`create_app`) builds the app for the CLI (``swan-wizard`` without a command, see
-``wizard.cli.cmd_tui``) and for the tests. Each step screen is built from the current answers and
-dismisses with the sections it edited; the app replaces the whole answers value with a validated
-copy (``wizard.model.answers.updated``), stores typed secrets 0600, saves the session, and shows the next
-step that applies.
+``wizard.cli.cmd_tui``) and for the tests. Each step screen is built from a typed context and dismisses
+with a typed result (``screens.context``): a form step with the sections it edited, which the app puts into
+a validated copy of the whole answers (``wizard.model.answers.updated``); the app stores typed secrets
+0600, saves the session, and shows the next step that applies.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
 
-from screens import steps
-from screens.base import ASSETS, StepContext, StepResult
+from screens import ASSETS, steps
+from screens.base import StepScreen
+from screens.context import (
+    ApplyOutcome,
+    Began,
+    Confirmed,
+    NetProbe,
+    Probe,
+    SectionsEdited,
+    Services,
+    StepContext,
+    StepResult,
+)
+from screens.messages import ApplyFinished
 from wizard.fs.paths import Root
 from wizard.problems import Exit, InvalidAnswers
 
 if TYPE_CHECKING:
     # The answers model and the session code load after the first screen is up (see WelcomeScreen).
-    from wizard.model.answers import Answers
     from wizard.plan.preflight import Report
     from wizard.plan.session import Session
-
-Probe = Callable[[Root], "Report"]
-
-
-def default_answers(report: Report | None = None) -> Answers:
-    """Fresh answers: the defaults, with the detected address as the name clients dial."""
-    from wizard.model.answers import Answers, Server
-
-    address = report.detected.address if report and report.detected.address else "vpn.example.com"
-    return Answers(server=Server(address=address))
+    from wizard.plan.staging import Reviewed
 
 
 class SwanWizardApp(App[int]):
@@ -51,28 +52,23 @@ class SwanWizardApp(App[int]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]  # type: ignore[misc]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (40, "-tall")]  # type: ignore[misc]
 
-    def __init__(self, root: Root, *, probe: Probe | None = None, start: str = "welcome",
-                 session: Session | None = None, report: Report | None = None,
-                 log_path: Path | None = None, vici_path: Path | None = None, poll_interval: float = 2.0,
-                 handle_hangup: bool = False, net_probe: Callable[[list[str]], Any] | None = None) -> None:
+    def __init__(self, root: Root, services: Services, *, start: str = "welcome", session: Session | None = None,
+                 report: Report | None = None, handle_hangup: bool = False) -> None:
         super().__init__()
-        self.net_probe = net_probe
+        self.services = services
         self.handle_hangup = handle_hangup
         self.hung_up = False
         self.root = root
-        self.probe = probe
         self.report = report
         if session is None and start != "welcome":
+            from screens.welcome import default_answers
             from wizard.plan.session import Session
 
             session = Session(answers=default_answers(report), step=start)
         self.session: Session | None = session  # None until the welcome step says how to begin
         self.start_step = start
         self.step_key = start
-        self.log_path = log_path
-        self.vici_path = vici_path
-        self.poll_interval = poll_interval
-        self.reviewed_plan: Any = None
+        self.reviewed_plan: Reviewed | None = None
         self.applied = False
         self.saved_session: Path | None = None
         self.exit_code = int(Exit.OK)
@@ -92,29 +88,26 @@ class SwanWizardApp(App[int]):
     @property
     def applying(self) -> bool:
         """Whether files are being written right now (quitting would leave half an apply behind)."""
-        return type(self.screen).__name__ == "ApplyScreen" and getattr(self.screen, "state", None) == "running"
+        return isinstance(self.screen, StepScreen) and self.screen.writing
 
     def hang_up(self) -> None:
         """The SSH connection dropped. The session was saved when the last step ended, so the next
         ``swan-wizard`` offers to resume; an apply that is writing files is let finish first."""
         self.hung_up = True
         if self.applying:
-            return  # ApplyScreen exits when its worker reports back
+            return  # the apply step posts ApplyFinished when its worker reports back
         self.exit(self.exit_code)
 
+    def on_apply_finished(self, message: ApplyFinished) -> None:
+        # The terminal went away while files were being written: now that the apply is over, leave
+        # with its result.
+        if self.hung_up:
+            self.exit(message.exit_code)
+
     def context(self, key: str) -> StepContext:
-        extras: dict[str, Any] = {}
-        if key == "welcome":
-            extras["probe"] = self.probe
-        elif key in ("networking", "review"):  # review runs the networking step's checks again
-            extras["net_probe"] = self.net_probe
-        elif key == "apply":
-            extras["plan"] = self.reviewed_plan
-        elif key == "running":
-            extras.update(log_path=self.log_path, vici_path=self.vici_path, poll_interval=self.poll_interval)
-        shown = tuple((s.key, s.title) for s in steps.visible(self.session.answers if self.session else None))
-        return StepContext(key=key, root=self.root, session=self.session, steps=shown, report=self.report,
-                           extras=extras)
+        shown = steps.visible(self.session.answers if self.session else None)
+        return StepContext(key=key, root=self.root, session=self.session, steps=shown, services=self.services,
+                           report=self.report, reviewed=self.reviewed_plan)
 
     def show_step(self, key: str) -> None:
         self.step_key = key
@@ -128,7 +121,6 @@ class SwanWizardApp(App[int]):
         try:
             self._take(result)
             if result.go == "quit":
-                self.exit_code = result.exit_code if result.exit_code is not None else self.exit_code
                 self.exit(self.exit_code)
                 return
             if result.go == "stay":
@@ -149,13 +141,26 @@ class SwanWizardApp(App[int]):
         self.show_step(target)
 
     def _take(self, result: StepResult) -> None:
+        if isinstance(result, Began):
+            self.session, self.report = result.session, result.report
+        elif isinstance(result, SectionsEdited):
+            self._take_edits(result)
+        elif isinstance(result, Confirmed):
+            self.reviewed_plan = result.reviewed
+        elif isinstance(result, ApplyOutcome):
+            if result.applied:
+                from wizard.plan import session as sessions
+
+                # The answers file is saved and the system matches it: nothing is left to resume.
+                self.applied = True
+                sessions.discard(self.root)
+                self.saved_session = None
+            self.exit_code = result.exit_code
+
+    def _take_edits(self, result: SectionsEdited) -> None:
         from wizard.model.answers import updated
         from wizard.plan import session as sessions
 
-        if result.session is not None:
-            self.session = result.session
-        if result.report is not None:
-            self.report = result.report
         for key, value in result.typed.items():
             sessions.store_typed_secret(self.root, key, value)
         assert self.session is not None, "a step after the welcome always has a session"
@@ -163,15 +168,6 @@ class SwanWizardApp(App[int]):
             self.session = dataclasses.replace(self.session, answers=updated(self.session.answers, **result.changes))
         if result.session_changes:
             self.session = dataclasses.replace(self.session, **result.session_changes)
-        if "plan" in result.extras:
-            self.reviewed_plan = result.extras["plan"]
-        if result.extras.get("applied"):
-            # The answers file is saved and the system matches it: nothing is left to resume.
-            self.applied = True
-            sessions.discard(self.root)
-            self.saved_session = None
-        if "exit_code" in result.extras:
-            self.exit_code = int(result.extras["exit_code"])
 
     def _save(self, target: str) -> None:
         """Save the session after every step, pointing at the step to come back to."""
@@ -207,14 +203,13 @@ def create_app(root: str | Path | None = None, *, probe: Probe | None = None, st
                session: Session | None = None, report: Report | None = None,
                log_path: str | Path | None = None, vici_path: str | Path | None = None,
                poll_interval: float = 2.0, handle_hangup: bool = False,
-               net_probe: Callable[[list[str]], Any] | None = None) -> SwanWizardApp:
+               net_probe: NetProbe | None = None) -> SwanWizardApp:
     """The one way to build the app: the CLI and the tests both come through here."""
-    if probe is None:
-        probe = _preflight
-    return SwanWizardApp(Root.of(root), probe=probe, start=start, session=session, report=report,
-                         log_path=Path(log_path) if log_path else None,
-                         vici_path=Path(vici_path) if vici_path else None, poll_interval=poll_interval,
-                         handle_hangup=handle_hangup, net_probe=net_probe)
+    services = Services(probe=probe or _preflight, net_probe=net_probe,
+                        log_path=Path(log_path) if log_path else None,
+                        vici_path=Path(vici_path) if vici_path else None, poll_interval=poll_interval)
+    return SwanWizardApp(Root.of(root), services, start=start, session=session, report=report,
+                         handle_hangup=handle_hangup)
 
 
 def run(root: str | Path | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Step 8: apply the reviewed plan: key generation, each file, then starting strongSwan.
+"""The apply step: the reviewed plan goes onto the system: key generation, each file, then starting strongSwan.
 
 The plan is computed once more, against the disk as it is now (with apply's lock about to be taken),
 and must match the reviewed one up to freshly generated key material; otherwise nothing is written
@@ -17,7 +17,9 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Log, ProgressBar, Static
 
-from screens.base import StepResult, StepScreen
+from screens.base import StepScreen
+from screens.context import ApplyOutcome
+from screens.messages import ApplyFinished
 from wizard.fs.changes import file_changes, pending
 from wizard.plan import staging
 from wizard.plan.apply import Held, apply, lock
@@ -108,7 +110,7 @@ class ApplyScreen(StepScreen):
             s.answers, root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir,
             progress=lambda stage, done, total: say(ApplyProgress(
                 "generating keys" if stage == "keys" else "issuing certificates", done, total)))
-        reviewed = self.ctx.extras.get("plan")
+        reviewed = self.ctx.reviewed
         changes = file_changes(plan, root)
         differences = staging.plan_differences(reviewed, plan, changes) if reviewed is not None else []
         if differences:
@@ -144,7 +146,7 @@ class ApplyScreen(StepScreen):
         self.refresh_bindings()
         # Applied and saved: nothing is left to resume, even if the connection drops right now.
         session.discard(self.ctx.root)
-        self._exit_if_hung_up(int(Exit.OK))
+        self._finished(int(Exit.OK))
         lines = [f"Applied {message.changed} changes" + (f"; backup {message.backup}" if message.backup else "")
                  if message.changed else "Nothing to change: the system already matches the answers."]
         if not self.ctx.root.is_live:
@@ -163,18 +165,20 @@ class ApplyScreen(StepScreen):
         self.state = "failed"
         self.refresh_bindings()
         self.failure_code = message.exit_code
-        self._exit_if_hung_up(message.exit_code)
+        self._finished(message.exit_code)
         self.query_one("#apply-stage", Static).update("Failed.")
         self.query_one("#apply-result", Static).update(Text("\n".join(message.problems), style="bold red"))
         back = self.query_one("#back", Button)
         back.disabled = False
         back.focus()
 
-    def _exit_if_hung_up(self, code: int) -> None:
-        # The terminal went away while files were being written (see SwanWizardApp.hang_up): now that
-        # the apply is over, leave with its result.
-        if getattr(self.app, "hung_up", False):
-            self.app.exit(code)
+    @property
+    def writing(self) -> bool:
+        return self.state == "running"
+
+    def _finished(self, code: int) -> None:
+        # Tell the app the files are written (or will not be): a hang-up that waited for this leaves now.
+        self.app.post_message(ApplyFinished(code))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Esc goes back to the review only after a failed apply, like the Back button: never while files
@@ -185,8 +189,8 @@ class ApplyScreen(StepScreen):
 
     def action_back(self) -> None:
         if self.state == "failed":
-            self.dismiss(StepResult("goto", target="review", extras={"exit_code": self.failure_code}))
+            self.dismiss(ApplyOutcome("goto", target="review", applied=False, exit_code=self.failure_code))
 
     def action_next(self) -> None:
         if self.state == "done":
-            self.dismiss(StepResult("next", extras={"applied": True, "exit_code": int(Exit.OK)}))
+            self.dismiss(ApplyOutcome("next", applied=True, exit_code=int(Exit.OK)))

@@ -1,4 +1,4 @@
-"""Step 2: the certificate authority: create one (DN, key type, lifetime, passphrase) or import one."""
+"""The certificate authority step: create one (DN, key type, lifetime, passphrase) or import one."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, RadioButton, RadioSet, Static
 
-from screens.base import Field, FormScreen, Radio, SecretField, int_or_text, text_input
-from screens.choice import Choice
+from screens.forms import FormScreen
+from screens.widgets.choice import Choice
+from screens.widgets.field import Field, int_or_text, text_input
+from screens.widgets.secret import SecretField
+from screens.widgets.toggles import Radio
 from wizard.fs import paths
 from wizard.model.answers import CA, Secret
 from wizard.model.secrets import SecretSource

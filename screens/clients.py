@@ -1,4 +1,4 @@
-"""Step 4: client identities: add, edit and remove; key type, lifetime and PKCS#12 password each."""
+"""The clients step: client identities: add, edit and remove; key type, lifetime and PKCS#12 password each."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input, Static
 
-from screens.base import Field, FormDialog, ListFormScreen, SecretField, int_or_text, text_input
 from screens.ca import key_select
-from screens.choice import Choice
+from screens.forms import FormDialog, ListFormScreen
 from screens.host import HOST_KEYS
+from screens.widgets.choice import Choice
+from screens.widgets.field import Field, int_or_text, text_input
+from screens.widgets.secret import SecretField
 from wizard.fs.paths import Root
 from wizard.model.answers import GENERATE, Answers, Client, SecretRef
 from wizard.plan.session import SECRET_KEY, is_typed_ref

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from screens.base import ASSETS
+from screens import ASSETS
 
 
 def help_text(topic: str) -> str:

@@ -1,4 +1,4 @@
-"""Step 3: the host certificate: the address clients dial, extra names, key type and lifetime."""
+"""The host certificate step: the address clients dial, extra names, key type and lifetime."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
-from screens.base import Field, FormScreen, int_or_text, split_list, text_input
 from screens.ca import key_select
-from screens.choice import Choice
+from screens.forms import FormScreen
+from screens.widgets.choice import Choice
+from screens.widgets.field import Field, int_or_text, split_list, text_input
 from wizard.pki.keytypes import KeyType
 
 HOST_KEYS: tuple[tuple[str, KeyType], ...] = (

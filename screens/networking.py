@@ -1,4 +1,4 @@
-"""Step 7: networking checks of this host, forwarding, firewall backend, NAT and MSS clamping.
+"""The networking step: checks of this host, forwarding, firewall backend, NAT and MSS clamping.
 
 The facts are gathered once in a worker (psutil and /proc); the checks are pure functions of the facts
 and the answers, so they are re-run as the fields change.
@@ -14,8 +14,10 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Static
 
-from screens.base import Check, Field, FormScreen, text_input
-from screens.choice import Choice
+from screens.forms import FormScreen
+from screens.widgets.choice import Choice
+from screens.widgets.field import Field, text_input
+from screens.widgets.toggles import Check
 from wizard.findings import Finding
 
 FIREWALLS: tuple[tuple[str, str], ...] = (
@@ -87,7 +89,7 @@ class NetworkingScreen(FormScreen):
 
         a = self.ctx.answers
         names = [n for n in (a.server.address, *a.server.alt_names) if not is_ip(n)]
-        gather = self.ctx.extras.get("net_probe") or netfacts.gather
+        gather = self.ctx.services.net_probe or netfacts.gather
         self.post_message(FactsGathered(gather(names)))
 
     def on_facts_gathered(self, message: FactsGathered) -> None:

@@ -1,4 +1,4 @@
-"""Step 7: the plan (every file with its diff against the disk, every command) and saving the answers."""
+"""The review step: the plan (every file with its diff against the disk, every command) and saving the answers."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from textual.message import Message
 from textual.widgets import Button, Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from screens.base import Field, StepResult, StepScreen, text_input
+from screens.base import StepScreen
+from screens.context import Confirmed
+from screens.widgets.field import Field, text_input
 from wizard.findings import Finding
 from wizard.fs.changes import Change, FileChange, Plan, file_changes, pending
 from wizard.plan import session, staging
@@ -136,7 +138,7 @@ class ReviewScreen(StepScreen):
         from wizard.system import netfacts
 
         a = self.ctx.answers
-        gather = self.ctx.extras.get("net_probe") or netfacts.gather
+        gather = self.ctx.services.net_probe or netfacts.gather
         return netchecks.run_all(a, gather([n for n in (a.server.address, *a.server.alt_names) if not is_ip(n)]))
 
     def on_plan_progress(self, message: PlanProgress) -> None:
@@ -238,7 +240,7 @@ class ReviewScreen(StepScreen):
 
         def confirmed(yes: bool | None) -> None:
             if yes and self.plan is not None and self._save():
-                self.dismiss(StepResult("next", extras={"plan": staging.reviewed(self.plan, self.changes)}))
+                self.dismiss(Confirmed("next", reviewed=staging.reviewed(self.plan, self.changes)))
 
         question = (f"Apply this plan with {len(self.open_problems)} open problem(s)?" if self.open_problems
                     else "Apply this plan?")

@@ -1,10 +1,9 @@
-"""Step 9: the running server: the SAs that are up (over vici) and charon's live log."""
+"""The running step, the last: the SAs that are up (over vici) and charon's live log."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
@@ -14,8 +13,9 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import get_current_worker
 
-from screens.base import StepResult, StepScreen
-from screens.logpane import LogPane
+from screens.base import StepScreen
+from screens.context import StepResult
+from screens.widgets.logpane import LogPane
 from wizard.fs import paths
 from wizard.system.sastatus import CharonUnreachable, IkeSa, format_duration, list_sas
 
@@ -41,11 +41,11 @@ class RunningScreen(StepScreen):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        extras = self.ctx.extras
+        services = self.ctx.services
         root = self.ctx.root
-        self.log_path = Path(extras.get("log_path") or root(paths.CHARON_LOG))
-        self.vici_path = Path(extras.get("vici_path") or root(paths.VICI_SOCKET))
-        self.poll_interval = float(extras.get("poll_interval") or 2.0)
+        self.log_path = services.log_path or root(paths.CHARON_LOG)
+        self.vici_path = services.vici_path or root(paths.VICI_SOCKET)
+        self.poll_interval = services.poll_interval
         self.sas: list[IkeSa] = []
         self.sa_error: str | None = None
         self.polls = 0

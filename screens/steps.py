@@ -1,8 +1,8 @@
 """The wizard's steps, in order: the one list the app walks and the step bar shows.
 
 A step names its screen as "module:Class", imported the first time it is shown, so starting the
-wizard only imports the welcome screen. A step whose screen is None is a reserved slot: it is skipped
-and not shown until a screen fills it.
+wizard only imports the welcome screen. Whether a step is shown depends on the answers (the users step
+only with a password variant), so a step's number is its place in :func:`visible`, never a constant.
 """
 
 from __future__ import annotations
@@ -28,35 +28,33 @@ def has_user_variants(answers: Answers) -> bool:
 @dataclass(frozen=True)
 class Step:
     key: str
-    title: str
-    screen: str | None
+    title: str  # on the step bar's first line, for the current step
+    short: str  # in the step bar's list of every step
+    screen: str  # "module:Class"
     applies: Callable[[Answers], bool] = _always
 
-    @property
-    def available(self) -> bool:
-        return self.screen is not None
-
     def load(self) -> type:
-        assert self.screen is not None, f"step {self.key} has no screen yet"
         module, _, name = self.screen.partition(":")
         return getattr(importlib.import_module(module), name)
 
 
 STEPS: tuple[Step, ...] = (
-    Step("welcome", "Welcome and checks", "screens.welcome:WelcomeScreen"),
-    Step("ca", "Certificate authority", "screens.ca:CaScreen"),
-    Step("host", "Host certificate", "screens.host:HostScreen"),
-    Step("clients", "Clients", "screens.clients:ClientsScreen"),
-    Step("variants", "VPN variants", "screens.variants:VariantsScreen"),
-    Step("users", "Users", "screens.users:UsersScreen", has_user_variants),
-    Step("addresses", "Addresses and DNS", "screens.addresses:AddressesScreen"),
-    Step("networking", "Networking and firewall", "screens.networking:NetworkingScreen"),
-    Step("review", "Review the plan", "screens.review:ReviewScreen"),
-    Step("apply", "Apply", "screens.apply:ApplyScreen"),
-    Step("running", "Running server", "screens.running:RunningScreen"),
+    Step("welcome", "Welcome and checks", "Welcome", "screens.welcome:WelcomeScreen"),
+    Step("ca", "Certificate authority", "CA", "screens.ca:CaScreen"),
+    Step("host", "Host certificate", "Host", "screens.host:HostScreen"),
+    Step("clients", "Clients", "Clients", "screens.clients:ClientsScreen"),
+    Step("variants", "VPN variants", "Variants", "screens.variants:VariantsScreen"),
+    Step("users", "Users", "Users", "screens.users:UsersScreen", has_user_variants),
+    Step("addresses", "Addresses and DNS", "Addresses", "screens.addresses:AddressesScreen"),
+    Step("networking", "Networking and firewall", "Network", "screens.networking:NetworkingScreen"),
+    Step("review", "Review the plan", "Review", "screens.review:ReviewScreen"),
+    Step("apply", "Apply", "Apply", "screens.apply:ApplyScreen"),
+    Step("running", "Running server", "Running", "screens.running:RunningScreen"),
 )
 KEYS = tuple(s.key for s in STEPS)
 BY_KEY = {s.key: s for s in STEPS}
+# Loaded in the background while the admin reads the welcome step's checks: the forms met first.
+PRELOAD = ("ca", "host", "clients", "variants")
 # Steps a session may be resumed at: anything before the apply (which needs a fresh review).
 RESUMABLE = KEYS[:KEYS.index("apply")]
 
@@ -64,8 +62,8 @@ RESUMABLE = KEYS[:KEYS.index("apply")]
 def visible(answers: Answers | None) -> tuple[Step, ...]:
     """The steps to show; before there are answers (welcome), those that always apply."""
     if answers is None:
-        return tuple(s for s in STEPS if s.available and s.applies is _always)
-    return tuple(s for s in STEPS if s.available and s.applies(answers))
+        return tuple(s for s in STEPS if s.applies is _always)
+    return tuple(s for s in STEPS if s.applies(answers))
 
 
 def neighbour(key: str, answers: Answers, direction: int) -> str:
@@ -74,6 +72,6 @@ def neighbour(key: str, answers: Answers, direction: int) -> str:
     while 0 <= index + direction < len(STEPS):
         index += direction
         step = STEPS[index]
-        if step.available and step.applies(answers):
+        if step.applies(answers):
             return step.key
     return key

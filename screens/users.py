@@ -1,4 +1,5 @@
-"""Step 5b: users of the password variants (EAP, XAUTH, L2TP), with generated or typed passwords.
+"""The users step, shown with a password variant (EAP, XAUTH, L2TP) only: its users, with generated or
+typed passwords.
 
 One list for all three: a user can log in through several variants. The answers keep a list per
 variant; this screen merges them by name and splits them again.
@@ -14,8 +15,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Input, Static
 
-from screens.base import Check, Field, FormDialog, ListFormScreen, SecretField, text_input
 from screens.clients import secret_label, typed_key
+from screens.forms import FormDialog, ListFormScreen
+from screens.widgets.field import Field, text_input
+from screens.widgets.secret import SecretField
+from screens.widgets.toggles import Check
 from wizard.fs.paths import Root
 from wizard.model.answers import GENERATE, Answers, Client, Variants, users_without_certificate
 

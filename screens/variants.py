@@ -1,4 +1,4 @@
-"""Step 5: which of the article's VPN variants to run, their options, and the configuration layout."""
+"""The variants step: which of the article's VPN variants to run, their options, and the configuration layout."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Input, RadioSet, Static
 
-from screens.base import Check, Edited, Field, FormDialog, FormScreen, Radio, SecretField, text_input
 from screens.clients import secret_label, typed_key
+from screens.forms import Edited, FormDialog, FormScreen
+from screens.widgets.field import Field, text_input
+from screens.widgets.secret import SecretField
+from screens.widgets.toggles import Check, Radio
 from wizard.fs.paths import Root
 from wizard.model.answers import Answers, TransportPeer
 

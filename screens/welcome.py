@@ -1,4 +1,4 @@
-"""Step 1: welcome and preflight checks, then how to begin (new, resume, modify, start over)."""
+"""The first step: welcome and preflight checks, then how to begin (new, resume, modify, start over)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,25 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from screens.base import StepResult, StepScreen
+from screens.base import StepScreen
+from screens.context import Began, StepResult
 from wizard.problems import InvalidAnswers
 
 if TYPE_CHECKING:
+    from wizard.model.answers import Answers
     from wizard.plan.preflight import Report
 
 INTRO = ("Swan Wizard sets up a strongSwan IPsec VPN server the way the Arch Wiki article describes it: "
          "a CA, host and client certificates, the VPN connections, forwarding and a running charon. "
          "Nothing on the system changes before you confirm the plan on the Review screen.")
+
+
+def default_answers(report: Report | None = None) -> Answers:
+    """Fresh answers: the defaults, with the detected address as the name clients dial."""
+    from wizard.model.answers import Answers, Server
+
+    address = report.detected.address if report and report.detected.address else "vpn.example.com"
+    return Answers(server=Server(address=address))
 
 
 @dataclass
@@ -53,14 +63,12 @@ class WelcomeScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="preflight")
     def _probe(self) -> None:
-        probe = self.ctx.extras.get("probe")
-        assert probe is not None
-        self.post_message(PreflightDone(probe(self.ctx.root)))
+        self.post_message(PreflightDone(self.ctx.services.probe(self.ctx.root)))
         # While the admin reads the checks, load what the next steps need (the answers model, the forms),
         # so the first screen did not have to wait for it and the next one does not either.
         from screens import steps
 
-        for key in ("ca", "host", "clients", "variants"):
+        for key in steps.PRELOAD:
             steps.BY_KEY[key].load()
         import wizard.model.field_check  # noqa: F401
 
@@ -99,7 +107,7 @@ class WelcomeScreen(StepScreen):
             from screens.steps import RESUMABLE
 
             target = resumed.step if resumed.step in RESUMABLE and resumed.step != "welcome" else "ca"
-            self.dismiss(StepResult("goto", session=resumed, target=target, report=report))
+            self.dismiss(Began("goto", target=target, session=resumed, report=report))
         elif choice == "modify":
             assert report.existing.answers_file is not None
             try:
@@ -118,13 +126,11 @@ class WelcomeScreen(StepScreen):
                             "in 0600 files; the answers only reference them", timeout=15)
             fresh = session.Session(answers=answers, step="ca", mode="modify",
                                     base_dir=str(report.existing.answers_file.parent))
-            self.dismiss(StepResult("next", session=fresh, report=report))
+            self.dismiss(Began("next", session=fresh, report=report))
         elif choice in ("new", "start-over"):
-            from screens.app import default_answers
-
             mode: session.Mode = "start-over" if choice == "start-over" else "new"
             fresh = session.Session(answers=default_answers(report), step="ca", mode=mode)
-            self.dismiss(StepResult("next", session=fresh, report=report))
+            self.dismiss(Began("next", session=fresh, report=report))
 
     def _install(self) -> None:
         from screens.dialogs import CommandScreen, ConfirmScreen

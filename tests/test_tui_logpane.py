@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Input, SelectionList
 
-from screens.logpane import LogPane, LogView
+from screens.widgets.logpane import LogPane, LogView
 
 GROUPS = ("IKE", "CFG", "NET", "KNL")
 

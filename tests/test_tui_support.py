@@ -104,7 +104,7 @@ def _key(char: str) -> str:
 
 async def choose(pilot: Pilot[Any], selector: str, value: Any) -> None:
     """Pick a value in a Choice with the keyboard: focus it, Right until it shows."""
-    from screens.choice import Choice
+    from screens.widgets.choice import Choice
 
     widget = pilot.app.screen.query_one(selector, Choice)
     widget.focus()

@@ -35,7 +35,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, SelectionList, Static
 from textual.worker import get_current_worker
 
-from screens.choice import Choice
+from screens.widgets.choice import Choice
 from wizard.system.logtail import MAX_LEVEL, SUBSYSTEMS, LogBuffer, LogFilter, LogFollower, LogLine, parse_line
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -1,0 +1,133 @@
+"""How one secret is given on a form: generated, typed (stored 0600, referenced by file), none, or kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Input, Label, RadioSet
+
+from screens.widgets.field import Field, text_input
+from screens.widgets.toggles import Radio
+from wizard.fs.paths import Root
+
+
+class SecretField(Widget):
+    """How one secret is given: generated, typed (stored 0600, referenced by file), none, or kept as is.
+
+    The typed value never goes into the answers: :meth:`result` returns the ``{file: ...}`` reference
+    and, separately, the text for the app to store.
+    """
+
+    DEFAULT_CSS = """
+    SecretField { height: auto; }
+    SecretField > .field-row { height: auto; }
+    SecretField .field-label { width: 22; padding: 0 1 0 0; }
+    SecretField RadioSet { layout: horizontal; height: auto; border: none; padding: 0; width: auto; }
+    SecretField RadioSet > RadioButton { margin: 0 2 0 0; width: auto; }
+    SecretField .secret-typed { height: auto; }
+    SecretField .secret-typed.-hidden { display: none; }
+    """
+
+    def __init__(self, label: str, *, field: str, key: str, root: Root, current: Any,
+                 choices: tuple[str, ...] = ("generate", "type"), generated: Any = None,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.label = label
+        self.field = field
+        self.key = key
+        self.root = root
+        self.current = current
+        self.generated = generated  # the value "generate" stands for (None: the model's default)
+        from wizard.plan.session import is_typed_ref
+
+        typed = is_typed_ref(root, current)
+        kept = current is not None and not typed and not self._is_generated(current)
+        self.choices = choices + (("keep",) if kept else ())
+        if typed:
+            initial = "type"
+        elif kept:
+            initial = "keep"
+        elif current is None and "none" in choices:
+            initial = "none"
+        else:
+            initial = "generate" if "generate" in choices else choices[0]
+        self.initial = initial
+        self.had_typed = typed
+
+    def _is_generated(self, value: Any) -> bool:
+        return getattr(value, "generate", None) is True
+
+    def _keep_label(self) -> str:
+        env, file = getattr(self.current, "env", None), getattr(self.current, "file", None)
+        if env:
+            return f"keep (env {env})"
+        if file:
+            return f"keep (file {file})"
+        return "keep"
+
+    def compose(self) -> ComposeResult:
+        labels = {"generate": "generate", "type": "type it", "none": "none", "keep": self._keep_label()}
+        prefix = self.id or self.key
+        with Horizontal(classes="field-row"):
+            yield Label(self.label, classes="field-label")
+            with RadioSet(id=f"{prefix}-kind", compact=True):
+                for choice in self.choices:
+                    yield Radio(labels[choice], value=choice == self.initial, id=f"{prefix}-{choice}", compact=True)
+        with Widget(classes="secret-typed" + ("" if self.initial == "type" else " -hidden")):
+            placeholder = "(unchanged: already stored)" if self.had_typed else ""
+            yield Field("  password", text_input(id=f"{prefix}-text", password=True, placeholder=placeholder),
+                        field=f"{self.field}#typed")
+            yield Field("  again", text_input(id=f"{prefix}-again", password=True, placeholder=placeholder),
+                        field=f"{self.field}#again")
+
+    @property
+    def kind(self) -> str:
+        radios = self.query_one(RadioSet)
+        pressed = radios.pressed_button
+        if pressed is None or pressed.id is None:
+            return self.initial
+        return pressed.id.rsplit("-", 1)[1]
+
+    @on(RadioSet.Changed)
+    def _kind_changed(self, event: RadioSet.Changed) -> None:
+        self.query_one(".secret-typed").set_class(self.kind != "type", "-hidden")
+
+    def typed_text(self) -> tuple[str, str]:
+        prefix = self.id or self.key
+        return (self.query_one(f"#{prefix}-text", Input).value, self.query_one(f"#{prefix}-again", Input).value)
+
+    def value(self) -> Any:
+        """The reference the answers hold (never the typed text)."""
+        kind = self.kind
+        if kind == "none":
+            return None
+        if kind == "keep":
+            return self.current
+        if kind == "type":
+            from wizard.plan.session import typed_secret_ref
+
+            return typed_secret_ref(self.root, self.key)
+        return self.generated
+
+    def problems(self) -> dict[str, str]:
+        """UI-level checks of the typed text (the loader never sees it)."""
+        if self.kind != "type":
+            return {}
+        text, again = self.typed_text()
+        if not text and not again:
+            return {} if self.had_typed else {f"{self.field}#typed": "type the secret (or choose another way)"}
+        if "\n" in text or "\r" in text:
+            return {f"{self.field}#typed": "a secret must be one line"}
+        if text != again:
+            return {f"{self.field}#again": "the two entries differ"}
+        return {}
+
+    def typed(self) -> dict[str, str]:
+        if self.kind != "type":
+            return {}
+        text, _ = self.typed_text()
+        return {self.key: text} if text else {}
