@@ -305,3 +305,171 @@ def _run(argv: Sequence[str], timeout: float = 30) -> subprocess.CompletedProces
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+# ---------------------------------------------------------------------------------------------------
+# NetworkManager with charon-nm as a client
+
+NM_CONF = """\
+[main]
+plugins=keyfile
+dns=none
+[ifupdown]
+managed=false
+[logging]
+level=INFO
+"""
+
+# The lab's eth0 is configured before NetworkManager starts; NM only "assumes" it unless a connection of its own
+# describes it, so one is brought up first (NetworkManager would otherwise leave the device unmanaged).
+ETH0_KEYFILE = f"""\
+[connection]
+id=lab-eth0
+uuid=6f1c0d52-5d6a-4a8e-9a57-0f1e2d3c4b5a
+type=ethernet
+interface-name=eth0
+autoconnect=false
+[ipv4]
+method=manual
+# A default route (via the server): NetworkManager attaches a VPN to the connection that holds it.
+address1={CLIENT_ADDR}/24,{SERVER_ADDR}
+[ipv6]
+method=ignore
+"""
+
+
+# charon-nm 5.9.8's built-in plugin list (its log's "loaded plugins:" line) with kernel-libipsec put ahead of
+# kernel-netlink: charon-nm loads a fixed list, not strongswan.d's per-plugin "load" settings.
+CHARON_NM_PLUGINS = (
+    "ldap pkcs11 aesni aes rc2 sha2 sha1 md5 mgf1 rdrand random nonce x509 revocation constraints pkcs1 pkcs7 "
+    "sshkey pem openssl gcrypt pkcs8 fips-prf gmp curve25519 agent chapoly xcbc cmac hmac kdf ctr ccm gcm drbg "
+    "curl kernel-libipsec kernel-netlink socket-default eap-identity eap-md5 eap-gtc eap-mschapv2 eap-tls eap-ttls"
+)
+
+
+def charon_nm_snippet(log_path: Path) -> str:
+    """charon-nm's settings in the client namespace: userspace ESP (no ESP in this kernel) and a level-2 log.
+
+    kernel-libipsec must come before kernel-netlink, and bypass-lan stays out: with userspace ESP its bypass
+    policies turn into a route into the tunnel."""
+    return f"""\
+charon-nm {{
+    load = {CHARON_NM_PLUGINS}
+    filelog {{
+        lab {{
+            path = {log_path}
+            default = 1
+            ike = 2
+            cfg = 2
+            knl = 2
+            flush_line = yes
+            ike_name = yes
+        }}
+    }}
+    plugins {{
+        kernel-libipsec {{
+            load = yes
+        }}
+        bypass-lan {{
+            load = no
+        }}
+    }}
+}}
+"""
+
+
+class NetworkManagerClient:
+    """NetworkManager and a system D-Bus in the lab's client network namespace, in a mount namespace where /etc
+    is an overlay (writes land in ``etc-upper``), /run and /var/lib/NetworkManager are private and /sys shows
+    this namespace's devices, read-only (no udev here: NetworkManager then takes the devices as initialized)."""
+
+    def __init__(self, lab: Lab, node: Node, workdir: Path) -> None:
+        self.lab, self.node, self.dir = lab, node, workdir
+        self.upper = workdir / "etc-upper"
+        self.log_path = workdir / "charon-nm.log"
+        self.nm_log = workdir / "NetworkManager.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        work, state = self.dir / "etc-work", self.dir / "var-lib-nm"
+        for d in (self.upper / "NetworkManager/system-connections", self.upper / "strongswan.d", work, state):
+            d.mkdir(parents=True, exist_ok=True)
+        (self.upper / "resolv.conf").write_text(f"nameserver {SERVER_LAN_ADDR}\n")
+        (self.upper / "NetworkManager/NetworkManager.conf").write_text(NM_CONF)
+        eth0 = self.upper / "NetworkManager/system-connections/lab-eth0.nmconnection"
+        eth0.write_text(ETH0_KEYFILE)
+        eth0.chmod(0o600)
+        (self.upper / "strongswan.d/zz-swan-lab-nm.conf").write_text(charon_nm_snippet(self.log_path))
+        script = self.dir / "start-nm.sh"
+        script.write_text(f"""#!/bin/sh
+set -e
+mount -t overlay swan-lab-etc -o lowerdir=/etc,upperdir={self.upper},workdir={work} /etc
+mount -t tmpfs -o mode=0755 swan-lab-run /run
+mount --bind {state} /var/lib/NetworkManager
+umount -l /sys 2>/dev/null || true
+mount -t sysfs -o ro sysfs /sys
+mkdir -p /run/dbus
+dbus-daemon --system --fork --nopidfile
+exec NetworkManager --no-daemon --debug --log-level=INFO > {self.nm_log} 2>&1
+""")
+        self.proc = self.node.popen("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", str(script),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
+
+        def ready() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"NetworkManager exited with {self.proc.returncode}:\n{self.nm_text()}")
+            try:
+                if not os.readlink(f"/proc/{self.proc.pid}/exe").endswith("NetworkManager"):
+                    return False
+            except OSError:
+                return False
+            return self.nmcli("-t", "general", "status", check=False).returncode == 0
+
+        self.lab.wait_for(ready, 30, "NetworkManager answering on D-Bus")
+        self.nmcli("connection", "up", "lab-eth0")
+
+    def command(self, *argv: str) -> list[str]:
+        assert self.proc is not None
+        return ["nsenter", f"--mount=/proc/{self.proc.pid}/ns/mnt", f"--net=/proc/{self.proc.pid}/ns/net", "--",
+                *argv]
+
+    def run(self, *argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self.command(*argv), capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}\n"
+                                 f"--- NetworkManager:\n{self.nm_text()[-3000:]}\n"
+                                 f"--- charon-nm:\n{self.charon_log()[-3000:]}")
+        return proc
+
+    def nmcli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return self.run("nmcli", "--wait", "45", *args, check=check, timeout=timeout)
+
+    def nm_text(self) -> str:
+        return self.nm_log.read_text(errors="replace") if self.nm_log.exists() else ""
+
+    def charon_log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            # NetworkManager stops its VPN service (charon-nm) on the way out; the lab kills what remains.
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def readme_lines(readme: str, section: str) -> list[str]:
+    """The indented command lines of one OS section of a client README.txt (e.g. "Linux desktop")."""
+    lines = readme.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(section))
+    out = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        out.append(line.strip())
+    return out
