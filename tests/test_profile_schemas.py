@@ -212,7 +212,8 @@ def test_powershell_script_uses_documented_parameters_and_values(applied: tuple[
                 # All six together (CustomPolicy parameter set).
                 assert set(WINDOWS_VALUES) <= set(args), args
                 for key, value in args.items():
-                    assert key in WINDOWS_VALUES or key in {"ConnectionName", "Force", "PassThru"}, key
+                    assert key in WINDOWS_VALUES or key in {"ConnectionName", "Force", "PassThru",
+                                                            "AllUserConnection"}, key
                     if key in WINDOWS_VALUES:
                         assert value in WINDOWS_VALUES[key], (key, value)
             else:
@@ -365,6 +366,17 @@ def test_every_profiles_proposals_intersect_the_servers_for_every_preset(applied
             assert accepted(esp, server_esp, "esp"), f"{where}: ESP {esp} vs server {server_esp}"
             # On rekey the client sends a key exchange exactly when it uses PFS.
             assert accepted(esp, server_esp, "esp", pfs=pfs), f"{where}: ESP rekey (PFS {pfs}) {esp} vs {server_esp}"
+
+
+def test_powershell_script_adds_the_vpn_for_all_users_and_says_so(applied: tuple[str, Root]) -> None:
+    """The script needs an elevated shell and installs the certificates machine-wide: a VPN in the phone book of
+    whichever administrator elevated it would be missing for the user who ran it."""
+    _, root = applied
+    for name, stem in PROFILES:
+        script = client_file(root, name, f"{stem}.ps1").read_text(encoding="utf-8-sig")
+        cmdlets = [ln for ln in script.splitlines() if re.match(r"(Get|Add|Set|Remove)-VpnConnection", ln)]
+        assert cmdlets and all("-AllUserConnection" in ln for ln in cmdlets), cmdlets
+        assert "for all users of this PC (-AllUserConnection)" in script
 
 
 def test_the_intersection_refuses_what_the_server_does_not_offer() -> None:
