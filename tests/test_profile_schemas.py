@@ -389,3 +389,32 @@ def test_the_intersection_refuses_what_the_server_does_not_offer() -> None:
     assert not accepted(["aes256gcm16"], ["aes256gcm16-ecp384"], "esp", pfs=False)
     assert accepted(["aes256gcm16"], ["aes256gcm16-ecp384-none"], "esp", pfs=False)
     assert not accepted(["aes256gcm16-modp2048"], ["aes256gcm16-ecp384"], "esp", pfs=True)
+
+
+def test_readme_points_to_a_password_the_client_folder_does_not_hold(tmp_path: Path) -> None:
+    """A password given as {file:} is the admin's file, not in the client folder: the README must not send the
+    user looking for it there."""
+    (tmp_path / "alice.p12pass").write_text("correct horse\n")
+    text = answers("modern").replace("com, key: rsa-2048}", "com, key: rsa-2048, p12_password: {file: alice.p12pass}}")
+    root, _ = apply_answers(tmp_path, text)
+    readme = client_file(root, "alice@example.com", "README.txt").read_text()
+    assert "in alice.p12pass (first line)" not in readme
+    assert "not in this folder: the administrator gives it to you separately" in readme
+    assert not client_file(root, "alice@example.com", "alice.p12pass").exists()
+    # A generated one is in the folder, and the README says so.
+    assert "in the file p12-password next to this README" in client_file(root, "laptop", "README.txt").read_text()
+
+
+def test_aes256_bundle_is_not_put_into_apple_and_windows_profiles(tmp_path: Path) -> None:
+    """Apple and Windows import only the legacy (3DES) PKCS#12: an aes256 client gets no .mobileconfig or .ps1 that
+    would fail on import, and its README and the apply notes say why."""
+    text = answers("modern").replace("  - {name: laptop, key: ecdsa-p256, on_demand: true}",
+                                     "  - {name: laptop, key: ecdsa-p256, on_demand: true, p12_encryption: aes256}")
+    root, _ = apply_answers(tmp_path, text)
+    assert not client_file(root, "laptop", "laptop.mobileconfig").exists()
+    assert not client_file(root, "laptop", "laptop.ps1").exists()
+    assert client_file(root, "laptop", "laptop.sswan").exists()
+    assert client_file(root, "alice@example.com", "alice@example.com.mobileconfig").exists()
+    readme = client_file(root, "laptop", "README.txt").read_text()
+    assert "aes256 (p12_encryption), which Apple devices cannot import" in readme
+    assert "which Windows cannot import" in readme
