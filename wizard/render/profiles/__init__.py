@@ -87,6 +87,24 @@ def secret_hint(secret: Secret | None, generated_at: str) -> str:
     return generated_at
 
 
+def p12_password_hint(secret: Secret | None) -> str:
+    """Where the person with the client folder finds the PKCS#12 password: only a generated one is in the folder;
+    one the admin gave (literal, {env}, {file}) stays with the admin, whose own file the client never sees."""
+    if secret is None or (isinstance(secret, SecretRef) and secret.generate):
+        return "in the file p12-password next to this README"
+    if isinstance(secret, SecretRef) and secret.env is not None:
+        source = f"swan-wizard read it from the environment variable {secret.env}"
+    elif isinstance(secret, SecretRef) and secret.file is not None:
+        source = f"swan-wizard read it from {secret.file} on the server"
+    else:
+        source = "it is written in the answers file"
+    return f"not in this folder: the administrator gives it to you separately ({source})"
+
+
+# PKCS#12 formats these platforms import (reference §3.2): an aes256 bundle goes only into the other profiles.
+_LEGACY_P12_ONLY = {".mobileconfig": "Apple devices", ".ps1": "Windows"}
+
+
 @dataclass(frozen=True)
 class ProfilePlan:
     files: tuple[FileAction, ...]
@@ -117,7 +135,7 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
     for bundle in m.clients:
         c = client_answers[bundle.name]
         r = doc(bundle.name)
-        r.p12_password_hint = secret_hint(c.p12_password, "in the file p12-password next to this README")
+        r.p12_password_hint = p12_password_hint(c.p12_password)
         if bundle.revoked:
             r.revoked = _revocation(answers, bundle)
         elif cert_spec is not None:
@@ -161,6 +179,13 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
             if profile is None:
                 continue
             for fmt in FORMATS:
+                who = _LEGACY_P12_ONLY.get(fmt.suffix)
+                if who and profile.kind == "cert" and client_answers[name].p12_encryption == "aes256":
+                    why = (f"no {fmt.label} for {name}: its PKCS#12 is aes256 (p12_encryption), which {who} cannot "
+                           "import; p12_encryption: legacy makes one")
+                    notes.append(why)
+                    r.notes.append(why)
+                    continue
                 try:
                     content = fmt.render(profile)
                 except apple.NoSuite as exc:

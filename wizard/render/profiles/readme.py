@@ -42,6 +42,7 @@ class ClientReadme:
     eap_password_hint: str | None = None
     revoked: Revocation | None = None
     typed: list[TypedLogin] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # profiles left out, and why
 
 
 def _ikev2_sections(p: Profile, secret_hint: str) -> list[str]:
@@ -143,6 +144,7 @@ def readme(r: ClientReadme) -> str:
         assert r.p12_password_hint is not None
         out += ["", "== IKEv2 with a certificate ==",
                 f"Certificate password (PKCS#12, {r.name}.p12): {r.p12_password_hint}.",
+                *(f"Note: {note}." for note in r.notes),
                 *_ikev2_sections(r.cert, r.p12_password_hint)]
     if r.eap is not None:
         assert r.eap_password_hint is not None

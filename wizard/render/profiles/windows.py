@@ -51,6 +51,9 @@ def powershell(profile: Profile) -> str:
         f"# Swan Wizard: IKEv2 VPN to {server.address} for {profile.name}",
         "# Run it once in an elevated PowerShell (\"Run as administrator\"):",
         f"#   powershell -ExecutionPolicy Bypass -File .\\{profile.stem}.ps1",
+        "# The VPN is added for all users of this PC (-AllUserConnection), like the certificates, which go to the",
+        "# computer's stores: elevating with another administrator's account would otherwise put the connection in",
+        "# that administrator's own list, not in the list of the user who runs the script.",
         "#Requires -RunAsAdministrator",
         "$ErrorActionPreference = 'Stop'",
         f"$Name = {ps_quote(profile.display_name, 'server.address')}",
@@ -88,10 +91,11 @@ def powershell(profile: Profile) -> str:
         "}",
         "",
         "# Re-running the script replaces the connection",
-        "Get-VpnConnection -Name $Name -ErrorAction SilentlyContinue | Remove-VpnConnection -Force",
+        "Get-VpnConnection -Name $Name -AllUserConnection -ErrorAction SilentlyContinue | "
+        "Remove-VpnConnection -AllUserConnection -Force",
     ]
     add = ["Add-VpnConnection", "-Name $Name", "-ServerAddress $Server", "-TunnelType Ikev2",
-           "-EncryptionLevel Required"]
+           "-EncryptionLevel Required", "-AllUserConnection"]
     if cert is not None:
         add.append("-AuthenticationMethod MachineCertificate")
     else:
@@ -106,9 +110,9 @@ def powershell(profile: Profile) -> str:
                   "# negotiate. Add e.g. aes256gcm16-prfsha384-ecp384 to the server's IKE proposals."]
     else:
         lines.append("Set-VpnConnectionIPsecConfiguration -ConnectionName $Name "
-                     + " ".join(f"-{k} {v}" for k, v in params.items()) + " -Force")
+                     + " ".join(f"-{k} {v}" for k, v in params.items()) + " -AllUserConnection -Force")
     if not profile.tunnel.full_tunnel:
-        lines += [f"Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix {ts}"
+        lines += [f"Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix {ts} -AllUserConnection"
                   for ts in profile.tunnel.remote_ts]
     how = f"user name {profile.name} and its password" if profile.eap else "it authenticates with the certificate"
     lines.append(f"Write-Host \"VPN '$Name' added: connect in Settings > Network & Internet > VPN ({how}).\"")
