@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from screens.ca import key_select
 from screens.forms import FormDialog, ListFormScreen
@@ -112,25 +112,15 @@ class ClientsScreen(ListFormScreen):
     def form(self) -> ComposeResult:
         yield Static("Each client gets a key, a certificate naming it, and a PKCS#12 bundle to import.",
                      classes="explain", markup=False)
-        table: DataTable[str] = DataTable(id="clients-table", cursor_type="row", zebra_stripes=True)
-        yield table
-        yield from self.row_buttons()
+        yield from self.items_table("clients-table")
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Name", "Key", "Days", "PKCS#12 password", "Encryption")
-        self._fill()
-        table.focus()
+    def columns(self) -> tuple[str, ...]:
+        return ("Name", "Key", "Days", "PKCS#12 password", "Encryption")
 
-    def _fill(self) -> None:
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        table.clear()
-        for c in self.clients:
-            table.add_row(c.name, c.key.value, str(c.lifetime_days), secret_label(self.ctx.root, c.p12_password),
-                          c.p12_encryption)
-        if self.clients:
-            table.move_cursor(row=min(row, len(self.clients) - 1))
+    def row(self, item: Any) -> tuple[str, ...]:
+        c: Client = item
+        return (c.name, c.key.value, str(c.lifetime_days), secret_label(self.ctx.root, c.p12_password),
+                c.p12_encryption)
 
     def sections(self) -> dict[str, Any]:
         return {"clients": self.clients}

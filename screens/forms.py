@@ -276,9 +276,39 @@ class ListFormScreen(FormScreen):
         """The dialog that edits item ``index`` (== len(items): a new one)."""
         raise NotImplementedError
 
-    def _fill(self) -> None:
-        """Show ``items`` in the screen's DataTable."""
+    def columns(self) -> tuple[str, ...]:
+        """The table's column titles."""
         raise NotImplementedError
+
+    def row(self, item: Any) -> tuple[str, ...]:
+        """One item as a table row, in the order of :meth:`columns`."""
+        raise NotImplementedError
+
+    def items_table(self, table_id: str) -> ComposeResult:
+        from textual.widgets import DataTable
+
+        yield DataTable(id=table_id, cursor_type="row", zebra_stripes=True)
+        yield from self.row_buttons()
+
+    def on_mount(self) -> None:
+        from textual.widgets import DataTable
+
+        table = self.query_one(DataTable)
+        table.add_columns(*self.columns())
+        self._fill()
+        table.focus()
+
+    def _fill(self) -> None:
+        """Show ``items`` in the screen's table; the cursor stays on the row it was on."""
+        from textual.widgets import DataTable
+
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for item in self.items:
+            table.add_row(*self.row(item))
+        if self.items:
+            table.move_cursor(row=min(row, len(self.items) - 1))
 
     def row_buttons(self) -> ComposeResult:
         with Horizontal(classes="row-buttons"):

@@ -13,7 +13,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, DataTable, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from screens.clients import secret_label, typed_key
 from screens.forms import FormDialog, ListFormScreen
@@ -146,28 +146,18 @@ class UsersScreen(ListFormScreen):
     def form(self) -> ComposeResult:
         names = ", ".join(label for _a, _b, label in enabled_user_variants(self.ctx.answers.variants))
         yield Static(f"Users who log in with a name and password ({names}).", classes="explain", markup=False)
-        yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
-        yield from self.row_buttons()
+        yield from self.items_table("users-table")
         # Certificate-then-password logins: a user without a certificate of the same name cannot log in.
         with Vertical(id="nocert", classes="nocert"):
             yield Static("", id="nocert-text", classes="warning", markup=False)
             yield Button("Issue certificates", id="issue-certs", compact=True)
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Name", *(label for _a, _b, label in USER_VARIANTS), "Password")
-        self._fill()
-        table.focus()
+    def columns(self) -> tuple[str, ...]:
+        return ("Name", *(label for _a, _b, label in USER_VARIANTS), "Password")
 
-    def _fill(self) -> None:
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        table.clear()
-        for e in self.entries:
-            marks = ["yes" if alias in e.variants else "-" for alias, _b, _c in USER_VARIANTS]
-            table.add_row(e.name, *marks, secret_label(self.ctx.root, e.password))
-        if self.entries:
-            table.move_cursor(row=min(row, len(self.entries) - 1))
+    def row(self, item: Any) -> tuple[str, ...]:
+        marks = ["yes" if alias in item.variants else "-" for alias, _b, _c in USER_VARIANTS]
+        return (item.name, *marks, secret_label(self.ctx.root, item.password))
 
     def sections(self) -> dict[str, Any]:
         out: dict[str, Any] = {"variants": split(self.ctx.answers.variants, self.entries)}

@@ -13,7 +13,7 @@ from typing import Literal
 
 from wizard.fs import paths
 from wizard.fs.paths import Root
-from wizard.model.answers import GENERATE, Answers, Secret
+from wizard.model.answers import GENERATE, Answers, Ikev1Xauth, L2tp, Secret
 from wizard.model.secrets import SecretSource, generate_password, read_secret_file, remember
 
 Variant = Literal["eap", "xauth", "l2tp", "transport"]
@@ -107,18 +107,17 @@ def resolve(answers: Answers, root: Root, source: SecretSource,
     if v.ikev2_eap is not None:
         for i, user in enumerate(v.ikev2_eap.users):
             add(user.password, "eap", user.name, f"variants.ikev2-eap.users[{i}].password")
-    if v.ikev1_xauth is not None:
-        if v.ikev1_xauth.auth == "psk":
-            add(v.ikev1_xauth.psk, "xauth", None, "variants.ikev1-xauth.psk")
-        for i, user in enumerate(v.ikev1_xauth.users):
-            add(user.password, "xauth", user.name, f"variants.ikev1-xauth.users[{i}].password")
     if v.transport is not None:
         for i, peer in enumerate(v.transport.peers):
             if peer.auth == "psk":
                 add(peer.psk, "transport", peer.name, f"variants.transport.peers[{i}].psk")
-    if v.l2tp is not None:
-        if v.l2tp.auth == "psk":
-            add(v.l2tp.psk, "l2tp", None, "variants.l2tp.psk")
-        for i, user in enumerate(v.l2tp.users):
-            add(user.password, "l2tp", user.name, f"variants.l2tp.users[{i}].password")
+    typed: tuple[tuple[Variant, str, Ikev1Xauth | L2tp | None], ...] = (
+        ("xauth", "ikev1-xauth", v.ikev1_xauth), ("l2tp", "l2tp", v.l2tp))
+    for variant, section, ikev1 in typed:
+        if ikev1 is None:
+            continue
+        if ikev1.auth == "psk":
+            add(ikev1.psk, variant, None, f"variants.{section}.psk")
+        for i, user in enumerate(ikev1.users):
+            add(user.password, variant, user.name, f"variants.{section}.users[{i}].password")
     return out

@@ -91,7 +91,3 @@ def check(answers: Answers, changes: Mapping[str, Any]) -> Checked:
                                    for p in answers_file.problems_from(exc, None, "")))
     return Checked(result, tuple(answers_warnings(result)))
 
-
-def check_value(answers: Answers, section: str, value: Any, field_name: str) -> str | None:
-    """The loader's message for one field of ``section`` holding ``value``, or None when it is fine."""
-    return check(answers, {section: value}).for_field(field_name)

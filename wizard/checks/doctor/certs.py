@@ -307,21 +307,16 @@ def _eku(ctx: Context, where: str, cert: x509.Certificate) -> list[DoctorFinding
     except x509.ExtensionNotFound:
         usages = set()
     evidence = _summary_evidence(where, cert, "flags")
-    out = []
-    if ExtendedKeyUsageOID.SERVER_AUTH not in usages:
-        out.append(DoctorFinding(
-            "cert.eku-server-auth", "error",
-            message=f"the server certificate {where} lacks the serverAuth extended key usage: Windows and "
-            "macOS refuse it", evidence=evidence,
-            fix="Re-run apply: it re-issues the certificate with serverAuth and ikeIntermediate.",
-            command=ctx.apply_command()))
-    if IKE_INTERMEDIATE not in usages:
-        out.append(DoctorFinding(
-            "cert.eku-ike-intermediate", "warning",
-            message=f"the server certificate {where} lacks the ikeIntermediate extended key usage: older "
-            "macOS releases refuse it", evidence=evidence,
-            fix="Re-run apply: it re-issues the certificate with serverAuth and ikeIntermediate.",
-            command=ctx.apply_command()))
+    fix = "Re-run apply: it re-issues the certificate with serverAuth and ikeIntermediate."
+    wanted: tuple[tuple[x509.ObjectIdentifier, str, Severity, str], ...] = (
+        (ExtendedKeyUsageOID.SERVER_AUTH, "cert.eku-server-auth", "error",
+         "serverAuth extended key usage: Windows and macOS refuse it"),
+        (IKE_INTERMEDIATE, "cert.eku-ike-intermediate", "warning",
+         "ikeIntermediate extended key usage: older macOS releases refuse it"),
+    )
+    out = [DoctorFinding(code, severity, message=f"the server certificate {where} lacks the {what}",
+                         evidence=evidence, fix=fix, command=ctx.apply_command())
+           for oid, code, severity, what in wanted if oid not in usages]
     return out
 
 

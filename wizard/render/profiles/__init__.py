@@ -30,7 +30,7 @@ from wizard.fs import paths
 from wizard.fs.changes import FileAction
 from wizard.fs.paths import Root
 from wizard.model import credentials, formats
-from wizard.model.answers import Answers, Secret, SecretRef
+from wizard.model.answers import Answers, Ikev1Xauth, L2tp, Secret, SecretRef
 from wizard.model.credentials import Credential
 from wizard.pki import keys
 from wizard.render import connections
@@ -157,18 +157,15 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
     def stored_in(variant: credentials.Variant, owner: str | None = None) -> str:
         return f"in {credentials.secret_file(credentials.secret_key(variant, owner))} on the server"
 
-    if v.ikev1_xauth is not None:
-        x = v.ikev1_xauth
-        psk = secret_hint(x.psk, stored_in("xauth")) if x.auth == "psk" else None
-        for user in x.users:
-            hint = secret_hint(user.password, stored_in("xauth", user.name))
-            doc(user.name).typed.append(readme.TypedLogin("xauth", x.auth, hint, psk, ikev1))
-    if v.l2tp is not None:
-        lt = v.l2tp
-        psk = secret_hint(lt.psk, stored_in("l2tp")) if lt.auth == "psk" else None
-        for user in lt.users:
-            hint = secret_hint(user.password, stored_in("l2tp", user.name))
-            doc(user.name).typed.append(readme.TypedLogin("l2tp", lt.auth, hint, psk, ikev1))
+    typed_variants: tuple[tuple[credentials.Variant, Ikev1Xauth | L2tp | None], ...] = (
+        ("xauth", v.ikev1_xauth), ("l2tp", v.l2tp))
+    for variant, typed in typed_variants:
+        if typed is None:
+            continue
+        psk = secret_hint(typed.psk, stored_in(variant)) if typed.auth == "psk" else None
+        for user in typed.users:
+            hint = secret_hint(user.password, stored_in(variant, user.name))
+            doc(user.name).typed.append(readme.TypedLogin(variant, typed.auth, hint, psk, ikev1))
 
     files: list[FileAction] = []
     notes: list[str] = []
