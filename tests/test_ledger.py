@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 
 from wizard.certs import ledger
 from wizard.certs.ledger import Inputs, Ledger
+from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.fs.safefs import LinkRefused
+from wizard.pki import encode
 
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 FILES = {"key": b"KEY", "cert": b"CERT", "p12": b"P12"}
@@ -114,3 +117,146 @@ def test_the_ledger_is_written_0600_with_the_plan():
     act = ledger.action(book)
     assert act.path == ledger.LEDGER and act.mode == 0o600
     assert ledger.parse(act.content or b"") == book
+
+
+# ------------------------------------------------------------------ the ledger in a plan, on real files
+
+ANSWERS = """\
+version: 1
+server: {address: vpn.example.com}
+ca: {key: ecdsa-p256}
+host: {key: ecdsa-p256}
+clients:
+  - {name: alice@example.com, key: ecdsa-p256}
+  - {name: bob@example.com, key: ecdsa-p256}
+variants:
+  ikev2-cert: {}
+"""
+
+
+class Opened:
+    """Counts the two expensive reads a plan makes of a client: its private key and its PKCS#12."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from wizard.certs import materials
+        from wizard.pki import encode
+
+        self.keys = 0
+        self.bundles = 0
+        load_key, load_p12 = encode.load_key_pem, materials.pkcs12.load_pkcs12
+
+        def key(*args: object, **kwargs: object) -> object:
+            self.keys += 1
+            return load_key(*args, **kwargs)  # type: ignore[arg-type]
+
+        def p12(*args: object, **kwargs: object) -> object:
+            self.bundles += 1
+            return load_p12(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(encode, "load_key_pem", key)
+        monkeypatch.setattr(materials.pkcs12, "load_pkcs12", p12)
+
+
+class Applied:
+    def __init__(self, notes: tuple[str, ...], changed: set[str]) -> None:
+        self.notes, self.changed = notes, changed
+
+
+def plan_and_apply(tmp_path: Path, answers_text: str = ANSWERS, verify: bool = False) -> tuple[Applied, Root]:
+    """Plan and apply; what the plan found to change (before applying it) and its notes."""
+    from wizard.fs.changes import Change, file_changes
+    from wizard.model import answers_file
+    from wizard.model.secrets import SecretSource
+    from wizard.plan.apply import apply
+    from wizard.plan.planner import build_plan
+
+    (tmp_path / "answers.yaml").write_text(answers_text)
+    answers = answers_file.load(tmp_path / "answers.yaml")
+    root = Root.of(tmp_path / "root")
+    plan = build_plan(answers, root, SecretSource(base_dir=tmp_path), verify=verify)
+    changed = {str(c.action.path) for c in file_changes(plan, root) if c.change is not Change.UNCHANGED}
+    apply(plan, root, run_commands=False)
+    return Applied(plan.notes, changed), root
+
+
+def client_file(root: Root, name: str, kind: str) -> Path:
+    from wizard.certs.materials import client_files
+
+    return root(client_files(name)[kind])
+
+
+def test_a_rerun_opens_no_client_key_or_bundle_and_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    plan_and_apply(tmp_path)
+    assert stat.S_IMODE(os.stat(Root.of(tmp_path / "root")(ledger.LEDGER)).st_mode) == 0o600
+    opened = Opened(monkeypatch)
+    plan, _ = plan_and_apply(tmp_path)
+    assert plan.changed == set()
+    assert opened.bundles == 0
+    assert opened.keys == 2  # the CA's and the host's: never a client's
+
+
+def test_verify_opens_every_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    plan_and_apply(tmp_path)
+    opened = Opened(monkeypatch)
+    plan, _ = plan_and_apply(tmp_path, verify=True)
+    assert plan.changed == set()
+    assert opened.bundles == 2 and opened.keys == 4
+
+
+def test_a_swapped_key_is_detected_and_the_certificate_reissued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Bob's key put in Alice's place (same type, a valid key): the hash differs, so the full check runs and
+    finds that Alice's certificate no longer matches her key."""
+    _, root = plan_and_apply(tmp_path)
+    alice_key = client_file(root, "alice@example.com", "key")
+    alice_key.write_bytes(client_file(root, "bob@example.com", "key").read_bytes())
+    old_cert = client_file(root, "alice@example.com", "cert").read_bytes()
+    opened = Opened(monkeypatch)
+    plan, root = plan_and_apply(tmp_path)
+    assert opened.keys == 3  # CA, host, and the one changed client
+    changed = plan.changed
+    assert str(paths.client_dir("alice@example.com") / "cert.pem") in changed
+    assert not any("bob@example.com" in p for p in changed)
+    cert = encode.load_cert_pem(client_file(root, "alice@example.com", "cert").read_bytes())
+    assert cert.public_key() == encode.load_key_pem(alice_key.read_bytes()).public_key()
+    assert client_file(root, "alice@example.com", "cert").read_bytes() != old_cert
+
+
+@pytest.mark.parametrize("kind", ["p12", "cert"])
+def test_a_hand_edited_file_is_checked_in_full_and_repaired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            kind: str):
+    _, root = plan_and_apply(tmp_path)
+    target = client_file(root, "bob@example.com", kind)
+    target.write_bytes(target.read_bytes()[:-40] + b"tampered")
+    opened = Opened(monkeypatch)
+    plan, root = plan_and_apply(tmp_path)
+    assert opened.keys == 3
+    assert str(paths.client_dir("bob@example.com") / target.name) in plan.changed
+    # repaired, and trusted again on the next run
+    opened.keys = opened.bundles = 0
+    plan, root = plan_and_apply(tmp_path)
+    assert plan.changed == set() and opened.keys == 2 and opened.bundles == 0
+
+
+def test_a_changed_answer_takes_the_full_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    plan_and_apply(tmp_path)
+    opened = Opened(monkeypatch)
+    plan_and_apply(tmp_path, ANSWERS.replace("{name: bob@example.com, key: ecdsa-p256}",
+                                             "{name: bob@example.com, key: ecdsa-p256, p12_encryption: aes256}"))
+    assert opened.keys == 3 and opened.bundles == 1
+
+
+def test_a_damaged_ledger_costs_time_never_safety(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    _, root = plan_and_apply(tmp_path)
+    root(ledger.LEDGER).write_bytes(b"{not json")
+    opened = Opened(monkeypatch)
+    plan, root = plan_and_apply(tmp_path)
+    assert opened.keys == 4 and opened.bundles == 2
+    assert any("checked in full" in n for n in plan.notes)
+    assert plan.changed == {str(ledger.LEDGER)}  # every client file stays as it was; the ledger is rebuilt
+    assert ledger.load(root).records.keys() == {"alice@example.com", "bob@example.com"}
+
+
+def test_a_removed_client_leaves_no_record(tmp_path: Path):
+    _, root = plan_and_apply(tmp_path)
+    plan_and_apply(tmp_path, ANSWERS.replace("  - {name: bob@example.com, key: ecdsa-p256}\n", ""))
+    assert set(ledger.load(root).records) == {"alice@example.com"}

@@ -36,7 +36,8 @@ def _plan(args: argparse.Namespace, root: Root | None = None) -> tuple[Answers, 
     root = root or Root.of(args.root)
     facts, net = system_facts(root, answers)
     source = SecretSource(base_dir=Path(args.answers).resolve().parent)
-    plan = build_plan(answers, root, source, facts=facts, progress=_progress, net=net)
+    plan = build_plan(answers, root, source, facts=facts, progress=_progress, net=net,
+                      verify=getattr(args, "verify", False))
     return answers, root, plan
 
 
@@ -272,7 +273,12 @@ def parser() -> argparse.ArgumentParser:
                     help='print one JSON object: {"changed", "plan" (the dry run\'s text), "backup", "handouts"}')
     wait_option(ap)
     ap.set_defaults(func=cmd_apply)
-    answers_cmd("plan", "print the plan: files with mode and diff, and commands").set_defaults(func=cmd_plan)
+    pp = answers_cmd("plan", "print the plan: files with mode and diff, and commands")
+    pp.set_defaults(func=cmd_plan)
+    for sp in (ap, pp):
+        sp.add_argument("--verify", action="store_true",
+                        help="open and check every client's key, certificate and PKCS#12, even those the client "
+                             "ledger vouches for (unchanged since the wizard wrote them)")
     answers_cmd("validate", "check an answers file").set_defaults(func=cmd_validate)
     cp = answers_cmd("check", "run the network checks: interfaces, ports, sysctls, kernel, pool, firewall, IPv6")
     cp.add_argument("--json", action="store_true", help="findings as JSON")

@@ -23,6 +23,8 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 
 def unsafe_char(text: str) -> str | None:
     """The first character no output format can hold, or None."""
+    if text.isascii() and text.isprintable():  # the common case, in C: no ASCII printable is in those categories
+        return None
     return next((ch for ch in text if unicodedata.category(ch) in _UNSAFE_CATEGORIES), None)
 
 

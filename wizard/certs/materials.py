@@ -3,6 +3,10 @@
 Keys are never replaced: a key of the wrong type, or a CA that does not match the answers, is a
 conflict the admin resolves (nothing is overwritten). Certificates are re-issued with the same key
 when the answers changed what they must say (a new server name, a renamed DN) or they expired.
+
+A client whose key, certificate and PKCS#12 are byte for byte what the ledger (``certs.ledger``) recorded
+for the same inputs is reused without decrypting or validating anything: those two steps cost about 40 ms
+each per client. Any other client, or every client with ``verify``, takes the full check.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import PurePosixPath
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from wizard.certs import ledger
+from wizard.certs.ledger import Ledger
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import formats
@@ -37,9 +43,21 @@ class KeyPair:
 
 
 @dataclass(frozen=True)
+class ClientPair:
+    """A client's key as written and its certificate. The key object is not kept: a client's files are
+    written as they are and only the key's type is needed later, so a reused client's key is never parsed."""
+
+    key_type: KeyType
+    cert: x509.Certificate
+    key_pem: bytes
+    cert_pem: bytes
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ClientBundle:
     name: str
-    pair: KeyPair
+    pair: ClientPair
     p12: bytes
     p12_password: bytes
     password_generated: bool
@@ -53,6 +71,23 @@ class Materials:
     clients: tuple[ClientBundle, ...]
     notes: tuple[str, ...] = field(default=())
     peers: tuple[tuple[str, KeyPair], ...] = ()  # transport-mode peers that authenticate with certificates
+    ledger: Ledger = field(default_factory=Ledger)  # as loaded: its salt is kept, its records are rewritten
+    reused: int = 0  # clients reused unopened on the ledger's word
+
+
+def ledger_action(answers: Answers, m: Materials) -> ledger.FileAction:
+    """The ledger for exactly the bundles this plan writes, in the same apply as their files."""
+    by_name = {c.name: c for c in answers.clients}
+    return ledger.action(ledger.records_for(m.ledger, (
+        (_inputs(m.ca.cert_pem, by_name[b.name], b.p12_password),
+         {"key": b.pair.key_pem, "cert": b.pair.cert_pem, "p12": b.p12}, b.pair.cert.serial_number,
+         b.pair.cert.not_valid_before_utc, b.pair.cert.not_valid_after_utc)
+        for b in m.clients)))
+
+
+def _inputs(ca_cert_pem: bytes, client: Client, password: bytes) -> ledger.Inputs:
+    return ledger.Inputs(ca_cert_pem, client.name, client.key.value, client.lifetime_days, client.p12_encryption,
+                         password)
 
 
 def host_key_locations(layout: str) -> list[PurePosixPath]:
@@ -77,6 +112,11 @@ def client_files(name: str) -> dict[str, PurePosixPath]:
     base = paths.client_dir(name)
     return {"key": base / "key.pem", "cert": base / "cert.pem", "ca": base / "ca.pem",
             "p12": base / f"{name}.p12", "password": base / "p12-password"}
+
+
+def _bytes(root: Root, logical: PurePosixPath) -> bytes | None:
+    real = root(logical)
+    return real.read_bytes() if real.is_file() else None
 
 
 def _read(root: Root, candidates: list[PurePosixPath]) -> tuple[PurePosixPath, bytes] | None:
@@ -114,10 +154,14 @@ class _KeyPool:
 
 def build(answers: Answers, root: Root, source: SecretSource, progress: Progress | None = None,
           now: datetime | None = None, renew: Collection[str] = (),
-          new_passwords: Collection[str] = ()) -> Materials:
+          new_passwords: Collection[str] = (), verify: bool = False) -> Materials:
     """``renew``: clients that get a new certificate for their existing key even though theirs still fits;
-    ``new_passwords``: clients whose generated PKCS#12 password is replaced (``swan-wizard client ...``)."""
+    ``new_passwords``: clients whose generated PKCS#12 password is replaced (``swan-wizard client ...``);
+    ``verify``: every client's files are opened and checked, whatever the ledger says."""
     now = now or datetime.now(UTC)
+    book = ledger.load(root)
+    notes: list[str] = [book.note] if book.note else []
+    revoked = frozenset(int(r.serial, 16) for r in answers.revoked)
     conflicts: list[Problem] = []
     ca_passphrase = source.resolve(answers.ca.passphrase, "ca.passphrase")
 
@@ -164,9 +208,15 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
         host_index = pool.want(answers.host.key)
 
     client_keys: dict[str, keys.PrivateKey] = {}  # clients with a key on disk; the others are issued in bulk
+    trusted: dict[str, ClientBundle] = {}
     for i, client in enumerate(answers.clients):
         files = client_files(client.name)
         found = _read(root, [files["key"]])
+        if found and existing_ca_cert and not verify and client.name not in renew and client.name not in new_passwords:
+            bundle = _trusted_bundle(book, client, i, root, source, existing_ca_cert[1], found[1], revoked, now)
+            if bundle is not None:
+                trusted[client.name] = bundle
+                continue
         if found:
             key = _load_key(found[1], files["key"])
             if keys.key_type_of(key) != client.key:
@@ -193,7 +243,6 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
     new_keys = keys.generate_keys(pool.kinds, progress=key_progress) if pool.kinds else []
 
     # 3. The CA.
-    notes: list[str] = []
     if ca_index is not None:
         ca_key = new_keys[ca_index]
         ca_cert = issue.issue_ca(ca_key, ca_dn, answers.ca.lifetime_days, now=now)
@@ -211,12 +260,12 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
 
     # 5. Clients.
     client_bundles = []
-    revoked = frozenset(int(r.serial, 16) for r in answers.revoked)
-    fresh = _new_client_bundles(answers, root, ca, source, now, [c for c in answers.clients
-                                                                  if c.name not in client_keys], progress)
+    fresh = _new_client_bundles(answers, root, ca, source, now, [c for c in answers.clients if c.name not in
+                                                                  client_keys and c.name not in trusted], progress)
     for i, client in enumerate(answers.clients):
-        if client.name in fresh:
-            client_bundles.append(fresh[client.name])
+        made = fresh.get(client.name) or trusted.get(client.name)
+        if made is not None:
+            client_bundles.append(made)
             continue
         client_bundles.append(_client_bundle(client, i, root, ca, client_keys[client.name], source, now,
                                       renew=client.name in renew, new_password=client.name in new_passwords,
@@ -229,7 +278,24 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
         key = new_keys[entry] if isinstance(entry, int) else entry
         peers.append((peer.name, _peer_pair(peer.name, peer.id or peer.address, root, ca, key,
                                             isinstance(entry, int), answers.host.lifetime_days, now)))
-    return Materials(ca, host, tuple(client_bundles), tuple(notes), tuple(peers))
+    return Materials(ca, host, tuple(client_bundles), tuple(notes), tuple(peers), book, len(trusted))
+
+
+def _trusted_bundle(book: Ledger, client: Client, index: int, root: Root, source: SecretSource, ca_cert_pem: bytes,
+                    key_pem: bytes, revoked: frozenset[int], now: datetime) -> ClientBundle | None:
+    """The client's bundle as it is on disk, when the ledger vouches for these very files; else None."""
+    files = client_files(client.name)
+    contents = {"key": key_pem, "cert": _bytes(root, files["cert"]), "p12": _bytes(root, files["p12"])}
+    password, generated = _p12_password(client, index, root, source)
+    if not book.trusts(_inputs(ca_cert_pem, client, password), contents, now):
+        return None
+    cert_pem, p12 = contents["cert"], contents["p12"]
+    assert cert_pem is not None and p12 is not None  # trusts() compared both with their digests
+    cert = _load_cert(cert_pem, files["cert"])
+    if cert is None:
+        return None
+    pair = ClientPair(client.key, cert, key_pem, cert_pem)
+    return ClientBundle(client.name, pair, p12, password, generated, cert.serial_number in revoked)
 
 
 def _peer_pair(name: str, identity: str, root: Root, ca: KeyPair, key: keys.PrivateKey, new_key: bool,
@@ -298,8 +364,7 @@ def _new_client_bundles(answers: Answers, root: Root, ca: KeyPair, source: Secre
     issued = bundles.issue_client_bundles(ca.key, ca.cert, requests, now=now, progress=bundle_progress)
     out = {}
     for client, made in zip(clients, issued, strict=True):
-        pair = KeyPair(encode.load_key_pem(made.key_pem, fresh=True), encode.load_cert_pem(made.cert_pem),
-                       made.key_pem, made.cert_pem)
+        pair = ClientPair(client.key, encode.load_cert_pem(made.cert_pem), made.key_pem, made.cert_pem)
         password, generated = passwords[client.name]
         out[client.name] = ClientBundle(client.name, pair, made.p12, password, generated)
     return out
@@ -332,16 +397,16 @@ def _client_bundle(client: Client, index: int, root: Root, ca: KeyPair, key: key
         cert_pem = encode.cert_to_pem(cert)
     else:
         cert_pem = root(files["cert"]).read_bytes()
-    pair = KeyPair(key, cert, key_pem, cert_pem, tuple(notes))
+    pair = ClientPair(keys.key_type_of(key), cert, key_pem, cert_pem, tuple(notes))
 
     password, generated = _p12_password(client, index, root, source, new_password)
-    p12 = _reuse_p12(root, files["p12"], password, pair, ca.cert)
+    p12 = _reuse_p12(root, files["p12"], password, key, cert, ca.cert)
     if p12 is None:
         p12 = encode.pkcs12_bundle(client.name, key, cert, ca.cert, password, client.p12_encryption)
     return ClientBundle(client.name, pair, p12, password, generated, is_revoked)
 
 
-def _reuse_p12(root: Root, logical: PurePosixPath, password: bytes, pair: KeyPair,
+def _reuse_p12(root: Root, logical: PurePosixPath, password: bytes, key: keys.PrivateKey, cert: x509.Certificate,
                ca_cert: x509.Certificate) -> bytes | None:
     """The existing bundle's bytes if it opens with ``password`` and holds exactly this key and chain.
 
@@ -357,7 +422,7 @@ def _reuse_p12(root: Root, logical: PurePosixPath, password: bytes, pair: KeyPai
         return None
     if loaded.key is None or loaded.cert is None:
         return None
-    same = (keys.public_keys_equal(loaded.key.public_key(), pair.key.public_key())
-            and loaded.cert.certificate == pair.cert
+    same = (keys.public_keys_equal(loaded.key.public_key(), key.public_key())
+            and loaded.cert.certificate == cert
             and [c.certificate for c in loaded.additional_certs] == [ca_cert])
     return data if same else None

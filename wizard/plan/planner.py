@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from wizard.certs import revocation
-from wizard.certs.materials import Materials, client_files, peer_files
+from wizard.certs.materials import Materials, client_files, ledger_action, peer_files
 from wizard.certs.materials import build as build_materials
 from wizard.checks import netchecks
 from wizard.fs import paths
@@ -188,11 +188,13 @@ def system_facts(root: Root, answers: Answers) -> tuple[ServiceFacts, NetFacts |
 
 def build_plan(answers: Answers, root: Root, source: SecretSource, facts: ServiceFacts | None = None,
                progress: Progress | None = None, now: datetime | None = None, net: NetFacts | None = None,
-               renew: Collection[str] = (), new_passwords: Collection[str] = ()) -> Plan:
+               renew: Collection[str] = (), new_passwords: Collection[str] = (), verify: bool = False) -> Plan:
     """The plan for ``answers`` on ``root``. ``facts``/``net`` describe the live system (None: a staged root).
 
-    ``renew``/``new_passwords`` name clients that get a new certificate / PKCS#12 password (``client`` commands)."""
-    m = build_materials(answers, root, source, progress=progress, now=now, renew=renew, new_passwords=new_passwords)
+    ``renew``/``new_passwords`` name clients that get a new certificate / PKCS#12 password (``client`` commands);
+    ``verify`` opens and checks every client's files even where the ledger vouches for them."""
+    m = build_materials(answers, root, source, progress=progress, now=now, renew=renew, new_passwords=new_passwords,
+                        verify=verify)
     secret_warnings: list[tuple[str, str]] = []
     creds = credentials.resolve(answers, root, source, secret_warnings)
     # The connections, pools and secrets charon gets: derived once, every renderer takes its part.
@@ -208,7 +210,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
-    files += _client_files(m) + _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
+    files += _client_files(m) + ([ledger_action(answers, m)] if m.clients else [])
+    files += _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
     files += _l2tp_files(answers, root, creds)
     # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
     client_profiles = profiles.plan_files(answers, server, m, creds)
@@ -226,7 +229,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     parents = {parent for p in written for parent in p.parents}
     dirs = [DirAction(d, 0o700) for d in dict.fromkeys(private) if d in parents]
     dirs.append(DirAction(PurePosixPath(paths.CHARON_LOG).parent, 0o750))
-    notes = [n for pair in (m.ca, m.host, *(b.pair for b in m.clients)) for n in pair.notes] + list(m.notes)
+    notes = [*m.ca.notes, *m.host.notes, *(n for b in m.clients for n in b.pair.notes), *m.notes]
     notes += list(fw.notes) + list(client_profiles.notes)
     # Say once, on the run that creates it, where each generated secret is (never the secret itself).
     handouts = [f"PKCS#12 password for {b.name} is in {client_files(b.name)['password']}"

@@ -32,7 +32,6 @@ from wizard.fs.paths import Root
 from wizard.model import credentials, formats
 from wizard.model.answers import Answers, Ikev1Xauth, L2tp, Secret, SecretRef
 from wizard.model.credentials import Credential
-from wizard.pki import keys
 from wizard.render import connections
 from wizard.render.connections import ConnSpec, ServerSpec
 from wizard.render.profiles import android, apple, networkmanager, readme, swanctl, windows
@@ -131,17 +130,17 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
     def doc(name: str) -> readme.ClientReadme:
         return docs.setdefault(name, readme.ClientReadme(name, answers.server.address, server_id))
 
-    client_answers = {c.name: c for c in answers.clients}
+    client_answers = {c.name: (i, c) for i, c in enumerate(answers.clients)}
     for bundle in m.clients:
-        c = client_answers[bundle.name]
+        index, c = client_answers[bundle.name]
         r = doc(bundle.name)
         r.p12_password_hint = p12_password_hint(c.p12_password)
         if bundle.revoked:
             r.revoked = _revocation(answers, bundle)
         elif cert_spec is not None:
-            password = formats.secret_text(bundle.p12_password, f"clients[{answers.clients.index(c)}].p12_password")
+            password = formats.secret_text(bundle.p12_password, f"clients[{index}].p12_password")
             login = CertLogin(bundle.p12, password, bundle.pair.cert, bundle.pair.cert_pem,
-                              bundle.pair.key_pem, keys.key_type_of(bundle.pair.key))
+                              bundle.pair.key_pem, bundle.pair.key_type)
             r.cert = Profile(bundle.name, server, _tunnel(charon, cert_spec), cert=login, on_demand=c.on_demand)
     v = answers.variants
     if v.ikev2_eap is not None and eap_spec is not None:
@@ -177,7 +176,7 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
                 continue
             for fmt in FORMATS:
                 who = _LEGACY_P12_ONLY.get(fmt.suffix)
-                if who and profile.kind == "cert" and client_answers[name].p12_encryption == "aes256":
+                if who and profile.kind == "cert" and client_answers[name][1].p12_encryption == "aes256":
                     why = (f"no {fmt.label} for {name}: its PKCS#12 is aes256 (p12_encryption), which {who} cannot "
                            "import; p12_encryption: legacy makes one")
                     notes.append(why)

@@ -8,7 +8,6 @@ server refuses; the script therefore pins the one suite of the server's proposal
 from __future__ import annotations
 
 import base64
-import textwrap
 
 from wizard.model import formats
 from wizard.render.profiles import suites
@@ -22,7 +21,8 @@ def ps_quote(text: str, field: str = "") -> str:
 
 def _here_string(variable: str, data: bytes) -> list[str]:
     # A single-quoted here-string keeps the base64 readable; whitespace is stripped before decoding.
-    return [f"${variable} = @'", *textwrap.wrap(base64.b64encode(data).decode(), 76), "'@"]
+    text = base64.b64encode(data).decode()
+    return [f"${variable} = @'", *(text[i:i + 76] for i in range(0, len(text), 76)), "'@"]
 
 
 def ipsec_parameters(profile: Profile) -> dict[str, str] | None:
