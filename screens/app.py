@@ -99,8 +99,9 @@ class SwanWizardApp(App[int]):
         self.exit(self.exit_code)
 
     def on_apply_finished(self, message: ApplyFinished) -> None:
-        # The terminal went away while files were being written: now that the apply is over, leave
-        # with its result.
+        # Quitting from here on (Ctrl+Q on a failed apply) leaves with the apply's result. A terminal that
+        # went away while files were being written leaves now.
+        self.exit_code = message.exit_code
         if self.hung_up:
             self.exit(message.exit_code)
 

@@ -174,3 +174,24 @@ def test_a_hang_up_waits_for_a_failing_apply_and_leaves_with_its_code(tmp_path: 
     app = run_async(go())
     assert app.return_value == int(Exit.FAILED)  # what swan-wizard exits with
     assert not Root.of(tmp_path)(paths.SWANCTL_CONF).exists()
+
+
+def test_quit_after_a_failed_apply_leaves_with_its_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl+Q on the failed apply's screen must not report success to a script that ran the wizard."""
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied", "/etc/swanctl/conf.d/swan-wizard.conf")
+
+    monkeypatch.setattr(screens.apply, "apply", refused)
+
+    async def go() -> SwanWizardApp:
+        app = app_at(tmp_path, "apply")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "ApplyScreen")
+            await wait_until(pilot, lambda: getattr(app.screen, "state", None) == "failed", "the apply to fail")
+            await pilot.press("ctrl+q")
+            await wait_until(pilot, lambda: app.return_code is not None, "the app to leave")
+        return app
+
+    app = run_async(go())
+    assert app.return_value == int(Exit.FAILED)
