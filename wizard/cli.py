@@ -31,8 +31,10 @@ def _progress(stage: str, done: int, total: int) -> None:
         print(f"generating keys: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
-def _plan(args: argparse.Namespace, root: Root | None = None) -> tuple[Answers, Root, Plan]:
-    answers = answers_file.load(args.answers)
+def _plan(args: argparse.Namespace, root: Root | None = None, before: tuple[bytes, Answers] | None = None
+          ) -> tuple[Answers, Root, Plan]:
+    # Read again under the lock (another run may have saved the answers), parsed again only if they changed.
+    answers = answers_file.reload(args.answers, before) if before else answers_file.load(args.answers)
     root = root or Root.of(args.root)
     facts, net = system_facts(root, answers)
     source = SecretSource(base_dir=Path(args.answers).resolve().parent)
@@ -87,14 +89,15 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
     if args.dry_run:
         return cmd_plan(args)
     # A bad answers file or secret is reported before taking the lock: nothing is written, not even the lock.
-    answers = answers_file.load(args.answers)
+    data = answers_file.read(args.answers)
+    answers = answers_file.parse(data, str(args.answers))
     SecretSource(base_dir=Path(args.answers).resolve().parent).check_all(answers)
     root = Root.of(args.root)
     if root.is_live:
         _refuse_failed_checks(answers)
     with _lock(args, root, "is applying to") as held:
         _say_if_interrupted(root)
-        _, root, plan = _plan(args, root)
+        _, root, plan = _plan(args, root, (data, answers))
         for field_name, message in plan.warnings:
             warn(f"{field_name}: {message}")
         # --json keeps stdout for the summary: progress lines go to stderr.

@@ -123,16 +123,26 @@ def parse(text: str | bytes, source_name: str = "answers") -> Answers:
         raise InvalidAnswers(problems_from(exc, loaded, source_name)) from None
 
 
-def load(path: str | Path) -> Answers:
-    path = Path(path)
+def read(path: str | Path) -> bytes:
+    """The answers file's bytes, or InvalidAnswers naming the file."""
     try:
         # One byte over the limit is enough for yamlsource to say "too big"; /dev/zero or a FIFO is refused.
-        data = read_regular(path, MAX_BYTES + 1)
+        return read_regular(Path(path), MAX_BYTES + 1)
     except UnreadableFile as exc:
         raise InvalidAnswers([Problem(str(exc), "", str(path))]) from None
     except OSError as exc:
         raise InvalidAnswers([Problem(f"cannot read: {exc.strerror}", "", str(path))]) from None
-    return parse(data, str(path))
+
+
+def load(path: str | Path) -> Answers:
+    return parse(read(path), str(path))
+
+
+def reload(path: str | Path, before: tuple[bytes, Answers]) -> Answers:
+    """The answers in ``path`` now: those parsed ``before`` when the file still holds the same bytes (parsing
+    thousands of clients is not free), else the file parsed again (another run may have saved it meanwhile)."""
+    data = read(path)
+    return before[1] if data == before[0] else parse(data, str(path))
 
 
 def to_data(answers: Answers) -> dict[str, Any]:

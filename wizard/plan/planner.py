@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from wizard.certs import revocation
+from wizard.certs import ledger, revocation
 from wizard.certs.materials import Materials, client_files, ledger_action, peer_files
 from wizard.certs.materials import build as build_materials
 from wizard.checks import netchecks
@@ -26,6 +26,8 @@ from wizard.render import l2tp as render_l2tp
 from wizard.render import strongswan_d as render_strongswan
 from wizard.render import swanctl as render_swanctl
 from wizard.render.connections import ServerSpec
+from wizard.render.profiles import cache as profile_cache
+from wizard.render.profiles.cache import ProfileCache
 from wizard.system.netfacts import NetFacts
 from wizard.system.service import ServiceFacts, commands
 
@@ -70,7 +72,7 @@ OWNED = (
     paths.SWANCTL_X509CA / paths.CA_CERT_NAME, paths.SWANCTL_X509 / paths.HOST_CERT_NAME,
     paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME, paths.SWANCTL_CONF,
     paths.IPSEC_CACERTS / paths.CA_CERT_NAME, paths.IPSEC_CERTS / paths.HOST_CERT_NAME,
-    paths.IPSEC_PRIVATE / paths.HOST_KEY_NAME, paths.SYSCTL_CONF,
+    paths.IPSEC_PRIVATE / paths.HOST_KEY_NAME, paths.SYSCTL_CONF, ledger.LEDGER, profile_cache.CACHE,
 )
 
 
@@ -159,12 +161,20 @@ def _firewall(answers: Answers, root: Root, net: NetFacts | None, systemd: bool)
     return firewall.FirewallPlan(new.backend, tuple(files), old.commands + new.commands, new.notes, new.state)
 
 
+def _parents(path: str) -> list[str]:
+    """"/a/b/c" -> ["/a/b", "/a", "/"]."""
+    out = []
+    while path not in ("", "/"):
+        path = path.rpartition("/")[0] or "/"
+        out.append(path)
+    return out
+
+
 def _keep_existing_modes(files: list[FileAction], root: Root) -> list[FileAction]:
     """Files shared with the distribution or the admin keep the mode they have."""
     out = []
     for f in files:
-        real = root(f.path)
-        if f.path in SHARED_FILES and f.content is not None and real.is_file():
+        if f.path in SHARED_FILES and f.content is not None and (real := root(f.path)).is_file():
             f = replace(f, mode=real.stat().st_mode & 0o7777)
         out.append(f)
     return out
@@ -214,8 +224,12 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     files += _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
     files += _l2tp_files(answers, root, creds)
     # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
-    client_profiles = profiles.plan_files(answers, server, m, creds)
-    files += list(client_profiles.files) + revocation.crl_files(answers, root, m.ca, now)
+    rendered = profile_cache.load(root)
+    if verify:
+        rendered = ProfileCache(rendered.salt)  # render everything; the same salt keeps the file unchanged
+    client_profiles = profiles.plan_files(answers, server, m, creds, root, rendered)
+    files += list(client_profiles.files) + ([rendered.action()] if rendered.written else [])
+    files += revocation.crl_files(answers, root, m.ca, now)
     fw = _firewall(answers, root, net, facts.systemd if facts else True)
     files = _keep_existing_modes(files + list(fw.files), root)
     wanted = {f.path for f in files}
@@ -224,10 +238,10 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     files += profiles.stale_client_files(root, wanted)
     private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients), *client_profiles.dirs,
                *(paths.PEERS_DIR / name for name, _ in m.peers)]
-    written = [f.path for f in files if f.content is not None]
-    # One set of parents: a per-directory scan of every file is quadratic with a thousand clients.
-    parents = {parent for p in written for parent in p.parents}
-    dirs = [DirAction(d, 0o700) for d in dict.fromkeys(private) if d in parents]
+    # One set of parents, as text (PurePosixPath.parents costs more than the rest of a large plan): a
+    # per-directory scan of every file is quadratic with a thousand clients.
+    parents = {text for f in files if f.content is not None for text in _parents(str(f.path))}
+    dirs = [DirAction(d, 0o700) for d in dict.fromkeys(private) if str(d) in parents]
     dirs.append(DirAction(PurePosixPath(paths.CHARON_LOG).parent, 0o750))
     notes = [*m.ca.notes, *m.host.notes, *(n for b in m.clients for n in b.pair.notes), *m.notes]
     notes += list(fw.notes) + list(client_profiles.notes)

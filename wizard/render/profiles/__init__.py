@@ -21,9 +21,10 @@ README.txt             what to do on each OS; IKEv1/L2TP settings :mod:`wizard.r
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from wizard.certs.materials import ClientBundle, Materials
 from wizard.fs import paths
@@ -35,6 +36,7 @@ from wizard.model.credentials import Credential
 from wizard.render import connections
 from wizard.render.connections import ConnSpec, ServerSpec
 from wizard.render.profiles import android, apple, networkmanager, readme, swanctl, windows
+from wizard.render.profiles.cache import ProfileCache
 from wizard.render.profiles.model import CertLogin, EapLogin, Profile, ServerView, Tunnel
 
 README_NAME = "README.txt"
@@ -117,8 +119,10 @@ def _revocation(answers: Answers, bundle: ClientBundle) -> readme.Revocation | N
     return readme.Revocation(serial, entry.revoked_at) if entry else None
 
 
-def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[str, Credential]) -> ProfilePlan:
-    """Profiles and a README for every client and user of the answers, from what ``charon`` is told."""
+def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[str, Credential], root: Root,
+               cache: ProfileCache) -> ProfilePlan:
+    """Profiles and a README for every client and user of the answers, from what ``charon`` is told.
+    Files ``cache`` vouches for are read from ``root`` instead of being rendered again."""
     cert_spec = charon.connection(connections.CONN_IKEV2_CERT)
     eap_spec = charon.connection(connections.CONN_IKEV2_EAP)
     # The identity the server's own connections authenticate with (their local.id): what clients must expect.
@@ -174,6 +178,7 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
         for profile in (r.cert, r.eap):
             if profile is None:
                 continue
+            inputs = cache.key("profile", profile)
             for fmt in FORMATS:
                 who = _LEGACY_P12_ONLY.get(fmt.suffix)
                 if who and profile.kind == "cert" and client_answers[name][1].p12_encryption == "aes256":
@@ -183,7 +188,8 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
                     r.notes.append(why)
                     continue
                 try:
-                    content = fmt.render(profile)
+                    content = cache.content(root, folder / (profile.stem + fmt.suffix),
+                                            cache.derived(inputs, fmt.suffix), fmt.render, profile)
                 except apple.NoSuite as exc:
                     notes.append(f"no {fmt.label} for {name}: {exc}")
                     continue
@@ -193,9 +199,14 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
             # The profiles embed the CA, but NetworkManager, swanctl and Android's own client want it as a file;
             # certificate clients have theirs from the key material.
             files.append(FileAction(folder / CA_FILE, m.ca.cert_pem, 0o600, why=f"{name}: CA certificate"))
-        files.append(FileAction(folder / README_NAME, readme.readme(r).encode(), 0o600,
+        text = cache.content(root, folder / README_NAME, cache.key("readme", r), _readme_bytes, r)
+        files.append(FileAction(folder / README_NAME, text, 0o600,
                                 why=f"{name}: what to do with these files on each OS"))
     return ProfilePlan(tuple(files), tuple(paths.client_dir(n) for n in docs), tuple(notes))
+
+
+def _readme_bytes(r: readme.ClientReadme) -> bytes:
+    return readme.readme(r).encode()
 
 
 def stale_client_files(root: Root, wanted: set[PurePosixPath]) -> list[FileAction]:
@@ -205,12 +216,19 @@ def stale_client_files(root: Root, wanted: set[PurePosixPath]) -> list[FileActio
     base = root(paths.CLIENTS_DIR)
     if not base.is_dir():
         return []
+    # Text, and DirEntry's own file types: with thousands of clients, a Path per entry is most of the cost.
+    kept = {str(p) for p in wanted}
     out = []
-    for folder in sorted(base.iterdir()):
-        if folder.is_symlink() or not folder.is_dir():
+    for folder in _entries(base):
+        if not folder.is_dir(follow_symlinks=False):
             continue
-        for entry in sorted(folder.iterdir()):
-            logical = paths.CLIENTS_DIR / folder.name / entry.name
-            if not entry.is_symlink() and entry.is_file() and logical not in wanted:
-                out.append(FileAction(logical, None, why="no longer part of the answers"))
+        for entry in _entries(Path(folder.path)):
+            logical = f"{paths.CLIENTS_DIR}/{folder.name}/{entry.name}"
+            if entry.is_file(follow_symlinks=False) and logical not in kept:
+                out.append(FileAction(PurePosixPath(logical), None, why="no longer part of the answers"))
     return out
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(directory) as it:
+        return sorted(it, key=lambda e: e.name)

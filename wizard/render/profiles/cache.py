@@ -1,0 +1,180 @@
+"""Rendered profiles remembered by what they were rendered from, so an unchanged client costs a file read.
+
+Rendering is a pure function of a profile (or README) value and of the wizard's own code. With thousands of
+clients, re-rendering every .mobileconfig, .ps1 and README on each command was most of a no-op run. The cache
+records, for each profile file written, a digest of its inputs and of its content. A later plan takes the
+file's bytes from disk instead of rendering only when the inputs digest matches and the file on disk still
+hashes to what was written; anything else (a hand edit, a changed answer, an upgraded wizard, no record)
+renders again. The result is byte for byte what rendering would give.
+
+The inputs include passwords and keys: they enter the digest after a random salt kept with the cache (0600),
+so the file holds nothing that tests a guessed password faster than the PKCS#12 beside it does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from wizard.fs import paths
+from wizard.fs.boundedread import UnreadableFile, read_regular
+from wizard.fs.changes import FileAction
+from wizard.fs.paths import Root
+
+CACHE = paths.WIZARD_STATE / "profiles.json"
+VERSION = 1
+MAX_BYTES = 64 * 1024 * 1024
+T = TypeVar("T")
+MAX_FILE = 4 * 1024 * 1024  # a profile is kilobytes; a larger file is not one the wizard wrote
+
+
+@cache
+def code_digest() -> bytes:
+    """The wizard's own source: a renderer that changed (an upgrade) must not be answered from the cache."""
+    h = hashlib.sha256()
+    package = Path(__file__).resolve().parents[2]
+    for source in sorted(package.rglob("*.py")):
+        h.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes() + b"\0")
+    return h.digest()
+
+
+Memo = dict[int, tuple[object, bytes]]
+
+
+def _feed(h: Any, value: object, memo: Memo) -> None:
+    """A canonical, typed encoding of ``value`` into the hash: equal digests mean equal inputs.
+
+    A dataclass enters as the digest of its own encoding, computed once per object (``memo``, keyed by
+    identity and holding the object so the identity cannot be reused): every profile shares one server view."""
+    def put(tag: bytes, data: bytes) -> None:
+        h.update(tag + len(data).to_bytes(8, "big") + data)
+
+    if value is None or isinstance(value, bool):
+        put(b"c", repr(value).encode())
+    elif isinstance(value, enum.Enum):
+        put(b"e", type(value).__name__.encode())
+        _feed(h, value.value, memo)
+    elif isinstance(value, (int, float)):
+        put(b"n", repr(value).encode())
+    elif isinstance(value, str):
+        put(b"s", value.encode("utf-8", "surrogatepass"))
+    elif isinstance(value, bytes):
+        put(b"b", value)
+    elif isinstance(value, datetime):
+        put(b"t", value.isoformat().encode())
+    elif isinstance(value, x509.Certificate):
+        put(b"x", value.public_bytes(serialization.Encoding.DER))
+    elif isinstance(value, (list, tuple)):
+        put(b"l", str(len(value)).encode())
+        for item in value:
+            _feed(h, item, memo)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # Only frozen values are remembered: a mutable one may have changed since.
+        frozen: bool = type(value).__setattr__ is not object.__setattr__  # frozen dataclasses refuse writes
+        known = memo.get(id(value)) if frozen else None
+        if known is None:
+            inner = hashlib.sha256()
+            fields = dataclasses.fields(value)
+            _feed(inner, type(value).__qualname__, memo)
+            for f in fields:
+                _feed(inner, f.name, memo)
+                _feed(inner, getattr(value, f.name), memo)
+            known = (value, inner.digest())
+            if frozen:
+                memo[id(value)] = known
+        put(b"d", known[1])
+    else:
+        # Anything else has no canonical form here: refusing beats a digest that misses a difference.
+        raise TypeError(f"no canonical encoding for {type(value).__name__}")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    inputs: str
+    content: str  # SHA-256 of the bytes written
+
+
+@dataclass
+class ProfileCache:
+    salt: str = field(default_factory=lambda: secrets.token_hex(16))
+    entries: Mapping[str, Entry] = field(default_factory=dict)
+    written: dict[str, Entry] = field(default_factory=dict)  # this plan's files: the next cache
+    reused: int = 0
+    _memo: Memo = field(default_factory=dict, repr=False)
+
+    def key(self, kind: str, value: object) -> str:
+        h = hashlib.sha256(bytes.fromhex(self.salt))
+        h.update(code_digest())
+        _feed(h, kind, self._memo)
+        _feed(h, value, self._memo)
+        return h.hexdigest()
+
+    @staticmethod
+    def derived(inputs: str, part: str) -> str:
+        """The inputs of one file made from inputs already digested (one profile, several formats)."""
+        return hashlib.sha256(bytes.fromhex(inputs) + part.encode()).hexdigest()
+
+    def content(self, root: Root, logical: PurePosixPath, inputs: str, render: Callable[[T], bytes], value: T
+                ) -> bytes:
+        """The file's content: from disk when the cache vouches for it, else rendered. Either way recorded."""
+        entry = self.entries.get(str(logical))
+        data = _on_disk(root, logical) if entry is not None and entry.inputs == inputs else None
+        if data is not None and entry is not None and _digest(data) == entry.content:
+            self.reused += 1
+        else:
+            data = render(value)
+        self.written[str(logical)] = Entry(inputs, _digest(data))
+        return data
+
+    def action(self) -> FileAction:
+        body = {"version": VERSION, "salt": self.salt,
+                "files": {path: [e.inputs, e.content] for path, e in sorted(self.written.items())}}
+        return FileAction(CACHE, (json.dumps(body, indent=0) + "\n").encode(), 0o600,
+                          why="what each client profile was rendered from, to skip rendering it again")
+
+
+def _on_disk(root: Root, logical: PurePosixPath) -> bytes | None:
+    try:
+        return read_regular(root(logical), MAX_FILE)  # root() refuses a link anywhere on the way
+    except (OSError, UnreadableFile):
+        return None
+
+
+def parse(data: bytes) -> ProfileCache:
+    raw = json.loads(data)
+    if not isinstance(raw, dict) or raw.get("version") != VERSION:
+        raise ValueError(f"not a version {VERSION} profile cache")
+    salt, files = raw.get("salt"), raw.get("files")
+    if not isinstance(salt, str) or len(salt) != 32 or not isinstance(files, dict):
+        raise ValueError("no salt or no files")
+    bytes.fromhex(salt)
+    entries = {}
+    for path, pair in files.items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
+            raise ValueError("a damaged entry")
+        entries[str(path)] = Entry(pair[0], pair[1])
+    return ProfileCache(salt, entries)
+
+
+def load(root: Root) -> ProfileCache:
+    """The cache under ``root``; an empty one when it is missing or damaged (it costs time, never safety)."""
+    try:
+        return parse(read_regular(root(CACHE), MAX_BYTES))
+    except (OSError, UnreadableFile, ValueError, UnicodeDecodeError):
+        return ProfileCache()
