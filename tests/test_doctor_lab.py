@@ -99,13 +99,14 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
 
 def client_conf(*, auth: str = "pubkey", remote_id: str | None = "vpn.example.com", proposals: str | None = None,
-                esp: str | None = None, eap_id: str | None = None, secret: str | None = None, vips: bool = True,
-                remote_ts: str = "0.0.0.0/0", fragmentation: bool = True, remote_addr: str = SERVER_ADDR) -> str:
+                esp: str | None = None, eap_id: str | None = None, secret: str | None = None,
+                vips: str | None = "0.0.0.0", remote_ts: str = "0.0.0.0/0", fragmentation: bool = True,
+                remote_addr: str = SERVER_ADDR, local_id: str = "alice@example.com") -> str:
     conn = ["version = 2", f"remote_addrs = {remote_addr}"]
-    conn += ["vips = 0.0.0.0"] if vips else []
+    conn += [f"vips = {vips}"] if vips else []
     conn += [f"proposals = {proposals}"] if proposals else []
     conn += [] if fragmentation else ["fragmentation = no"]
-    local = [f"auth = {auth}"] + (["certs = client.pem", "id = alice@example.com"] if auth == "pubkey"
+    local = [f"auth = {auth}"] + (["certs = client.pem", f"id = {local_id}"] if auth == "pubkey"
                                   else [f"eap_id = {eap_id}"])
     remote = ["auth = pubkey"] + ([f"id = {remote_id}"] if remote_id else [])
     child = [f"remote_ts = {remote_ts}"] + ([f"esp_proposals = {esp}"] if esp else [])
@@ -254,6 +255,12 @@ SCENARIOS = (
     Scenario("wrong-ca-client", ("no-trusted-key", "authentication-failed"), ("authentication-failed",),
              (("server", "no trusted"), ("client", "AUTHENTICATION_FAILED")),
              "the client's certificate comes from a CA the server does not trust", client_cert=rogue_client),
+    # The certificate carries alice@example.com as an e-mail SAN; the client sends the same text as a host name
+    # (FQDN), which charon matches against dNSName entries only: the certificate is never tried.
+    Scenario("identity-type", ("identity-type", "authentication-failed"), ("authentication-failed",),
+             (("server", "no trusted"), ("client", "AUTHENTICATION_FAILED")),
+             "the client sends its e-mail name as an FQDN identity (id = fqdn:alice@example.com)",
+             conf=client_conf(local_id="fqdn:alice@example.com")),
     Scenario("wrong-ca-trust", ("authentication-failed",), ("no-trusted-key",),
              (("client", "no trusted"), ("server", "N(AUTH_FAILED)")),
              "the client trusts another CA than the server's",
@@ -301,7 +308,7 @@ SCENARIOS = (
              tweak=edit("local_ts = 0.0.0.0/0", "local_ts = 198.19.0.0/24")),
     Scenario("no-vip", ("vip-failure", "ts-unacceptable"), ("vip-failure",),
              (("server", "expected a virtual IP request"), ("client", "FAILED_CP_REQUIRED")),
-             "the client does not request an inner address", conf=client_conf(vips=False)),
+             "the client does not request an inner address", conf=client_conf(vips=None)),
     Scenario("install-failed", ("install-failed",), ("esp-proposal-mismatch",),
              (("server", "unable to install"), ("client", "no CHILD_SA built")),
              "the kernel has no ESP and charon runs without kernel-libipsec",
@@ -341,7 +348,8 @@ def _excerpt(text: str, scanner: LogScanner) -> str:
         tag = re.search(r"\d+\[([A-Z]{3})(\d)?\] ", line)
         # Level 0/1 lines of the IKE story (the lab's client log has no level digit): no dumps, no packets.
         story = bool(tag) and tag[1] in _STORY_GROUPS and tag[2] in ("0", "1", None) and not _NOISE.search(line)
-        if story or scanner.pattern.search(line.encode()):
+        # Context lines too: what a rule needs (or must not see) before its line in the same IKE_SA.
+        if story or scanner.pattern.search(line.encode()) or scanner.context_pattern.search(line.encode()):
             keep.append(line)
     return "\n".join(keep) + "\n"
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from wizard.checks.doctor import certs
 from wizard.checks.doctor.context import Context
 from wizard.checks.doctor.findings import DoctorFinding
 from wizard.checks.doctor.logrules import RuleStats, ScanResult, scan
 from wizard.findings import Evidence, Severity
+from wizard.pki.names import san_names
 
 _ASKED = re.compile(r"^(?P<me_host>\S+?)\[(?P<me>[^\]]*)\]\.\.\.(?P<other_host>\S+?)\[(?P<other>[^\]]*)\]")
 _WEAK_ONLY = re.compile(r"MODP_(?:768|1024|1536)\b")
@@ -16,6 +18,34 @@ _STRONG = re.compile(r"MODP_(?:2048|3072|4096|6144|8192)|ECP_|CURVE_")
 
 def _details(stats: RuleStats, prefix: str) -> dict[str, int]:
     return {k[len(prefix):]: v for k, v in stats.details.items() if k.startswith(prefix)}
+
+
+def _identity_type_hints(stats: RuleStats, ctx: Context) -> list[str]:
+    """Where the identity a client sent sits in its certificate: the type it must be sent as."""
+    sent = list(_details(stats, "cert="))
+    clients = certs.client_certs(ctx)
+    # The client certificates the log says were sent; without that, every client certificate of this server.
+    candidates = [c for c in clients if any(certs.has_subject(c[2], dn) for dn in sent)] if sent else clients
+    out = []
+    for identity in _details(stats, "identity="):
+        found = False
+        for name, logical, cert in candidates:
+            where = f"the certificate of client {name} ({ctx.shown(logical)})"
+            forms = certs.identity_forms(cert, identity)
+            if forms:
+                found = True
+                out.append(f"{where} carries '{identity}' as {' and as '.join(forms)}: the client sent "
+                           f"'{identity}' as another type; it must send it as {forms[0].split(' (')[0]}")
+            elif sent:
+                found = True
+                out.append(f"{where} was sent but does not carry '{identity}' at all: the client must send one of "
+                           f"its names ({', '.join(san_names(cert)) or 'its subject DN'}) as its identity")
+        if not found:
+            subjects = ", ".join(f'"{dn}"' for dn in sent) or "its certificate"
+            out.append(f"the client sent {subjects} but an identity '{identity}' that certificate does not carry "
+                       "as the type it was sent (charon matches a name only against a subjectAltName of the "
+                       "same type, or the whole subject DN)")
+    return out
 
 
 def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) -> list[str]:
@@ -75,6 +105,8 @@ def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) 
     if code == "constraint-identity":
         for identity, _ in _details(stats, "identity=").items():
             out.append(f"the peer's certificate does not contain '{identity}'")
+    if code == "identity-type":
+        out += _identity_type_hints(stats, ctx)
     if code == "no-trusted-key":
         for identity, _ in _details(stats, "identity=").items():
             out.append(f"no certificate for '{identity}' chains to a CA trusted here")
