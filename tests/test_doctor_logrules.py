@@ -207,6 +207,55 @@ def test_a_certificate_charon_tried_is_a_chain_problem(tmp_path: Path) -> None:
     assert sorted(s.rule.code for s in scan(log).found()) == ["authentication-failed", "no-trusted-key"]
 
 
+# ---------------------------------------------------------------------------------------------------
+# a virtual IP of one family not found (lab fixtures: vips = 0.0.0.0,:: and vips = :: against an IPv4 pool)
+
+
+def _swanctl_pool(root: Path, addrs: str, pools: str = "v") -> Path:
+    conf = root / "etc/swanctl/conf.d/swan-wizard.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text(f"connections {{\n rw {{\n  pools = {pools}\n }}\n}}\n"
+                    f"pools {{\n v {{\n  addrs = {addrs}\n }}\n}}\n")
+    return root
+
+
+@pytest.mark.parametrize(("addrs", "pools", "severity"), [
+    ("198.19.128.0/24", "v", "info"),  # IPv4 only: the IPv6 request has nothing to be served from
+    ("198.19.128.100-198.19.128.200", "v", "info"),
+    ("198.19.128.0/24", "dhcp", "info"),  # charon's dhcp plugin serves IPv4 only
+    ("fd00:198:19::/64", "v", "warning"),  # an IPv6 pool that gave nothing: exhausted or not loaded
+    ("198.19.128.0/24", "radius", "warning"),  # a pool the doctor cannot see: unknown, not harmless
+])
+def test_missing_family_warns_only_when_a_pool_of_it_exists(addrs: str, pools: str, severity: str,
+                                                            tmp_path: Path) -> None:
+    root = _swanctl_pool(tmp_path / "root", addrs, pools)
+    finding = _finding(tmp_path, "vip-dual.server.log", "log.vip-family", root)
+    assert finding.severity == severity
+    assert any("%any6" in h for h in finding.data["hints"])
+
+
+def test_missing_family_with_the_legacy_layout(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/ipsec.conf").write_text("conn rw\n  right=%any\n  rightsourceip=198.19.128.0/24\n  auto=add\n")
+    assert _finding(tmp_path, "vip-dual.server.log", "log.vip-family", root).severity == "info"
+    (root / "etc/ipsec.conf").write_text("conn rw\n  right=%any\n  rightsourceip=%mypool\n  auto=add\n")
+    assert _finding(tmp_path, "vip-dual.server.log", "log.vip-family", root).severity == "warning"
+
+
+def test_missing_family_without_configuration_warns(tmp_path: Path) -> None:
+    assert _finding(tmp_path, "vip-dual.server.log", "log.vip-family").severity == "warning"
+
+
+def test_no_address_at_all_stays_a_failure(tmp_path: Path) -> None:
+    root = _swanctl_pool(tmp_path / "root", "198.19.128.0/24")
+    ctx = make_context(Root.of(root), log=str(LOGS / "vip-ipv6-only.server.log"))
+    findings, _ = logcheck.check(ctx)
+    severities = {f.code: f.severity for f in findings}
+    assert severities["log.vip-failure"] == "warning"
+    assert severities["log.vip-family"] == "info"  # why: IPv6 asked for, no IPv6 pool
+
+
 def test_another_clients_identity_is_not_called_a_type_mismatch(tmp_path: Path) -> None:
     """bob's certificate on the machine carries the identity; the client sent alice's: say what alice's carries."""
     root = tmp_path / "root"

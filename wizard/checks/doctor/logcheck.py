@@ -20,6 +20,40 @@ def _details(stats: RuleStats, prefix: str) -> dict[str, int]:
     return {k[len(prefix):]: v for k, v in stats.details.items() if k.startswith(prefix)}
 
 
+def ip_version(requested: str) -> int:
+    """The IP version of a virtual IP a client asked for, as charon prints it (%any, %any6, an address)."""
+    return 6 if requested == "%any6" or ":" in requested else 4
+
+
+def vip_family_matters(stats: RuleStats, ctx: Context) -> bool:
+    """Whether a missing address of a family is a problem: a pool of that family exists, or the pools are unknown.
+
+    A family no pool serves is what the server is set up for (an IPv4-only pool, a client asking for IPv6
+    too); an IKE_SA that got no address at all is vip-failure's business.
+    """
+    served = ctx.installed.pool_families()
+    asked = {ip_version(r) for r in _details(stats, "requested=")}
+    return served is None or not asked or bool(asked & served)
+
+
+def _vip_family_hints(stats: RuleStats, ctx: Context) -> list[str]:
+    served = ctx.installed.pool_families()
+    out = []
+    for requested, n in _details(stats, "requested=").items():
+        version = ip_version(requested)
+        if served is None:
+            out.append(f"clients asked for an IPv{version} address ({requested}, {n}x) and got none; whether a pool "
+                       f"hands out IPv{version} addresses could not be read from the configuration")
+        elif version in served:
+            out.append(f"clients asked for an IPv{version} address ({requested}, {n}x) and got none although a pool "
+                       f"hands them out: it is exhausted or not loaded (swanctl --list-pools --leases)")
+        else:
+            out.append(f"clients asked for an IPv{version} address too ({requested}, {n}x); no pool hands out "
+                       f"IPv{version} addresses here, so there is nothing to fix as long as they got one of the "
+                       "other family (a client that got none shows as vip-failure)")
+    return out
+
+
 def _identity_type_hints(stats: RuleStats, ctx: Context) -> list[str]:
     """Where the identity a client sent sits in its certificate: the type it must be sent as."""
     sent = list(_details(stats, "cert="))
@@ -107,6 +141,8 @@ def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) 
             out.append(f"the peer's certificate does not contain '{identity}'")
     if code == "identity-type":
         out += _identity_type_hints(stats, ctx)
+    if code == "vip-family":
+        out += _vip_family_hints(stats, ctx)
     if code == "no-trusted-key":
         for identity, _ in _details(stats, "identity=").items():
             out.append(f"no certificate for '{identity}' chains to a CA trusted here")
@@ -153,6 +189,8 @@ def _finding(stats: RuleStats, ctx: Context, shown: str, epoch: str, others: fro
     if rule.code == "authentication-failed" and others and set(stats.details) <= {"sent"} | {
             k for k in stats.details if k.startswith("asked=")}:
         # This host refused the peer: the rule that matched the reason before it is the finding to read.
+        severity = "info"
+    if rule.code == "vip-family" and not vip_family_matters(stats, ctx):
         severity = "info"
     when = (f"{stats.current} since {epoch}" if current
             else f"all before {epoch}: may be fixed already")

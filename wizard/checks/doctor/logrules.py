@@ -218,13 +218,28 @@ RULES: tuple[LogRule, ...] = (
                                    r"traffic selectors (?P<ts>.*) unacceptable)"),
     LogRule(
         "vip-failure", "virtual IP (address pool) negotiation failed",
-        ("expected a virtual IP request", "no virtual IP found", "received FAILED_CP_REQUIRED notify",
+        # "no virtual IP found, sending INTERNAL_ADDRESS_FAILURE": none of the addresses asked for was found.
+        ("expected a virtual IP request", "no virtual IP found, sending", "received FAILED_CP_REQUIRED notify",
          "received INTERNAL_ADDRESS_FAILURE notify"), "warning",
         "The client did not ask for an address although the server hands them out (a client profile without "
-        "'request an inner IP'), or the pool is exhausted / not loaded.",
-        "Let the client request a virtual IP (vips = 0.0.0.0, leftsourceip=%config; the generated profiles do); "
-        "if the pool is full, enlarge pool.addresses and re-run `swan-wizard apply`.",
+        "'request an inner IP'), or it got none of those it asked for: the pool is exhausted or not loaded, or "
+        "the client asked only for an address family (IPv6, IPv4) no pool serves.",
+        "Let the client request a virtual IP (vips = 0.0.0.0, leftsourceip=%config; the generated profiles do) "
+        "of the family of pool.addresses; if the pool is full, enlarge pool.addresses and re-run "
+        "`swan-wizard apply`.",
         "§6 rows 12-13", "lab"),
+    LogRule(
+        # One line per address asked for and not found; whether it matters depends on the pools (logcheck).
+        "vip-family", "a client got no virtual IP of one address family it asked for",
+        ("no virtual IP found for ",), "warning",
+        "The client asked for an inner address of a family (IPv4 or IPv6) the server's pools did not give it. "
+        "Harmless when no pool of that family is configured and the client got an address of the other one "
+        "(NetworkManager's charon-nm asks for both); otherwise that pool is exhausted or not loaded.",
+        "Nothing to do for a family no pool serves (pool.addresses is one network: IPv4 or IPv6). When the pool "
+        "of that family is full, enlarge pool.addresses and re-run `swan-wizard apply`; when it is not loaded, "
+        "`swanctl --load-pools` (or --load-all).",
+        "§6 row 12", "lab",
+        refine=r"no virtual IP found for (?P<requested>\S+) requested by '(?P<identity>[^']*)'"),
     LogRule(
         "peer-not-responding", "the peer does not answer (packets do not arrive)",
         ("establishing IKE_SA failed, peer not responding", "giving up after", "peer not responding"), "warning",
