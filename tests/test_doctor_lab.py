@@ -99,13 +99,14 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
 
 def client_conf(*, auth: str = "pubkey", remote_id: str | None = "vpn.example.com", proposals: str | None = None,
-                esp: str | None = None, eap_id: str | None = None, secret: str | None = None, vips: bool = True,
-                remote_ts: str = "0.0.0.0/0", fragmentation: bool = True, remote_addr: str = SERVER_ADDR) -> str:
+                esp: str | None = None, eap_id: str | None = None, secret: str | None = None,
+                vips: str | None = "0.0.0.0", remote_ts: str = "0.0.0.0/0", fragmentation: bool = True,
+                remote_addr: str = SERVER_ADDR, local_id: str = "alice@example.com") -> str:
     conn = ["version = 2", f"remote_addrs = {remote_addr}"]
-    conn += ["vips = 0.0.0.0"] if vips else []
+    conn += [f"vips = {vips}"] if vips else []
     conn += [f"proposals = {proposals}"] if proposals else []
     conn += [] if fragmentation else ["fragmentation = no"]
-    local = [f"auth = {auth}"] + (["certs = client.pem", "id = alice@example.com"] if auth == "pubkey"
+    local = [f"auth = {auth}"] + (["certs = client.pem", f"id = {local_id}"] if auth == "pubkey"
                                   else [f"eap_id = {eap_id}"])
     remote = ["auth = pubkey"] + ([f"id = {remote_id}"] if remote_id else [])
     child = [f"remote_ts = {remote_ts}"] + ([f"esp_proposals = {esp}"] if esp else [])
@@ -254,6 +255,12 @@ SCENARIOS = (
     Scenario("wrong-ca-client", ("no-trusted-key", "authentication-failed"), ("authentication-failed",),
              (("server", "no trusted"), ("client", "AUTHENTICATION_FAILED")),
              "the client's certificate comes from a CA the server does not trust", client_cert=rogue_client),
+    # The certificate carries alice@example.com as an e-mail SAN; the client sends the same text as a host name
+    # (FQDN), which charon matches against dNSName entries only: the certificate is never tried.
+    Scenario("identity-type", ("identity-type", "authentication-failed"), ("authentication-failed",),
+             (("server", "no trusted"), ("client", "AUTHENTICATION_FAILED")),
+             "the client sends its e-mail name as an FQDN identity (id = fqdn:alice@example.com)",
+             conf=client_conf(local_id="fqdn:alice@example.com")),
     Scenario("wrong-ca-trust", ("authentication-failed",), ("no-trusted-key",),
              (("client", "no trusted"), ("server", "N(AUTH_FAILED)")),
              "the client trusts another CA than the server's",
@@ -301,7 +308,16 @@ SCENARIOS = (
              tweak=edit("local_ts = 0.0.0.0/0", "local_ts = 198.19.0.0/24")),
     Scenario("no-vip", ("vip-failure", "ts-unacceptable"), ("vip-failure",),
              (("server", "expected a virtual IP request"), ("client", "FAILED_CP_REQUIRED")),
-             "the client does not request an inner address", conf=client_conf(vips=False)),
+             "the client does not request an inner address", conf=client_conf(vips=None)),
+    # NetworkManager's charon-nm asks for an IPv4 and an IPv6 address; this server has an IPv4 pool only.
+    Scenario("vip-dual", ("vip-family",), (),
+             (("server", "no virtual IP found for %any6"), ("client", "CHILD_SA home{")),
+             "the client asks for an IPv4 and an IPv6 address, the server has an IPv4 pool only",
+             conf=client_conf(vips="0.0.0.0,::")),
+    Scenario("vip-ipv6-only", ("vip-family", "vip-failure", "ts-unacceptable"), ("vip-failure",),
+             (("server", "no virtual IP found, sending"), ("client", "INTERNAL_ADDRESS_FAILURE")),
+             "the client asks for an IPv6 address only, the server has an IPv4 pool only",
+             conf=client_conf(vips="::")),
     Scenario("install-failed", ("install-failed",), ("esp-proposal-mismatch",),
              (("server", "unable to install"), ("client", "no CHILD_SA built")),
              "the kernel has no ESP and charon runs without kernel-libipsec",
@@ -341,7 +357,8 @@ def _excerpt(text: str, scanner: LogScanner) -> str:
         tag = re.search(r"\d+\[([A-Z]{3})(\d)?\] ", line)
         # Level 0/1 lines of the IKE story (the lab's client log has no level digit): no dumps, no packets.
         story = bool(tag) and tag[1] in _STORY_GROUPS and tag[2] in ("0", "1", None) and not _NOISE.search(line)
-        if story or scanner.pattern.search(line.encode()):
+        # Context lines too: what a rule needs (or must not see) before its line in the same IKE_SA.
+        if story or scanner.pattern.search(line.encode()) or scanner.context_pattern.search(line.encode()):
             keep.append(line)
     return "\n".join(keep) + "\n"
 
@@ -567,6 +584,46 @@ def test_live_doctor_reads_the_failures_in_the_product_log(roots: Callable[[str]
                    for e in peer["evidence"])
         # the hint ties the log to the configuration: the client asked for the IP, the server is the name
         assert any("'198.18.0.1'" in h and "'vpn.example.com'" in h for h in peer["data"]["hints"])
+
+
+def test_live_doctor_tells_identity_type_and_unserved_family(roots: Callable[[str], Path], tmp_path: Path) -> None:
+    """A client sends its e-mail name as an FQDN, then asks for IPv4 and IPv6: doctor reads both against the root."""
+    root = tmp_path / "root"
+    shutil.copytree(roots(ANSWERS), root, symlinks=True)
+    folder = root / "etc/swan-wizard/clients/alice@example.com"
+
+    def connection(name: str, text: str) -> str:
+        # client_conf's connection and child are both "home"; the body goes into one connections section
+        return text.replace(" home {", f" {name} {{").removeprefix("connections {\n").removesuffix("}\n")
+
+    conf = ("connections {\n" + connection("fqdn", client_conf(local_id="fqdn:alice@example.com"))
+            + connection("dual", client_conf(vips="0.0.0.0,::")) + "}\n")
+    with open_lab(tmp_path / "lab") as lab:
+        server = lab.add_peer("server", root=root)
+        client = lab.add_peer("client", extra_files={
+            "/etc/swanctl/swanctl.conf": conf,
+            "/etc/swanctl/x509/client.pem": (folder / "cert.pem").read_bytes(),
+            "/etc/swanctl/private/client.pem": (folder / "key.pem").read_bytes(),
+            "/etc/swanctl/x509ca/ca.pem": (folder / "ca.pem").read_bytes()})
+        server.start()
+        server.swanctl("--load-all", "--noprompt")
+        client.start()
+        client.swanctl("--load-all", "--noprompt")
+        client.swanctl("--initiate", "--child", "fqdn", "--timeout", "5", check=False)
+        server.wait_log("no trusted ECDSA public key found for 'alice@example.com'")
+        client.swanctl("--initiate", "--child", "dual", "--timeout", "10")
+        server.wait_log("no virtual IP found for %any6")
+        _, report = doctor_live(server, root, "--offline")
+        assert not findings(report, "log.no-trusted-key")
+        kind = findings(report, "log.identity-type")[0]
+        assert kind["severity"] == "warning"
+        # the client's certificate on the live system says which type the client must send
+        assert any("/etc/swan-wizard/clients/alice@example.com/cert.pem" in h and "must send it as an e-mail" in h
+                   for h in kind["data"]["hints"]), kind["data"]["hints"]
+        # the wizard's pool is IPv4 only: the IPv6 request the client also made is a note, not a warning
+        family = findings(report, "log.vip-family")[0]
+        assert family["severity"] == "info" and any("no pool hands out IPv6" in h for h in family["data"]["hints"])
+        assert not findings(report, "log.vip-failure")
 
 
 def test_two_clients_one_identity_replace_each_other(roots: Callable[[str], Path], tmp_path: Path) -> None:

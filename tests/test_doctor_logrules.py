@@ -16,6 +16,8 @@ from wizard.checks.doctor import logcheck
 from wizard.checks.doctor.context import make_context
 from wizard.checks.doctor.logrules import RULES, LogScanner, scan
 from wizard.fs.paths import Root
+from wizard.pki import encode, issue, keys, names
+from wizard.pki.keytypes import KeyType
 
 LOGS = Path(__file__).parent / "data" / "logs"
 INDEX: dict[str, dict] = json.loads((LOGS / "index.json").read_text())  # type: ignore[type-arg]
@@ -151,3 +153,117 @@ def test_blocked_udp_4500_is_told_apart_from_a_dead_server(tmp_path: Path) -> No
 def test_unknown_eap_user_is_named(tmp_path: Path) -> None:
     finding = _finding(tmp_path, "eap-unknown-user.server.log", "log.eap-failed")
     assert "'mallory'" in finding.fix
+
+
+# ---------------------------------------------------------------------------------------------------
+# identity sent as another type than the certificate carries it (lab fixture: id = fqdn:alice@example.com)
+
+
+def _client_folder(root: Path, name: str) -> None:
+    """A client's folder as apply writes it: the certificate names the client as an e-mail SAN."""
+    ca_key = keys.generate_key(KeyType.ECDSA_P256)
+    ca = issue.issue_ca(ca_key, names.parse_dn("C=CH, O=strongSwan, CN=strongSwan Root CA"), 30)
+    cert = issue.issue_client(ca_key, ca, keys.generate_key(KeyType.ECDSA_P256).public_key(), name, 30)
+    folder = root / "etc/swan-wizard/clients" / name
+    folder.mkdir(parents=True)
+    (folder / "cert.pem").write_bytes(encode.cert_to_pem(cert))
+
+
+def test_identity_of_another_type_is_named_not_a_ca_problem(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    _client_folder(root, "alice@example.com")
+    ctx = make_context(Root.of(root), log=str(LOGS / "identity-type.server.log"))
+    findings, _ = logcheck.check(ctx)
+    codes = {f.code for f in findings}
+    assert "log.identity-type" in codes and "log.no-trusted-key" not in codes
+    finding = next(f for f in findings if f.code == "log.identity-type")
+    assert finding.severity == "warning"
+    assert any("no trusted ECDSA public key found for 'alice@example.com'" in e.text for e in finding.evidence)
+    # the certificate under the root says which type the client must send, and the fix says where to set it
+    cert = f"{root}/etc/swan-wizard/clients/alice@example.com/cert.pem"
+    assert any(cert in h and "as an e-mail address (RFC822" in h and "must send it as an e-mail address" in h
+               for h in finding.data["hints"]), finding.data["hints"]
+    assert "local.id" in finding.fix and "local-identity" in finding.fix and "LocalIdentifier" in finding.fix
+
+
+def test_identity_of_another_type_from_the_log_alone(tmp_path: Path) -> None:
+    finding = _finding(tmp_path, "identity-type.server.log", "log.identity-type")
+    assert any('"C=CH, O=strongSwan, CN=alice@example.com"' in h and "same type" in h
+               for h in finding.data["hints"]), finding.data["hints"]
+
+
+def test_a_certificate_charon_tried_is_a_chain_problem(tmp_path: Path) -> None:
+    """The same failure once charon tried the certificate ("using certificate"): its chain failed, not its name."""
+    lines = (LOGS / "identity-type.server.log").read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if "no trusted ECDSA public key" in line)
+    prefix = lines[at].split("no trusted", 1)[0].replace("[IKE1]", "[CFG1]")
+    for tried in ('  using certificate "C=CH, O=strongSwan, CN=alice@example.com"',
+                  'no issuer certificate found for "C=CH, O=strongSwan, CN=alice@example.com"'):
+        log = tmp_path / "tried.log"
+        log.write_text("".join(lines[:at]) + prefix + tried + "\n" + "".join(lines[at:]))
+        assert sorted(s.rule.code for s in scan(log).found()) == ["authentication-failed", "no-trusted-key"], tried
+    # and a client that sent no certificate at all: charon had nothing of the client's to try
+    log.write_text("".join(line for line in lines if "received end entity cert" not in line))
+    assert sorted(s.rule.code for s in scan(log).found()) == ["authentication-failed", "no-trusted-key"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# a virtual IP of one family not found (lab fixtures: vips = 0.0.0.0,:: and vips = :: against an IPv4 pool)
+
+
+def _swanctl_pool(root: Path, addrs: str, pools: str = "v") -> Path:
+    conf = root / "etc/swanctl/conf.d/swan-wizard.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text(f"connections {{\n rw {{\n  pools = {pools}\n }}\n}}\n"
+                    f"pools {{\n v {{\n  addrs = {addrs}\n }}\n}}\n")
+    return root
+
+
+@pytest.mark.parametrize(("addrs", "pools", "severity"), [
+    ("198.19.128.0/24", "v", "info"),  # IPv4 only: the IPv6 request has nothing to be served from
+    ("198.19.128.100-198.19.128.200", "v", "info"),
+    ("198.19.128.0/24", "dhcp", "info"),  # charon's dhcp plugin serves IPv4 only
+    ("fd00:198:19::/64", "v", "warning"),  # an IPv6 pool that gave nothing: exhausted or not loaded
+    ("198.19.128.0/24", "radius", "warning"),  # a pool the doctor cannot see: unknown, not harmless
+])
+def test_missing_family_warns_only_when_a_pool_of_it_exists(addrs: str, pools: str, severity: str,
+                                                            tmp_path: Path) -> None:
+    root = _swanctl_pool(tmp_path / "root", addrs, pools)
+    finding = _finding(tmp_path, "vip-dual.server.log", "log.vip-family", root)
+    assert finding.severity == severity
+    assert any("%any6" in h for h in finding.data["hints"])
+
+
+def test_missing_family_with_the_legacy_layout(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/ipsec.conf").write_text("conn rw\n  right=%any\n  rightsourceip=198.19.128.0/24\n  auto=add\n")
+    assert _finding(tmp_path, "vip-dual.server.log", "log.vip-family", root).severity == "info"
+    (root / "etc/ipsec.conf").write_text("conn rw\n  right=%any\n  rightsourceip=%mypool\n  auto=add\n")
+    assert _finding(tmp_path, "vip-dual.server.log", "log.vip-family", root).severity == "warning"
+
+
+def test_missing_family_without_configuration_warns(tmp_path: Path) -> None:
+    assert _finding(tmp_path, "vip-dual.server.log", "log.vip-family").severity == "warning"
+
+
+def test_no_address_at_all_stays_a_failure(tmp_path: Path) -> None:
+    root = _swanctl_pool(tmp_path / "root", "198.19.128.0/24")
+    ctx = make_context(Root.of(root), log=str(LOGS / "vip-ipv6-only.server.log"))
+    findings, _ = logcheck.check(ctx)
+    severities = {f.code: f.severity for f in findings}
+    assert severities["log.vip-failure"] == "warning"
+    assert severities["log.vip-family"] == "info"  # why: IPv6 asked for, no IPv6 pool
+
+
+def test_another_clients_identity_is_not_called_a_type_mismatch(tmp_path: Path) -> None:
+    """bob's certificate on the machine carries the identity; the client sent alice's: say what alice's carries."""
+    root = tmp_path / "root"
+    _client_folder(root, "alice@example.com")
+    _client_folder(root, "bob@example.com")
+    log = tmp_path / "bob.log"
+    log.write_text((LOGS / "identity-type.server.log").read_text().replace("found for 'alice@", "found for 'bob@"))
+    finding = _finding(tmp_path, str(log), "log.identity-type", root)
+    assert [h for h in finding.data["hints"] if "bob@example.com/cert.pem" in h] == []
+    assert any("alice@example.com/cert.pem" in h and "does not carry 'bob@example.com' at all" in h
+               and "email:alice@example.com" in h for h in finding.data["hints"]), finding.data["hints"]

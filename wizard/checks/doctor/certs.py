@@ -153,6 +153,42 @@ def contains_identity(cert: x509.Certificate, identity: str) -> bool:
     return any(isinstance(s, x509.DNSName) and _dns_matches(s.value, identity) for s in _sans(cert))
 
 
+# How an identity can sit in a certificate, as the client must then send it.
+_SAN_TYPES: tuple[tuple[type[x509.GeneralName], str], ...] = (
+    (x509.RFC822Name, "an e-mail address (RFC822 identity, rfc822Name SAN)"),
+    (x509.DNSName, "a host name (FQDN identity, dNSName SAN)"),
+    (x509.IPAddress, "an IP address (IP identity, iPAddress SAN)"),
+)
+
+
+def identity_forms(cert: x509.Certificate, identity: str) -> list[str]:
+    """Every type under which ``identity`` (as charon prints it: the text without its type) is in ``cert``."""
+    text = identity.lower()
+    forms = [label for kind, label in _SAN_TYPES
+             if any(isinstance(s, kind) and str(s.value).lower() == text for s in _sans(cert))]
+    if "=" in identity and has_subject(cert, identity):
+        forms.append("its subject (a DN identity)")
+    return forms
+
+
+def has_subject(cert: x509.Certificate, dn: str) -> bool:
+    """Whether ``cert``'s subject is the DN charon printed as ``dn``."""
+    try:
+        return cert.subject == parse_dn(dn)
+    except ValueError:
+        return False
+
+
+def client_certs(ctx: Context) -> list[tuple[str, PurePosixPath, x509.Certificate]]:
+    """(client name, logical path, certificate) of every client certificate Swan Wizard wrote."""
+    out = []
+    for real in sorted(ctx.root(paths.CLIENTS_DIR).glob("*/cert.pem")):
+        certs = load_certs(real.read_bytes())
+        if certs:
+            out.append((real.parent.name, paths.CLIENTS_DIR / real.parent.name / "cert.pem", certs[0]))
+    return out
+
+
 def _summary_evidence(where: str, cert: x509.Certificate, *fields: str) -> tuple[Evidence, ...]:
     lines = certinfo.summary(cert)
     chosen = [line for line in lines if not fields or line.split(":", 1)[0].strip() in fields]
@@ -393,18 +429,13 @@ def _clients(ctx: Context, anchors: list[tuple[PurePosixPath, x509.Certificate]]
     findings: list[DoctorFinding] = []
     pinned = {p for c in ctx.installed.conns for p in c.remote_cacerts}
     trusted = [(p, ca) for p, ca in anchors if not pinned or p in pinned]
-    for real in sorted(ctx.root(paths.CLIENTS_DIR).glob("*/cert.pem")):
-        logical = paths.CLIENTS_DIR / real.parent.name / "cert.pem"
-        certs = load_certs(real.read_bytes())
-        if not certs:
-            continue
-        cert = certs[0]
-        findings += _validity(ctx, logical, cert, f"client certificate of {real.parent.name}", "cert.client",
+    for name, logical, cert in client_certs(ctx):
+        findings += _validity(ctx, logical, cert, f"client certificate of {name}", "cert.client",
                               expired_severity="warning")
         if trusted and not any(_issued_by(cert, ca) for _, ca in trusted):
             findings.append(DoctorFinding(
                 "cert.client-chain", "error",
-                message=f"the client certificate of {real.parent.name} was not issued by the CA the server trusts: "
+                message=f"the client certificate of {name} was not issued by the CA the server trusts: "
                 "that client is refused ('no trusted ... public key found')",
                 evidence=(Evidence(ctx.shown(logical), f"issuer: {format_dn(cert.issuer)}"),
                  *(Evidence(ctx.shown(p), f"trusted CA: {format_dn(ca.subject)}") for p, ca in trusted)),

@@ -59,7 +59,7 @@ class Conn:
     remote_ca_dn: str | None  # ipsec.conf rightca
     ike_proposals: tuple[str, ...] | None  # None: charon's default; with "default" keyword kept in the list
     ike_loc: Loc | None
-    pools: tuple[str, ...]  # pool names (swanctl) or address ranges (ipsec.conf rightsourceip)
+    pools: tuple[str, ...]  # pool names (swanctl) or rightsourceip entries (ipsec.conf: ranges, %dhcp, ...)
     children: tuple[Child, ...]
 
     @property
@@ -112,6 +112,27 @@ class Installed:
 
     def conn(self, name: str) -> Conn | None:
         return next((c for c in self.conns if c.name == name), None)
+
+    def pool_families(self) -> frozenset[int] | None:
+        """The IP versions (4, 6) the connections' pools hand out; None when that cannot be known here.
+
+        charon's dhcp plugin hands out IPv4 addresses only; a pool from elsewhere (radius, attr-sql) or a
+        configuration that was not read is unknown, never "no pool".
+        """
+        if self.layout is None or not self.conns:
+            return None
+        by_name = {p.name: p for p in self.pools}
+        families: set[int] = set()
+        for conn in self.conns:
+            for ref in conn.pools:
+                pool = by_name.get(ref) or Pool(ref, (ref,), conn.loc)  # ipsec.conf: the range itself
+                networks = pool.networks()
+                if ref in ("dhcp", "%dhcp"):
+                    families.add(4)
+                elif not networks:
+                    return None
+                families |= {n.version for n in networks}
+        return frozenset(families)
 
     @property
     def local_ids(self) -> list[str]:
@@ -267,8 +288,8 @@ def _read_ipsec(read: Reader, expand: Globber, installed: Installed) -> None:
             leftid = Setting(leftid.value.removeprefix("@"), leftid.loc)
         leftcert = conn.options.get("leftcert")
         sourceip = conn.get("rightsourceip")
-        pools = tuple(p for p in split_list(sourceip) if not p.startswith("%"))
-        for i, pool in enumerate(pools):
+        pools = tuple(split_list(sourceip))
+        for i, pool in enumerate(p for p in pools if not p.startswith("%")):
             installed.pools.append(Pool(f"{name}-{i}", (pool,), conn.options["rightsourceip"].loc))
         version = {"ikev1": 1, "ikev2": 2}.get((conn.get("keyexchange") or "ike").lower(), 0)
         esp = conn.options.get("esp")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from wizard.checks.doctor import certs
 from wizard.checks.doctor.context import Context
 from wizard.checks.doctor.findings import DoctorFinding
 from wizard.checks.doctor.logrules import RuleStats, ScanResult, scan
 from wizard.findings import Evidence, Severity
+from wizard.pki.names import san_names
 
 _ASKED = re.compile(r"^(?P<me_host>\S+?)\[(?P<me>[^\]]*)\]\.\.\.(?P<other_host>\S+?)\[(?P<other>[^\]]*)\]")
 _WEAK_ONLY = re.compile(r"MODP_(?:768|1024|1536)\b")
@@ -16,6 +18,68 @@ _STRONG = re.compile(r"MODP_(?:2048|3072|4096|6144|8192)|ECP_|CURVE_")
 
 def _details(stats: RuleStats, prefix: str) -> dict[str, int]:
     return {k[len(prefix):]: v for k, v in stats.details.items() if k.startswith(prefix)}
+
+
+def ip_version(requested: str) -> int:
+    """The IP version of a virtual IP a client asked for, as charon prints it (%any, %any6, an address)."""
+    return 6 if requested == "%any6" or ":" in requested else 4
+
+
+def vip_family_matters(stats: RuleStats, ctx: Context) -> bool:
+    """Whether a missing address of a family is a problem: a pool of that family exists, or the pools are unknown.
+
+    A family no pool serves is what the server is set up for (an IPv4-only pool, a client asking for IPv6
+    too); an IKE_SA that got no address at all is vip-failure's business.
+    """
+    served = ctx.installed.pool_families()
+    asked = {ip_version(r) for r in _details(stats, "requested=")}
+    return served is None or not asked or bool(asked & served)
+
+
+def _vip_family_hints(stats: RuleStats, ctx: Context) -> list[str]:
+    served = ctx.installed.pool_families()
+    out = []
+    for requested, n in _details(stats, "requested=").items():
+        version = ip_version(requested)
+        if served is None:
+            out.append(f"clients asked for an IPv{version} address ({requested}, {n}x) and got none; whether a pool "
+                       f"hands out IPv{version} addresses could not be read from the configuration")
+        elif version in served:
+            out.append(f"clients asked for an IPv{version} address ({requested}, {n}x) and got none although a pool "
+                       f"hands them out: it is exhausted or not loaded (swanctl --list-pools --leases)")
+        else:
+            out.append(f"clients asked for an IPv{version} address too ({requested}, {n}x); no pool hands out "
+                       f"IPv{version} addresses here, so there is nothing to fix as long as they got one of the "
+                       "other family (a client that got none shows as vip-failure)")
+    return out
+
+
+def _identity_type_hints(stats: RuleStats, ctx: Context) -> list[str]:
+    """Where the identity a client sent sits in its certificate: the type it must be sent as."""
+    sent = list(_details(stats, "cert="))
+    clients = certs.client_certs(ctx)
+    # The client certificates the log says were sent; without that, every client certificate of this server.
+    candidates = [c for c in clients if any(certs.has_subject(c[2], dn) for dn in sent)] if sent else clients
+    out = []
+    for identity in _details(stats, "identity="):
+        found = False
+        for name, logical, cert in candidates:
+            where = f"the certificate of client {name} ({ctx.shown(logical)})"
+            forms = certs.identity_forms(cert, identity)
+            if forms:
+                found = True
+                out.append(f"{where} carries '{identity}' as {' and as '.join(forms)}: the client sent "
+                           f"'{identity}' as another type; it must send it as {forms[0].split(' (')[0]}")
+            elif sent:
+                found = True
+                out.append(f"{where} was sent but does not carry '{identity}' at all: the client must send one of "
+                           f"its names ({', '.join(san_names(cert)) or 'its subject DN'}) as its identity")
+        if not found:
+            subjects = ", ".join(f'"{dn}"' for dn in sent) or "its certificate"
+            out.append(f"the client sent {subjects} but an identity '{identity}' that certificate does not carry "
+                       "as the type it was sent (charon matches a name only against a subjectAltName of the "
+                       "same type, or the whole subject DN)")
+    return out
 
 
 def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) -> list[str]:
@@ -75,6 +139,10 @@ def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) 
     if code == "constraint-identity":
         for identity, _ in _details(stats, "identity=").items():
             out.append(f"the peer's certificate does not contain '{identity}'")
+    if code == "identity-type":
+        out += _identity_type_hints(stats, ctx)
+    if code == "vip-family":
+        out += _vip_family_hints(stats, ctx)
     if code == "no-trusted-key":
         for identity, _ in _details(stats, "identity=").items():
             out.append(f"no certificate for '{identity}' chains to a CA trusted here")
@@ -121,6 +189,8 @@ def _finding(stats: RuleStats, ctx: Context, shown: str, epoch: str, others: fro
     if rule.code == "authentication-failed" and others and set(stats.details) <= {"sent"} | {
             k for k in stats.details if k.startswith("asked=")}:
         # This host refused the peer: the rule that matched the reason before it is the finding to read.
+        severity = "info"
+    if rule.code == "vip-family" and not vip_family_matters(stats, ctx):
         severity = "info"
     when = (f"{stats.current} since {epoch}" if current
             else f"all before {epoch}: may be fixed already")

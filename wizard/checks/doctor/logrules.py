@@ -40,7 +40,10 @@ class LogRule:
     origin: Origin  # fixtures from real daemons in the lab, or the reference's exact strings
     refine: str | None = None  # a regex the message must also match (its named groups become details)
     needs_context: str | None = None  # a context line that must precede it in the same IKE_SA
+    unless_context: tuple[str, ...] = ()  # context lines that must not precede it in the same IKE_SA
     uses: tuple[str, ...] = ()  # context lines (CONTEXTS values) shown with it as evidence and details
+    # A line this rule takes is not offered to the later rules that share its message start.
+    claims: bool = False
     # Message starts that need a regex (their literal start also begins ordinary lines, which would cost a
     # Python call each): matched by the engine itself, in the one combined pattern.
     patterns: tuple[str, ...] = ()
@@ -51,12 +54,19 @@ CONTEXTS: dict[str, str] = {
     "received proposals:": "received-proposals",
     "looking for peer configs matching": "peer-configs",
     "no issuer certificate found for": "no-issuer",
+    "received end entity cert": "peer-cert",
+    # charon tries a certificate for the peer's identity only when the certificate carries that identity:
+    # "using certificate" (or a failure of its chain) says it was tried.
+    "  using certificate ": "cert-used",
+    "  using trusted certificate ": "cert-used",
+    "certificate was revoked on": "cert-used",
     "peer requested EAP, config unacceptable": "eap-requested",
     "received netlink error:": "netlink-error",
     "retransmit ": "retransmit",
     "subject certificate invalid": "cert-invalid",
 }
 CONTEXT_REFINE: dict[str, re.Pattern[str]] = {
+    "peer-cert": re.compile(r'received end entity cert "(?P<cert>[^"]*)"'),
     "retransmit": re.compile(r"retransmit \d+ of request with message ID (?P<mid>\d+)"),
 }
 
@@ -110,6 +120,24 @@ RULES: tuple[LogRule, ...] = (
         "§6 row 5", "lab",
         refine=r"constraint check failed: (?:(?P<kind>\w+ )?identity '(?P<identity>[^']*)' required"
                r"|(?P<other>.*))"),
+    # Before no-trusted-key, which would otherwise take the same line for a CA problem.
+    LogRule(
+        "identity-type", "the client's identity is not in its certificate as the type it was sent",
+        ("no trusted ",), "warning",
+        "The client sent a certificate, but charon never tried it for the identity the client sent: charon "
+        "compares identities type-strictly, and the certificate does not carry that identity as that type. "
+        "Typical: the certificate names alice@example.com as an e-mail address (rfc822Name SAN) and the client "
+        "sends the same text as a host name (FQDN identity), or a DN or an IP where the certificate has a name.",
+        "Make the client send its identity as the type its certificate carries it: Swan Wizard's client "
+        "certificates carry the client's name as an e-mail (RFC822) SAN (a name without @ as a DNS SAN). "
+        "Where it is set: the generated swanctl.conf local.id (plain alice@example.com or email:alice@example.com, "
+        "never fqdn:), ipsec.conf leftid, the NetworkManager profile's local-identity (Identity), the Android "
+        "app's local id (.sswan local.id), Apple's LocalIdentifier (.mobileconfig); Libreswan: "
+        "leftid=alice@example.com without a leading @, which would make it a host name. Or re-import the "
+        "generated profile, which sets it right.",
+        "§6 row 6", "lab", needs_context="peer-cert", unless_context=("cert-used", "no-issuer", "cert-invalid"),
+        uses=("peer-cert",), claims=True,
+        refine=r"no trusted (?P<keytype>\w+) public key found for '(?P<identity>[^']*)'"),
     LogRule(
         "no-trusted-key", "no trusted public key: the peer's certificate does not chain to a trusted CA",
         ("no trusted ",), "warning",
@@ -118,7 +146,7 @@ RULES: tuple[LogRule, ...] = (
         "missing, or the certificate is expired.",
         "Server side: issue client certificates from this server's CA (`swan-wizard apply` with the client "
         "in clients:); client side: install the CA (ca.pem from the client's folder) as a trusted root.",
-        "§6 row 6", "lab", uses=("no-issuer", "cert-invalid"),
+        "§6 row 6", "lab", uses=("no-issuer", "cert-invalid", "peer-cert"),
         refine=r"no trusted (?P<keytype>\w+) public key found for '(?P<identity>[^']*)'"),
     LogRule(
         "cert-expired", "a certificate is expired or not yet valid",
@@ -190,13 +218,28 @@ RULES: tuple[LogRule, ...] = (
                                    r"traffic selectors (?P<ts>.*) unacceptable)"),
     LogRule(
         "vip-failure", "virtual IP (address pool) negotiation failed",
-        ("expected a virtual IP request", "no virtual IP found", "received FAILED_CP_REQUIRED notify",
+        # "no virtual IP found, sending INTERNAL_ADDRESS_FAILURE": none of the addresses asked for was found.
+        ("expected a virtual IP request", "no virtual IP found, sending", "received FAILED_CP_REQUIRED notify",
          "received INTERNAL_ADDRESS_FAILURE notify"), "warning",
         "The client did not ask for an address although the server hands them out (a client profile without "
-        "'request an inner IP'), or the pool is exhausted / not loaded.",
-        "Let the client request a virtual IP (vips = 0.0.0.0, leftsourceip=%config; the generated profiles do); "
-        "if the pool is full, enlarge pool.addresses and re-run `swan-wizard apply`.",
+        "'request an inner IP'), or it got none of those it asked for: the pool is exhausted or not loaded, or "
+        "the client asked only for an address family (IPv6, IPv4) no pool serves.",
+        "Let the client request a virtual IP (vips = 0.0.0.0, leftsourceip=%config; the generated profiles do) "
+        "of the family of pool.addresses; if the pool is full, enlarge pool.addresses and re-run "
+        "`swan-wizard apply`.",
         "§6 rows 12-13", "lab"),
+    LogRule(
+        # One line per address asked for and not found; whether it matters depends on the pools (logcheck).
+        "vip-family", "a client got no virtual IP of one address family it asked for",
+        ("no virtual IP found for ",), "warning",
+        "The client asked for an inner address of a family (IPv4 or IPv6) the server's pools did not give it. "
+        "Harmless when no pool of that family is configured and the client got an address of the other one "
+        "(NetworkManager's charon-nm asks for both); otherwise that pool is exhausted or not loaded.",
+        "Nothing to do for a family no pool serves (pool.addresses is one network: IPv4 or IPv6). When the pool "
+        "of that family is full, enlarge pool.addresses and re-run `swan-wizard apply`; when it is not loaded, "
+        "`swanctl --load-pools` (or --load-all).",
+        "§6 row 12", "lab",
+        refine=r"no virtual IP found for (?P<requested>\S+) requested by '(?P<identity>[^']*)'"),
     LogRule(
         "peer-not-responding", "the peer does not answer (packets do not arrive)",
         ("establishing IKE_SA failed, peer not responding", "giving up after", "peer not responding"), "warning",
@@ -464,7 +507,8 @@ class LogScanner:
             elif rule is not None:
                 thread = _THREAD.search(raw)
                 key = _sa_id(tag) if tag else "t" + (thread.group(1).decode() if thread else "")
-                self._rule_hit(rule, message, hit, key, data, start, result)
+                if self._rule_hit(rule, message, hit, key, data, start, result) and rule.claims:
+                    break
 
     def _context(self, data: bytes | mmap.mmap, start: int, hit: Hit, key: str) -> list[tuple[str, Hit]]:
         """Context lines of the same IKE_SA in the window before the hit (oldest first)."""
@@ -489,20 +533,24 @@ class LogScanner:
                 groups = {k: v for k, v in refined.groupdict().items() if v is not None}
             found.append((what, Hit(low + line_start, window[line_start:line_end].decode(errors="replace"),
                                     match.group(1).decode(errors="replace"), groups)))
-        return found[-8:]
+        return found
 
     def _rule_hit(self, rule: LogRule, message: str, hit: Hit, key: str, data: bytes | mmap.mmap, start: int,
-                  result: ScanResult) -> None:
+                  result: ScanResult) -> bool:
+        """Count ``hit`` for ``rule`` if the rule takes it (its refinement and context conditions hold)."""
         refine = self.refine.get(rule.code)
         groups: dict[str, str] = {}
         if refine is not None:
             found = refine.match(message)
             if found is None:
-                return
+                return False
             groups = {k: v for k, v in found.groupdict().items() if v is not None}
-        recent = self._context(data, start, hit, key) if rule.uses or rule.needs_context else []
-        if rule.needs_context and not any(k == rule.needs_context for k, _ in recent):
-            return
+        every = (self._context(data, start, hit, key)
+                 if rule.uses or rule.needs_context or rule.unless_context else [])
+        kinds = {k for k, _ in every}
+        if (rule.needs_context and rule.needs_context not in kinds) or kinds & set(rule.unless_context):
+            return False
+        recent = every[-8:]
         hit = Hit(hit.offset, hit.text, hit.tag, groups)
         stats = result.stats[rule.code]
         for name, value in groups.items():
@@ -514,7 +562,7 @@ class LogScanner:
         stats.last, stats.last_key = hit, key
         stats.context = [h for k, h in recent if k in rule.uses]
         if same_event:
-            return
+            return True
         stats.count += 1
         stats.current += 1
         stats.first = stats.first or hit
@@ -533,6 +581,9 @@ class LogScanner:
                 stats.details["kernel=" + ctx.text.split("received netlink error: ", 1)[-1]] += 1
             elif what == "retransmit":
                 stats.details[f"retransmitted-mid={ctx.groups.get('mid', '?')}"] += 1
+            elif what == "peer-cert" and "cert" in ctx.groups:
+                stats.details["cert=" + ctx.groups["cert"]] += 1
+        return True
 
 
 _SCANNER: LogScanner | None = None
