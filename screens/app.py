@@ -9,6 +9,7 @@ a validated copy of the whole answers (``wizard.model.answers.updated``); the ap
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -229,7 +230,10 @@ def run(root: str | Path | None = None) -> int:
             error = error.error
         failure = error if error is not None else RuntimeError(f"the terminal UI ended with code {app.return_code}")
         return int(crash.handle(failure, sys.argv[1:], Root.of(root) if root else None))
-    if app.saved_session is not None and app.saved_session.exists():
-        print(f"swan-wizard: session saved in {app.saved_session}; run swan-wizard again to resume",
-              file=sys.stderr)
+    from wizard.plan.handout import exit_summary
+
+    saved = app.saved_session if app.saved_session is not None and app.saved_session.exists() else None
+    # A terminal that went away (a dropped SSH session) cannot be told: the saved session and files say it all.
+    with contextlib.suppress(OSError):
+        print("\n".join(exit_summary(app.session.answers if app.session else None, app.root, app.applied, saved)))
     return int(code if code is not None else app.exit_code)

@@ -1,4 +1,4 @@
-"""The running step, the last: the SAs that are up (over vici) and charon's live log."""
+"""The running step: the SAs that are up (over vici) and charon's live log."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ class RunningScreen(StepScreen):
     SCROLL_BODY = False
     BINDINGS: ClassVar[list[Any]] = [
         Binding("q", "quit", "Quit"),
-        # Nothing to go back or on to after the apply: keep the footer for the log's keys.
+        # Nothing to go back to after the apply: keep the footer for the log's keys.
         Binding("escape", "back", "Back", show=False),
-        Binding("ctrl+n", "next", "Next", show=False),
+        Binding("ctrl+n", "next", "What next"),
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -58,6 +58,7 @@ class RunningScreen(StepScreen):
 
     def buttons(self) -> ComposeResult:
         yield Button("Quit", id="quit", compact=True)
+        yield Button("What next", id="next", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#sas", DataTable)
@@ -107,7 +108,7 @@ class RunningScreen(StepScreen):
         self.notify("The setup is done. q or Ctrl+Q quits.", timeout=3)
 
     def action_next(self) -> None:
-        pass
+        self.dismiss(StepResult("next"))
 
     def action_quit(self) -> None:
         self.dismiss(StepResult("quit"))

@@ -50,6 +50,7 @@ STEPS: tuple[Step, ...] = (
     Step("review", "Review the plan", "Review", "screens.review:ReviewScreen"),
     Step("apply", "Apply", "Apply", "screens.apply:ApplyScreen"),
     Step("running", "Running server", "Running", "screens.running:RunningScreen"),
+    Step("whatnext", "What next", "Next", "screens.whatnext:WhatNextScreen"),
 )
 KEYS = tuple(s.key for s in STEPS)
 BY_KEY = {s.key: s for s in STEPS}

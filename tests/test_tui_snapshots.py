@@ -205,5 +205,20 @@ def test_review_apply_and_running(size: str, root: Path) -> None:
             await wait_until(pilot, lambda: app.screen.polls > 0 and pane.buffer.received == 11, "log and SAs")
             await pilot.pause()
             snap(app, root, f"running-{size}")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "WhatNextScreen")
+            await pilot.pause()
+            snap(app, root, f"whatnext-{size}")
+            text = str(app.screen.query_one("#whatnext-text").render())
+            # The files really written, where they are, and how to fetch them.
+            assert "alice@example.com.mobileconfig" in text and "scp -r" in text
+            assert str(Root.of(root)(paths.client_dir("alice@example.com"))) in text
+            body = app.screen.query_one("#body")
+            await pilot.press("pagedown")  # the keyboard reaches the rest of a long hand-out
+            await pilot.pause()
+            assert body.scroll_y > 0
+            await pilot.press("q")
+            await wait_until(pilot, lambda: app.return_code is not None, "the app to leave")
+        assert app.return_value == 0
 
     run_async(go())
