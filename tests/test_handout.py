@@ -66,5 +66,5 @@ def test_the_exit_summary_says_what_happened(tmp_path: Path):
     assert done[0].startswith("Swan Wizard applied") and any("scp -r" in line for line in done)
     session = tmp_path / "session.yaml"
     early = exit_summary(None, Root.of(tmp_path / "empty"), applied=False, session_file=session)
-    assert early[0].startswith("Swan Wizard: nothing was applied") and str(session) in early[1]
+    assert early[0].startswith("Swan Wizard: nothing was applied") and str(session) in early[2]
     assert exit_summary(None, Root.of(tmp_path / "empty"), applied=False, session_file=None) == [early[0]]

@@ -112,5 +112,5 @@ def exit_summary(answers: Answers | None, root: Root, applied: bool, session_fil
         return [f"Swan Wizard applied the VPN server's files to {where}.", *next_steps(answers, root, limit=3)]
     lines = [f"Swan Wizard: nothing was applied to {where}."]
     if session_file is not None:
-        lines.append(f"Your answers so far are saved in {session_file}: run swan-wizard again to resume.")
+        lines += ["Your answers so far are saved in", f"  {session_file}", "run swan-wizard again to resume."]
     return lines
