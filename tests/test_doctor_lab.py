@@ -58,6 +58,11 @@ pool: {{addresses: {POOL}, dns: [198.19.0.1]}}
 CERT_ONLY = ANSWERS.replace("  ikev2-eap: {users: [{name: bob, password: {env: BOB_PW}}]}\n", "")
 PSK_PEER = ANSWERS.replace("  ikev2-cert: {}\n", "  ikev2-cert: {}\n  transport:\n    peers: [{name: peer1, "
                            "address: 198.18.0.2, auth: psk, psk: {env: PEER_PSK}, start: none}]\n")
+# A split tunnel to a network the server holds no address in (the lab server has 198.19.0.1 on lo, not this).
+SPLIT_ELSEWHERE = "198.19.99.0/24"
+# knl 2 on top of the default levels: charon names the cause only at level 2 ("no local address found ...").
+SPLIT = (ANSWERS.replace("  ikev2-cert: {}\n", f"  ikev2-cert: {{local_ts: [{SPLIT_ELSEWHERE}]}}\n")
+         + 'logging: "cfg 2, dmn 2, ike 2, net 2, knl 2"\n')
 XAUTH = ANSWERS.replace("  ikev2-cert: {}\n", "  ikev2-cert: {}\n  ikev1-xauth: {auth: psk, psk: {env: GROUP_PSK}, "
                         "users: [{name: carol, password: {env: CAROL_PW}}]}\n")
 ENV = {"P12": "lab-p12-secret", "BOB_PW": "bob-right-password", "PEER_PSK": "right-peer-psk-123",
@@ -322,6 +327,12 @@ SCENARIOS = (
              (("server", "unable to install"), ("client", "no CHILD_SA built")),
              "the kernel has no ESP and charon runs without kernel-libipsec",
              server_extra={"/etc/strongswan.d/zzzz-no-libipsec.conf": NO_LIBIPSEC}),
+    # kernel-libipsec of strongSwan < 5.9.12 needs a local address inside local_ts to route the tunnel: the
+    # policy install fails and the server answers TS_UNACCEPTABLE, although the selectors did match.
+    Scenario("split-no-address", ("install-failed",), ("ts-unacceptable",),
+             (("server", "unable to install IPsec policies"), ("client", "TS_UNACCEPTABLE")),
+             f"a split tunnel to {SPLIT_ELSEWHERE}, a network the server has no address in, under userspace ESP",
+             answers=SPLIT),
     Scenario("not-responding", (), ("peer-not-responding",),
              (("client", "peer not responding"),),
              "no server answers (it is not running)", start_server=False,

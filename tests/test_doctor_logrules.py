@@ -143,6 +143,31 @@ def test_kernel_without_esp_is_named(tmp_path: Path) -> None:
     assert "Function not implemented" in finding.fix and "kernel-libipsec" in finding.fix
 
 
+def test_split_tunnel_without_a_local_address_is_named_not_a_kernel_without_esp(tmp_path: Path) -> None:
+    """Userspace ESP is already in use: the advice is the address charon lacks, never "switch to userspace"."""
+    text = (LOGS / "split-no-address.server.log").read_text()
+    assert "no local address found in traffic selector 198.19.99.0/24" in text
+    # The same failure at the default log levels: charon names the network only at knl 2.
+    default_levels = tmp_path / "default-levels.log"
+    default_levels.write_text("".join(line for line in text.splitlines(keepends=True) if "[KNL2]" not in line))
+    for log in (LOGS / "split-no-address.server.log", default_levels):
+        finding = _finding(tmp_path, str(log), "log.install-failed")
+        assert finding.severity == "error"
+        assert "198.19.99.0/24" in finding.message and "no address" in finding.message
+        assert "kernel-libipsec" in finding.message and "5.9.12" in finding.message
+        assert "inside 198.19.99.0/24" in finding.fix and "dev lo" in finding.fix
+        assert "userspace ESP (networking.esp: userspace" not in finding.fix and "no ESP" not in finding.fix
+        assert any("error installing route with policy 198.19.99.0/24 === 198.19.128.1/32 out" in e.text
+                   for e in finding.evidence)
+    finding = _finding(tmp_path, "split-no-address.server.log", "log.install-failed")
+    assert any("no local address found in traffic selector 198.19.99.0/24" in e.text for e in finding.evidence)
+
+
+def test_a_client_told_ts_unacceptable_is_pointed_at_the_server_log_too(tmp_path: Path) -> None:
+    finding = _finding(tmp_path, "split-no-address.client.log", "log.ts-unacceptable")
+    assert "unable to install IPsec policies" in finding.message
+
+
 def test_blocked_udp_4500_is_told_apart_from_a_dead_server(tmp_path: Path) -> None:
     blocked = _finding(tmp_path, "udp4500-blocked.client.log", "log.peer-not-responding")
     dead = _finding(tmp_path, "not-responding.client.log", "log.peer-not-responding")

@@ -8,7 +8,7 @@ import pytest
 
 from wizard.checks import netchecks
 from wizard.model import answers_file
-from wizard.system.netfacts import FirewallBackend, Interface, NetFacts, PortUser, parse_proc_route
+from wizard.system.netfacts import FirewallBackend, Interface, NetFacts, PortUser, Unknown, parse_proc_route
 
 GOOD = NetFacts(
     interfaces=(Interface("eth0", ("203.0.113.10/24",), True), Interface("lo", ("127.0.0.1/8",), True)),
@@ -84,6 +84,50 @@ def test_sysctls_now_versus_plan() -> None:
 def test_kernel_support(facts: NetFacts, extra: str, severity: str, words: str) -> None:
     finding = netchecks.check_kernel(answers(extra), facts)[0]
     assert finding.severity == severity and words in finding.message
+
+
+# -- a split tunnel under userspace ESP: kernel-libipsec before 5.9.12 routes only from a local address -----
+
+SPLIT = "variants: {ikev2-cert: {local_ts: [10.99.0.0/16]}, ikev2-eap: {local_ts: [10.99.0.0/16, 0.0.0.0/0]}}\n"
+USERSPACE = replace(GOOD, esp=False, strongswan="5.9.8")
+
+
+def test_a_split_network_without_a_local_address_fails_under_userspace_esp_before_5_9_12() -> None:
+    findings = netchecks.check_split_tunnel(answers(SPLIT), USERSPACE)
+    # one line per network, naming every field that asks for it; the full tunnel needs nothing
+    assert [(f.code, f.severity, f.field) for f in findings] == [
+        ("split-tunnel.no-local-address", "error", "variants.ikev2-cert.local_ts[0]")]
+    assert "10.99.0.0/16 (variants.ikev2-cert.local_ts[0], variants.ikev2-eap.local_ts[0])" in findings[0].message
+    assert "5.9.8" in findings[0].message and "TS_UNACCEPTABLE" in findings[0].message
+    assert "inside 10.99.0.0/16" in findings[0].fix and "dev lo" in findings[0].fix
+    # apply refuses it (exit 2) until the answers change or accept it by name
+    refused = netchecks.refusal(answers(SPLIT), netchecks.run_all(answers(SPLIT), USERSPACE))
+    assert [line.split(":")[1].strip() for line in refused] == ["check split-tunnel FAILs"]
+    accepted = answers(SPLIT + "networking: {accept_failed_checks: [split-tunnel]}\n")
+    assert netchecks.refusal(accepted, netchecks.run_all(accepted, USERSPACE)) == []
+
+
+@pytest.mark.parametrize("facts,extra,severity,code", [
+    # an address inside the network, on any interface (lo too: charon looks at every interface)
+    (replace(USERSPACE, interfaces=(*GOOD.interfaces, Interface("lo", ("10.99.0.1/32",), True))), "",
+     "ok", "split-tunnel.local-address"),
+    (replace(USERSPACE, interfaces=(*GOOD.interfaces, Interface("lan0", ("10.99.3.1/24",), False))), "",
+     "ok", "split-tunnel.local-address"),
+    (replace(USERSPACE, strongswan="5.9.12"), "", "ok", "split-tunnel.any-source"),
+    (replace(USERSPACE, strongswan="6.0.1"), "", "ok", "split-tunnel.any-source"),
+    (replace(USERSPACE, strongswan=Unknown("no charon")), "", "warning", "split-tunnel.unknown"),
+])
+def test_what_lets_kernel_libipsec_route_a_split_network(facts: NetFacts, extra: str, severity: str,
+                                                          code: str) -> None:
+    findings = netchecks.check_split_tunnel(answers(SPLIT + extra), facts)
+    assert [(f.code, f.severity) for f in findings] == [(code, severity)]
+
+
+def test_kernel_esp_and_full_tunnels_need_no_local_address() -> None:
+    assert netchecks.check_split_tunnel(answers(SPLIT), replace(GOOD, strongswan="5.9.8")) == []
+    assert netchecks.check_split_tunnel(answers(SPLIT + "networking: {esp: kernel}\n"), USERSPACE) == []
+    assert netchecks.check_split_tunnel(answers("variants: {ikev2-cert: {local_ts: [0.0.0.0/0, '::/0']}}\n"),
+                                        USERSPACE) == []
 
 
 def test_pool_overlapping_a_local_network_and_loopback_dns() -> None:

@@ -8,6 +8,7 @@ a warning that says so, never "free" or "inactive".
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Literal
 
@@ -152,6 +153,71 @@ def check_kernel(answers: Answers, facts: NetFacts) -> list[Finding]:
                     "(ESP in userspace over a TUN device; slower, tunnel mode only)")]
 
 
+# strongSwan 5.9.12 (commit 190d8cbe, issue #1766) made kernel-libipsec route a tunnel without a local source
+# address; before, install_route() needs an address of this host inside the local traffic selector.
+LIBIPSEC_ROUTES_ANY_SOURCE = (5, 9, 12)
+ROAD_WARRIORS = (("ikev2-cert", "ikev2_cert"), ("ikev2-eap", "ikev2_eap"), ("ikev1-xauth", "ikev1_xauth"))
+
+
+def version_tuple(version: str) -> tuple[int, ...] | None:
+    """(5, 9, 8) from "5.9.8" or "5.9.8rc1"; None when it is no version."""
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    return tuple(int(p) for p in match.groups()) if match else None
+
+
+def split_networks(answers: Answers) -> dict[str, list[str]]:
+    """Each tunnel network that does not hold the loopback address (charon routes those from any address),
+    with the answers fields that name it."""
+    out: dict[str, list[str]] = {}
+    for key, attr in ROAD_WARRIORS:
+        variant = getattr(answers.variants, attr)
+        for i, ts in enumerate(variant.local_ts if variant is not None else ()):
+            net = ipaddress.ip_network(ts)
+            if ipaddress.ip_address("127.0.0.1" if net.version == 4 else "::1") not in net:
+                out.setdefault(str(net), []).append(f"variants.{key}.local_ts[{i}]")
+    return out
+
+
+def judge_split_tunnel(networks: dict[str, list[str]], facts: NetFacts) -> list[Finding]:
+    """Whether kernel-libipsec (userspace ESP) can route each split network: it needs a local address inside
+    it (any interface, down or lo included: charon looks at them all) unless strongSwan is 5.9.12 or later."""
+    out = []
+    local = facts.addresses()
+    version = facts.strongswan
+    fixed = not isinstance(version, Unknown) and (version_tuple(version) or (0,)) >= LIBIPSEC_ROUTES_ANY_SOURCE
+    for text, fields in networks.items():
+        net = ipaddress.ip_network(text)
+        held = next((a.ip for a in local if a.ip in net), None)
+        where = f"{text} ({', '.join(fields)})"
+        if held is not None:
+            out.append(Finding("split-tunnel.local-address", "ok", fields[0],
+                               f"{where}: this host has {held} inside it, the tunnel's route comes from there"))
+        elif fixed:
+            out.append(Finding("split-tunnel.any-source", "ok", fields[0],
+                               f"{where} holds no address of this host; strongSwan {version} routes it without one"))
+        elif isinstance(version, Unknown):
+            out.append(Finding("split-tunnel.unknown", "warning", fields[0],
+                               f"could not check whether userspace ESP can route {where}: {version.reason}; "
+                               "before strongSwan 5.9.12 it needs an address of this host inside it",
+                               f"give this host an unused address inside {text}, or install strongSwan 5.9.12+"))
+        else:
+            out.append(Finding(
+                "split-tunnel.no-local-address", "error", fields[0],
+                f"{where} holds no address of this host: with userspace ESP, strongSwan {version}'s kernel-libipsec "
+                "cannot route the tunnel (charon logs 'error installing route with policy') and every client is "
+                "told TS_UNACCEPTABLE",
+                f"give this host an unused address inside {text} (e.g. `ip address add ADDRESS/32 dev lo`, and the "
+                "same in its permanent network configuration), or load esp4 and set networking.esp: kernel, or "
+                "install strongSwan 5.9.12 or later"))
+    return out
+
+
+def check_split_tunnel(answers: Answers, facts: NetFacts) -> list[Finding]:
+    if esp_backend(answers, facts) != "userspace":
+        return []  # the kernel's XFRM policies need no route: kernel-netlink skips it when there is no address
+    return judge_split_tunnel(split_networks(answers), facts)
+
+
 def pool_overlaps(label: str, blocks: list[str], field: str, facts: NetFacts) -> list[Finding]:
     """Whether one client address range (``blocks`` cover it) overlaps a network of this host:
     ``pool.overlap`` errors, one per clash, or one ``pool.clear``."""
@@ -231,8 +297,8 @@ def check_ipv6(answers: Answers, facts: NetFacts) -> list[Finding]:
 
 
 CHECKS: tuple[Callable[[Answers, NetFacts], list[Finding]], ...] = (
-    check_interfaces, check_server_address, check_ports, check_sysctls, check_kernel, check_pool,
-    check_firewall, check_ipv6)
+    check_interfaces, check_server_address, check_ports, check_sysctls, check_kernel, check_split_tunnel,
+    check_pool, check_firewall, check_ipv6)
 
 
 def run_all(answers: Answers, facts: NetFacts) -> list[Finding]:

@@ -669,7 +669,8 @@ def parse_log_levels(text: str) -> dict[str, int]:
 
 
 # The network checks (wizard.checks.netchecks) by name: the ones a recorded override may name.
-NetworkCheck = Literal["interfaces", "server-address", "ports", "sysctl", "kernel", "pool", "firewall", "ipv6"]
+NetworkCheck = Literal["interfaces", "server-address", "ports", "sysctl", "kernel", "split-tunnel", "pool", "firewall",
+                       "ipv6"]
 
 
 class Networking(Section):

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import shutil
 import socket
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ from pathlib import Path
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.plan import session
-from wizard.system.charon import CHARON_CANDIDATES
+from wizard.system.charon import strongswan_version
 
 # What a swanctl-flavoured strongSwan needs on each family (Debian's list matches packaging/bootstrap).
 _PACKAGES = {
@@ -90,25 +88,6 @@ def package_manager(which: Callable[[str], str | None] = shutil.which) -> str | 
     for name, tool in (("apt", "apt-get"), ("pacman", "pacman"), ("dnf", "dnf")):
         if which(tool):
             return name
-    return None
-
-
-def strongswan_version(timeout: float = 5.0) -> str | None:
-    """strongSwan's version from ``charon --version`` ("Linux strongSwan 5.9.8"), or None.
-
-    Only the plain charon binary: charon-systemd has no --version and would start as a daemon.
-    """
-    for candidate in CHARON_CANDIDATES:
-        if not os.access(candidate, os.X_OK):
-            continue
-        try:
-            out = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=timeout,
-                                 stdin=subprocess.DEVNULL, check=False).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        match = re.search(r"strongSwan (\S+)", out)
-        if match:
-            return match.group(1)
     return None
 
 

@@ -14,6 +14,7 @@ itself: its ``/proc/PID/root`` reaches the private ``/run`` (and the vici socket
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -30,6 +31,25 @@ CHARON_CANDIDATES = ("/usr/lib/ipsec/charon", "/usr/lib/strongswan/charon", "/us
 def charon_binary() -> str | None:
     """The plain charon daemon of this machine's strongSwan (distributions put it in different places)."""
     return next((c for c in CHARON_CANDIDATES if Path(c).exists()), None)
+
+
+def strongswan_version(timeout: float = 5.0) -> str | None:
+    """strongSwan's version from ``charon --version`` ("Linux strongSwan 5.9.8"), or None.
+
+    Only the plain charon binary: charon-systemd has no --version and would start as a daemon.
+    """
+    for candidate in CHARON_CANDIDATES:
+        if not os.access(candidate, os.X_OK):
+            continue
+        try:
+            out = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=timeout,
+                                 stdin=subprocess.DEVNULL, check=False).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        match = re.search(r"strongSwan (\S+)", out)
+        if match:
+            return match.group(1)
+    return None
 
 
 class CharonError(RuntimeError):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from wizard.system.charon import strongswan_version
+
 IKE_PORTS = (500, 4500)
 SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.accept_redirects", "net.ipv4.conf.all.send_redirects")
 
@@ -69,6 +71,7 @@ class NetFacts:
     firewalls: tuple[FirewallBackend, ...] = ()
     ipv6_default_route: bool = False
     resolved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # server names -> addresses
+    strongswan: str | Unknown = Unknown("the strongSwan version was not read")  # "5.9.8"
 
     def addresses(self) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
         return [ipaddress.ip_interface(a) for i in self.interfaces for a in i.addresses]
@@ -247,6 +250,11 @@ def default_route() -> tuple[str | None, str | None]:
     return parse_proc_route(_read("/proc/net/route"))
 
 
+def _strongswan() -> str | Unknown:
+    version = strongswan_version()
+    return version if version else Unknown("`charon --version` named no version (is strongswan-charon installed?)")
+
+
 def gather(names: list[str] | None = None) -> NetFacts:
     """The live system's facts; ``names`` are DNS names to resolve (the server's address)."""
     iface, gateway = default_route()
@@ -263,4 +271,5 @@ def gather(names: list[str] | None = None) -> NetFacts:
         firewalls=_firewalls(),
         ipv6_default_route=_ipv6_default(_read("/proc/net/ipv6_route")),
         resolved=resolve_names(names or []),
+        strongswan=_strongswan(),
     )

@@ -116,8 +116,14 @@ def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) 
     if code == "install-failed":
         for kernel, n in _details(stats, "kernel=").items():
             if "not implemented" in kernel.lower() or "not supported" in kernel.lower():
-                out.append(f"the kernel answered '{kernel}' ({n}x): it has no ESP; use charon's kernel-libipsec "
-                           "(networking.esp: auto or userspace) and re-run apply, or load esp4")
+                if ctx.installed.plugin_loaded("kernel-libipsec"):
+                    # The netlink error proves the charon that logged it ran without kernel-libipsec.
+                    out.append(f"the kernel answered '{kernel}' ({n}x): it has no ESP, and the configuration "
+                               "loads kernel-libipsec but that charon ran without it: restart charon (plugins "
+                               "load at start)")
+                else:
+                    out.append(f"the kernel answered '{kernel}' ({n}x): it has no ESP; use charon's kernel-libipsec "
+                               "(networking.esp: auto or userspace) and re-run apply, or load esp4")
     if code == "peer-not-responding":
         mids = {k: v for k, v in _details(stats, "retransmitted-mid=").items()}
         if "0" in mids:
@@ -150,6 +156,33 @@ def hints(stats: RuleStats, ctx: Context, others: frozenset[str] = frozenset()) 
         for ts, _ in _details(stats, "ts=").items():
             out.append(f"the client asked for {ts}")
     return out
+
+
+def situation(stats: RuleStats, ctx: Context) -> tuple[str, str] | None:
+    """The cause and fix this log and configuration prove, in place of the rule's generic ones (None: no more
+    than the rule knows)."""
+    if stats.rule.code != "install-failed":
+        return None
+    unrouted = sorted(set(_details(stats, "no-local-address=")) | set(_details(stats, "libipsec-route=")))
+    if unrouted:
+        nets = ", ".join(unrouted)
+        # kernel-libipsec (5.9.8 kernel_libipsec_ipsec.c install_route) needs a local source address inside the
+        # local traffic selector for the route into its TUN device; without one add_policy fails (fixed in 5.9.12).
+        return (f"charon already carries ESP in userspace (kernel-libipsec, which logged 'error installing route') "
+                f"and this host has no address inside {nets}: before strongSwan 5.9.12, kernel-libipsec routes a "
+                "tunnel only from an address of the server inside its local traffic selector, so the policy "
+                "install fails and every client is told TS_UNACCEPTABLE.",
+                f"Give this host an unused address inside {nets} (e.g. `ip address add ADDRESS/32 dev lo`, and the "
+                "same in its permanent network configuration; charon sees a new address at once), or carry ESP in "
+                "the kernel (modprobe esp4, networking.esp: kernel), or install strongSwan 5.9.12 or later. "
+                "`swan-wizard check answers.yaml` shows whether each split network has such an address.")
+    if ctx.installed.plugin_loaded("kernel-libipsec") and not _details(stats, "kernel="):
+        return ("charon carries ESP in userspace (kernel-libipsec is loaded) and could not install the SA or policy; "
+                "the lines before 'unable to install' say why (logging: add 'knl 2' for more).",
+                "kernel-libipsec does tunnel mode only and, before strongSwan 5.9.12, needs an address of this host "
+                "inside every split-tunnel network; run `swan-wizard check answers.yaml`, or load esp4 and set "
+                "networking.esp: kernel.")
+    return None
 
 
 def check(ctx: Context) -> tuple[list[DoctorFinding], ScanResult | None]:
@@ -204,10 +237,11 @@ def _finding(stats: RuleStats, ctx: Context, shown: str, epoch: str, others: fro
     for hit in sorted(shown_hits, key=lambda h: h.line_no):
         evidence.append(Evidence(f"{shown}:{hit.line_no}", hit.text))
     extra = hints(stats, ctx, others)
-    fix = rule.fix + ("\n" + "\n".join(f"Here: {h}." for h in extra) if extra else "")
+    cause, generic_fix = situation(stats, ctx) or (rule.cause, rule.fix)
+    fix = generic_fix + ("\n" + "\n".join(f"Here: {h}." for h in extra) if extra else "")
     return DoctorFinding(
         f"log.{rule.code}", severity,
-        message=f"{rule.title}: {stats.count}x in the log ({when}). Cause: {rule.cause}",
+        message=f"{rule.title}: {stats.count}x in the log ({when}). Cause: {cause}",
         evidence=tuple(evidence), fix=fix,
         data={"rule": rule.code, "count": stats.count, "since_epoch": stats.current,
               "first_line": stats.first.line_no, "last_line": stats.last.line_no, "hints": extra,

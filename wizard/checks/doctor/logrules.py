@@ -64,10 +64,15 @@ CONTEXTS: dict[str, str] = {
     "received netlink error:": "netlink-error",
     "retransmit ": "retransmit",
     "subject certificate invalid": "cert-invalid",
+    # kernel-libipsec's own words (kernel-netlink says neither): charon already carries ESP in userspace.
+    "error installing route with policy": "libipsec-route",
+    "no local address found in traffic selector": "no-local-address",  # knl 2 only
 }
 CONTEXT_REFINE: dict[str, re.Pattern[str]] = {
     "peer-cert": re.compile(r'received end entity cert "(?P<cert>[^"]*)"'),
     "retransmit": re.compile(r"retransmit \d+ of request with message ID (?P<mid>\d+)"),
+    "libipsec-route": re.compile(r"error installing route with policy (?P<ts>\S+) === "),
+    "no-local-address": re.compile(r"no local address found in traffic selector (?P<ts>\S+)"),
 }
 
 # The daemon (re)started or its connections were (re)loaded: failures before this may be fixed already.
@@ -211,7 +216,9 @@ RULES: tuple[LogRule, ...] = (
         ("received TS_UNACCEPTABLE notify", "no acceptable traffic selectors found", "traffic selectors "),
         "warning",
         "The networks the client asked to reach do not overlap the server's local_ts (a split tunnel the "
-        "client does not know about, or a client asking for a subnet the server does not route).",
+        "client does not know about, or a client asking for a subnet the server does not route). A server "
+        "that could not install the tunnel says TS_UNACCEPTABLE too: its log then shows 'unable to install "
+        "IPsec policies'.",
         "Make the client ask for 0.0.0.0/0 or the server's subnets; or widen variants.<name>.local_ts and "
         "re-run `swan-wizard apply`.",
         "§6 row 14", "lab", refine=r"(?:received TS_UNACCEPTABLE|no acceptable traffic selectors|"
@@ -277,7 +284,7 @@ RULES: tuple[LogRule, ...] = (
         "without charon's kernel-libipsec plugin, a missing algorithm, or a conflicting policy.",
         "Where the kernel has no ESP, use charon's userspace ESP (networking.esp: userspace, or auto) and "
         "re-run `swan-wizard apply`; otherwise `modprobe esp4` and check for another IPsec stack.",
-        "§6 row 18", "lab", uses=("netlink-error",)),
+        "§6 row 18", "lab", uses=("netlink-error", "libipsec-route", "no-local-address")),
     LogRule(
         "duplicate-ike-sa", "an IKE_SA was replaced by a new one of the same identity",
         ("deleting duplicate IKE_SA for peer", "destroying duplicate IKE_SA for peer"), "info",
@@ -579,6 +586,8 @@ class LogScanner:
                     stats.details["offered=" + offered] += 1
             elif what == "netlink-error":
                 stats.details["kernel=" + ctx.text.split("received netlink error: ", 1)[-1]] += 1
+            elif what in ("libipsec-route", "no-local-address"):
+                stats.details[f"{what}={ctx.groups.get('ts', '?')}"] += 1
             elif what == "retransmit":
                 stats.details[f"retransmitted-mid={ctx.groups.get('mid', '?')}"] += 1
             elif what == "peer-cert" and "cert" in ctx.groups:
