@@ -86,7 +86,7 @@ class RunningScreen(StepScreen):
         table = self.query_one("#sas", DataTable)
         table.clear()
         if message.error:
-            summary.update(message.error)
+            summary.update(message.error if self.ctx.root.is_live else self._staged(message.error))
             return
         up = [sa for sa in message.sas if sa.state == "ESTABLISHED"]
         clients = {sa.remote_id for sa in up}
@@ -96,6 +96,12 @@ class RunningScreen(StepScreen):
             children = ", ".join(f"{c.name} {c.state.lower()}" for c in sa.children) or "-"
             table.add_row(sa.label, sa.state, sa.remote_host, sa.remote_id, ", ".join(sa.virtual_ips) or "-",
                           format_duration(sa.established), children)
+
+    @staticmethod
+    def _staged(_error: str) -> str:
+        # Under --root nothing is started (the error only says the socket is missing): say why, and what this
+        # step shows on the live system. One line at 80 columns.
+        return "--root: no charon runs. Live: connected clients here, charon's log below."
 
     def action_back(self) -> None:
         pane = self.query_one(LogPane)

@@ -205,6 +205,7 @@ def test_review_apply_and_running(size: str, root: Path) -> None:
             await wait_until(pilot, lambda: app.screen.polls > 0 and pane.buffer.received == 11, "log and SAs")
             await pilot.pause()
             snap(app, root, f"running-{size}")
+            assert "--root: no charon runs" in str(app.screen.query_one("#sa-summary").render())
             await pilot.press("ctrl+n")
             await wait_screen(pilot, "WhatNextScreen")
             await pilot.pause()
