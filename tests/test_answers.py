@@ -141,3 +141,14 @@ variants:
     with pytest.raises(InvalidAnswers) as info:
         answers_file.dumps(answers)
     assert not any(word in str(info.value) for word in ("eap-plain", "psk-plain", "xauth-plain", "peer-plain"))
+
+
+@pytest.mark.parametrize(("field", "value", "meant"), [
+    ("pool: {addresses: VALUE}", "10.0.0.1/24", "10.0.0.0/24"),
+    ("variants: {ikev2-cert: {local_ts: [VALUE]}}", "192.168.7.9/16", "192.168.0.0/16"),
+])
+def test_an_address_with_host_bits_suggests_its_network(field: str, value: str, meant: str) -> None:
+    text = "version: 1\nserver: {address: vpn.example.com}\n" + field.replace("VALUE", value) + "\n"
+    with pytest.raises(InvalidAnswers) as caught:
+        answers_file.parse(text)
+    assert f"did you mean {meant}?" in str(caught.value)

@@ -229,8 +229,16 @@ def check_networks(values: list[str]) -> list[str]:
         try:
             out.append(str(ip_network(v, strict=True)))
         except ValueError as exc:
-            raise ValueError(f"'{v}' is not a network: {exc}") from None
+            raise ValueError(f"'{v}' is not a network: {exc}{_did_you_mean(v)}") from None
     return out
+
+
+def _did_you_mean(value: str) -> str:
+    """For an address with host bits (10.0.0.1/24), the network it lies in: what was almost surely meant."""
+    try:
+        return f"; did you mean {ip_network(value, strict=False)}?"
+    except ValueError:
+        return ""
 
 
 _IFNAME = formats.IFNAME
@@ -580,7 +588,7 @@ class Pool(Section):
         try:
             net = ip_network(value, strict=True)
         except ValueError as exc:
-            raise ValueError(f"'{value}' is not a network or 'dhcp': {exc}") from None
+            raise ValueError(f"'{value}' is not a network or 'dhcp': {exc}{_did_you_mean(value)}") from None
         if net.num_addresses < 4:
             raise ValueError(f"'{value}' is too small for a pool")
         return str(net)
