@@ -91,7 +91,7 @@ def test_apply_json_bad_answers_is_one_line_and_no_json(tmp_path: Path) -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
         f"swan-wizard: error: {answers}:3: pool.addresses: '10.4.0.1/24' is not a network or 'dhcp': "
-        "10.4.0.1/24 has host bits set"]
+        "10.4.0.1/24 has host bits set; did you mean 10.4.0.0/24?"]
     assert not (tmp_path / "root").exists()
 
 
@@ -210,7 +210,7 @@ def _assert_failed_hosts(out: str, recap: dict[str, dict[str, int]], base: Path)
         assert not (base / "targets" / name).exists()
     assert _failure_messages(out) == {
         "gwbad": "swan-wizard: error: /etc/swan-wizard/ansible/answers.yaml:8: pool.addresses: '10.4.0.1/24' is "
-                 "not a network or 'dhcp': 10.4.0.1/24 has host bits set",
+                 "not a network or 'dhcp': 10.4.0.1/24 has host bits set; did you mean 10.4.0.0/24?",
         "gwinject": "swan-wizard: error: /etc/swan-wizard/ansible/answers.yaml:6: server.address: holds the "
                     "control or invisible character U+000A (LINE FEED); no file can carry it",
     }, out

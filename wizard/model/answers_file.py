@@ -185,8 +185,11 @@ def dumps(answers: Answers) -> str:
                               for f in literal])
     data = to_data(answers)
     # generated secrets are written compactly
-    return "# Swan Wizard answers: replay with `swan-wizard apply FILE`\n" + yaml.safe_dump(
-        data, sort_keys=False, default_flow_style=None, width=100)
+    # libyaml's emitter when PyYAML has it: the same safe representer, a quarter of the time for thousands of
+    # clients (the reader stays the pure-Python one: its checks run while it composes).
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return "# Swan Wizard answers: replay with `swan-wizard apply FILE`\n" + yaml.dump(
+        data, Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
 
 
 def json_schema() -> dict[str, Any]:

@@ -114,8 +114,11 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
     facts, net = target.facts_for(target.root, change.answers) if target.facts_for else (None, None)
     plan = build_plan(change.answers, target.root, target.source, facts=facts, net=net,
                       renew=change.renew, new_passwords=change.new_passwords)
-    old_text, new_text = answers_file.dumps(current), answers_file.dumps(change.answers)
+    # One YAML rendering per command (with thousands of clients each costs a second): the old text only for a diff.
+    new_text = answers_file.dumps(change.answers)
+    changed = change.answers != current
     if target.dry_run:
+        old_text = answers_file.dumps(current) if changed else new_text
         if old_text != new_text:
             diff = difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
                                         f"a/{target.answers_path.name}", f"b/{target.answers_path.name}")
@@ -129,8 +132,8 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
     outcome = Outcome()
     # The answers first: should the apply fail, a re-run (or `swan-wizard apply`) finishes the job, and a
     # revocation is never lost.
-    if old_text != new_text:
-        save_answers(change.answers, target.answers_path)
+    if changed:
+        save_answers(change.answers, target.answers_path, new_text)
         outcome.answers_saved = True
         say(f"updated {target.answers_path}")
     with io_failures(needed_bytes(plan), f"writing under {target.root.path}"):

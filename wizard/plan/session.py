@@ -193,20 +193,20 @@ def store_typed_secret(root: Root, key: str, value: str) -> SecretRef:
     return typed_secret_ref(root, key)
 
 
-def save_answers(answers: Answers, target: str | Path) -> Path:
+def save_answers(answers: Answers, target: str | Path, text: str | None = None) -> Path:
     """Write the answers file ``swan-wizard apply`` replays (the review screen's and the client commands'):
     atomically, 0600 (it names secret files), never with a plaintext secret (``dumps`` refuses them).
 
     The file is re-serialised, so comments do not survive: a changed file keeps its previous text as
     ``<file>.bak`` (0600 too). Unchanged answers in a 0600 file are not written again.
     """
-    text = answers_file.dumps(answers).encode()
+    data = (text if text is not None else answers_file.dumps(answers)).encode()  # text: dumps(answers) already
     target = Path(target)
     make_dirs(target.parent)
     old = target.read_bytes() if target.is_file() else None
-    if old == text and stat.S_IMODE(target.stat().st_mode) == 0o600:
+    if old == data and stat.S_IMODE(target.stat().st_mode) == 0o600:
         return target
-    if old is not None and old != text:
+    if old is not None and old != data:
         write_atomic(target.with_name(target.name + ".bak"), old, 0o600)
-    write_atomic(target, text, 0o600)
+    write_atomic(target, data, 0o600)
     return target
