@@ -152,3 +152,13 @@ def test_an_address_with_host_bits_suggests_its_network(field: str, value: str, 
     with pytest.raises(InvalidAnswers) as caught:
         answers_file.parse(text)
     assert f"did you mean {meant}?" in str(caught.value)
+
+
+def test_the_wizard_reads_back_its_own_file_of_ten_thousand_clients() -> None:
+    # 1.7 MB: the size limit once refused the file `client add` had just written.
+    doc = {"version": 1, "server": {"address": "vpn.example.com"}, "variants": {"ikev2-cert": {}},
+           "clients": [{"name": f"firstname.lastname{i:05d}@example-company.com", "p12_password": {"generate": True}}
+                       for i in range(10_000)]}
+    text = answers_file.dumps(Answers.model_validate(doc))
+    assert len(text) > 1024 * 1024
+    assert len(answers_file.parse(text).clients) == 10_000
