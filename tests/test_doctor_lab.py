@@ -577,11 +577,7 @@ def test_live_doctor_reads_the_failures_in_the_product_log(roots: Callable[[str]
     folder = root / "etc/swan-wizard/clients/alice@example.com"
     with open_lab(tmp_path / "lab") as lab:
         server = lab.add_peer("server", root=root)
-        client = lab.add_peer("client", extra_files={
-            "/etc/swanctl/swanctl.conf": client_conf(remote_id=SERVER_ADDR),
-            "/etc/swanctl/x509/client.pem": (folder / "cert.pem").read_bytes(),
-            "/etc/swanctl/private/client.pem": (folder / "key.pem").read_bytes(),
-            "/etc/swanctl/x509ca/ca.pem": (folder / "ca.pem").read_bytes()})
+        client = lab.add_peer("client", extra_files=_client_files(folder, client_conf(remote_id=SERVER_ADDR)))
         server.start()
         server.swanctl("--load-all", "--noprompt")
         client.start()
@@ -595,6 +591,14 @@ def test_live_doctor_reads_the_failures_in_the_product_log(roots: Callable[[str]
                    for e in peer["evidence"])
         # the hint ties the log to the configuration: the client asked for the IP, the server is the name
         assert any("'198.18.0.1'" in h and "'vpn.example.com'" in h for h in peer["data"]["hints"])
+
+
+def _client_files(folder: Path, conf: str) -> dict[str, bytes | str]:
+    """A swanctl client with this configuration and the wizard's files for one client (its folder)."""
+    return {"/etc/swanctl/swanctl.conf": conf,
+            "/etc/swanctl/x509/client.pem": (folder / "cert.pem").read_bytes(),
+            "/etc/swanctl/private/client.pem": (folder / "key.pem").read_bytes(),
+            "/etc/swanctl/x509ca/ca.pem": (folder / "ca.pem").read_bytes()}
 
 
 def test_live_doctor_tells_identity_type_and_unserved_family(roots: Callable[[str], Path], tmp_path: Path) -> None:
@@ -611,11 +615,7 @@ def test_live_doctor_tells_identity_type_and_unserved_family(roots: Callable[[st
             + connection("dual", client_conf(vips="0.0.0.0,::")) + "}\n")
     with open_lab(tmp_path / "lab") as lab:
         server = lab.add_peer("server", root=root)
-        client = lab.add_peer("client", extra_files={
-            "/etc/swanctl/swanctl.conf": conf,
-            "/etc/swanctl/x509/client.pem": (folder / "cert.pem").read_bytes(),
-            "/etc/swanctl/private/client.pem": (folder / "key.pem").read_bytes(),
-            "/etc/swanctl/x509ca/ca.pem": (folder / "ca.pem").read_bytes()})
+        client = lab.add_peer("client", extra_files=_client_files(folder, conf))
         server.start()
         server.swanctl("--load-all", "--noprompt")
         client.start()

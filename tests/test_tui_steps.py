@@ -145,16 +145,22 @@ def test_quit_on_the_welcome_step_leaves_before_any_session_exists(tmp_path: Pat
     assert app.return_code == 0 and app.session is None
 
 
+def refuse_apply(monkeypatch: pytest.MonkeyPatch, release: threading.Event | None = None) -> None:
+    """The apply step's writes fail as on a read-only /etc (after ``release`` is set, when given)."""
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        if release is not None:
+            release.wait(60)
+        raise PermissionError(errno.EACCES, "Permission denied", "/etc/swanctl/conf.d/swan-wizard.conf")
+
+    monkeypatch.setattr(screens.apply, "apply", refused)
+
+
 def test_a_hang_up_waits_for_a_failing_apply_and_leaves_with_its_code(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The apply step says when it is over by a message; the app, not the step, decides to leave."""
     release = threading.Event()
-
-    def stuck_then_refused(*_args: Any, **_kwargs: Any) -> Any:
-        release.wait(60)
-        raise PermissionError(errno.EACCES, "Permission denied", "/etc/swanctl/conf.d/swan-wizard.conf")
-
-    monkeypatch.setattr(screens.apply, "apply", stuck_then_refused)
+    refuse_apply(monkeypatch, release)
 
     async def go() -> SwanWizardApp:
         app = app_at(tmp_path, "apply")
@@ -178,11 +184,7 @@ def test_a_hang_up_waits_for_a_failing_apply_and_leaves_with_its_code(tmp_path: 
 
 def test_quit_after_a_failed_apply_leaves_with_its_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl+Q on the failed apply's screen must not report success to a script that ran the wizard."""
-
-    def refused(*_args: Any, **_kwargs: Any) -> Any:
-        raise PermissionError(errno.EACCES, "Permission denied", "/etc/swanctl/conf.d/swan-wizard.conf")
-
-    monkeypatch.setattr(screens.apply, "apply", refused)
+    refuse_apply(monkeypatch)
 
     async def go() -> SwanWizardApp:
         app = app_at(tmp_path, "apply")
