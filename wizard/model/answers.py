@@ -301,9 +301,63 @@ class Ikev2Eap(Section):
 
     local_ts: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
     users: list[User] = Field(default_factory=list)
+    backend: Literal["local", "radius"] = Field(
+        "local", description="local: the users below, as NT hashes on this server; radius: the users live in "
+                             "the RADIUS servers of the radius section (charon's eap-radius plugin)")
 
     _check_ts = field_validator("local_ts")(lambda v: check_networks(v))
     _check_users = field_validator("users")(lambda v: _unique_users(v))
+
+    @model_validator(mode="after")
+    def _users_where_they_live(self) -> Ikev2Eap:
+        # With RADIUS, charon never looks at local EAP secrets: users listed here could not log in.
+        if self.backend == "radius" and self.users:
+            raise ValueError("with backend: radius the users live in the RADIUS server, not here; "
+                             "remove users (add them on the RADIUS server) or set backend: local")
+        return self
+
+
+_RADIUS_SECRET_MAX = 128  # FreeRADIUS and most NAS implementations stop here; RFC 2865 sets no limit
+
+
+class RadiusServer(Section):
+    """One RADIUS server charon's eap-radius plugin sends the EAP conversation to."""
+
+    address: str = Field(description="the RADIUS server's IP address or DNS name")
+    port: int = Field(1812, ge=1, le=65535, description="its authentication port")
+    acct_port: int = Field(1813, ge=1, le=65535, description="its accounting port")
+    secret: Secret = Field(default_factory=lambda: GENERATE,
+                           description="the shared secret with this server (default: generated, kept 0600)")
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        return check_hostname_or_ip(value)
+
+
+class Radius(Section):
+    """The RADIUS servers behind ``variants.ikev2-eap.backend: radius``, in order of preference."""
+
+    servers: list[RadiusServer] = Field(
+        default_factory=list, description="tried in this order: a server that does not answer is passed over")
+    nas_identifier: str = Field("strongSwan", min_length=1, max_length=253,
+                                description="NAS-Identifier sent in every RADIUS request")
+    accounting: bool = Field(False, description="send accounting Start/Stop (and interim) records")
+    eap_method: Literal["mschapv2", "tls"] = Field(
+        "mschapv2", description="the EAP method clients use through RADIUS: mschapv2 (user name and password) "
+                                "or tls (client certificates the RADIUS server checks)")
+    client_snippet: bool = Field(False, description="write a FreeRADIUS clients.conf entry for this gateway "
+                                                    "(with the shared secret, 0600) under /etc/swan-wizard/radius/")
+
+    @field_validator("servers")
+    @classmethod
+    def _unique_servers(cls, servers: list[RadiusServer]) -> list[RadiusServer]:
+        seen: dict[str, int] = {}
+        for i, server in enumerate(servers):
+            if server.address in seen:
+                raise ValueError(f"servers[{i}] {server.address} repeats servers[{seen[server.address]}]")
+            seen[server.address] = i
+        return servers
 
 
 class Ikev1Xauth(PskChoice):
@@ -495,6 +549,11 @@ class Variants(Section):
             if ipaddress.ip_address(self.l2tp.local_ip) in pool:
                 out.append(Finding("answers.l2tp-local-ip", "error", "variants.l2tp.local_ip",
                                    f"{self.l2tp.local_ip} lies inside pool.addresses {pool}"))
+        if self.ikev2_eap is not None and self.ikev2_eap.backend == "radius" and (
+                answers.radius is None or not answers.radius.servers):
+            out.append(Finding("answers.radius-servers", "error", "radius.servers",
+                               "variants.ikev2-eap.backend: radius needs at least one RADIUS server here "
+                               "(address and secret)"))
         if self.transport is not None:
             own = {answers.server.address, *answers.server.alt_names}
             for i, peer in enumerate(self.transport.peers):
@@ -515,8 +574,17 @@ class Variants(Section):
                         f"user {name} has no client certificate, which {alias} with auth: cert needs: "
                         f"nobody can log in as {name}; issue one named {name}")
                 for alias, name in users_without_certificate(answers)]
+        if answers.radius is not None and (self.ikev2_eap is None or self.ikev2_eap.backend != "radius"):
+            out.append(Finding("answers.radius-unused", "warning", "radius",
+                               "no variant uses these RADIUS servers; set variants.ikev2-eap.backend: radius"))
+        for i, server in enumerate(answers.radius.servers if answers.radius else []):
+            if isinstance(server.secret, str):
+                out.append(Finding("answers.literal-secret", "warning", field_path(("radius", "servers", i, "secret")),
+                                   "a literal shared secret in an answers file; use {env: NAME} or {file: PATH}"))
         for name in ("ikev2-eap", "ikev1-xauth", "l2tp"):
             variant = getattr(self, name.replace("-", "_"))
+            if name == "ikev2-eap" and variant is not None and variant.backend == "radius":
+                continue  # its users live in RADIUS
             if variant is not None and not variant.users:
                 out.append(Finding("answers.no-users", "warning", f"variants.{name}.users",
                                    "no users: nobody can log in with this variant"))
@@ -735,6 +803,7 @@ class Answers(Section):
     uniqueids: bool = Field(True, description="one SA per identity: a new connection replaces the old one")
     logging: str = Field("cfg 2, dmn 2, ike 2, net 2", description="charon log levels per subsystem (charondebug)")
     networking: Networking = Field(default_factory=Networking)
+    radius: Radius | None = Field(None, description="RADIUS servers for variants.ikev2-eap.backend: radius")
 
     @field_validator("logging")
     @classmethod

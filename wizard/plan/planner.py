@@ -33,8 +33,8 @@ from wizard.system.service import ServiceFacts, commands
 
 Progress = Callable[[str, int, int], object]  # (stage, done, total); what it returns is ignored
 
-PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.WIZARD_STATE,
-                paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
+PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.RADIUS_DIR,
+                paths.WIZARD_STATE, paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
 
 
 def _layout_files(answers: Answers, m: Materials, server: ServerSpec) -> list[FileAction]:
@@ -73,6 +73,7 @@ OWNED = (
     paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME, paths.SWANCTL_CONF,
     paths.IPSEC_CACERTS / paths.CA_CERT_NAME, paths.IPSEC_CERTS / paths.HOST_CERT_NAME,
     paths.IPSEC_PRIVATE / paths.HOST_KEY_NAME, paths.SYSCTL_CONF, ledger.LEDGER, profile_cache.CACHE,
+    paths.RADIUS_SETTINGS, paths.RADIUS_CLIENT_SNIPPET,
 )
 
 
@@ -217,6 +218,14 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
         *_layout_files(answers, m, server),
         FileAction(paths.STRONGSWAN_SETTINGS, settings.encode(), 0o644, why="charon logging and plugin settings"),
     ]
+    radius = render_strongswan.radius_settings(answers, creds)
+    if radius is not None:
+        files.append(FileAction(paths.RADIUS_SETTINGS, radius.encode(), 0o600, secret=True,
+                                why="eap-radius plugin: RADIUS servers and their shared secrets"))
+    snippet = render_strongswan.freeradius_client(answers, creds)
+    if snippet is not None:
+        files.append(FileAction(paths.RADIUS_CLIENT_SNIPPET, snippet.encode(), 0o600, secret=True,
+                                why="FreeRADIUS clients.conf entry for this gateway, for the RADIUS hosts"))
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
@@ -251,8 +260,9 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     handouts += [f"generated secret for {c.field} is in {credentials.secret_file(c.key)}"
                  for c in creds.values() if c.generated and not root(credentials.secret_file(c.key)).exists()]
     cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None,
-                    firewall=fw.commands, settings_changed=_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
-                    ) if facts else ()
+                    firewall=fw.commands,
+                    settings_changed=(_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
+                                      or _read_text(root, paths.RADIUS_SETTINGS) != radius)) if facts else ()
     warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings)
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
                 tuple(handouts))
