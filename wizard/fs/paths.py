@@ -58,7 +58,11 @@ CLIENTS_DIR = WIZARD_ETC / "clients"
 PEERS_DIR = WIZARD_ETC / "peers"
 SECRETS_DIR = WIZARD_ETC / "secrets"
 RADIUS_DIR = WIZARD_ETC / "radius"
-RADIUS_CLIENT_SNIPPET = RADIUS_DIR / "clients.conf"
+
+
+def radius_client_snippet(server: str) -> PurePosixPath:
+    """The FreeRADIUS clients.conf entry for the RADIUS server at ``server`` (an address or DNS name)."""
+    return RADIUS_DIR / f"clients.{server}.conf"
 
 # L2TP/IPsec (xl2tpd + pppd)
 XL2TPD_CONF = PurePosixPath("/etc/xl2tpd/xl2tpd.conf")

@@ -73,7 +73,7 @@ OWNED = (
     paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME, paths.SWANCTL_CONF,
     paths.IPSEC_CACERTS / paths.CA_CERT_NAME, paths.IPSEC_CERTS / paths.HOST_CERT_NAME,
     paths.IPSEC_PRIVATE / paths.HOST_KEY_NAME, paths.SYSCTL_CONF, ledger.LEDGER, profile_cache.CACHE,
-    paths.RADIUS_SETTINGS, paths.RADIUS_CLIENT_SNIPPET,
+    paths.RADIUS_SETTINGS,
 )
 
 
@@ -112,6 +112,18 @@ def _stale_secret_files(root: Root, creds: dict[str, Credential]) -> list[FileAc
                        else "no longer part of the answers")
             for entry in sorted(base.iterdir())
             if entry.name not in wanted and entry.is_file() and not entry.is_symlink()]
+
+
+def _stale_radius_files(root: Root, wanted: set[PurePosixPath]) -> list[FileAction]:
+    """clients.conf entries of RADIUS servers no longer in the answers (or no longer asked for): each holds
+    a shared secret, so it goes with its server. Symbolic links stay."""
+    base = root(paths.RADIUS_DIR)
+    if not base.is_dir():
+        return []
+    return [FileAction(paths.RADIUS_DIR / entry.name, None, why="no longer part of the answers")
+            for entry in sorted(base.iterdir())
+            if paths.RADIUS_DIR / entry.name not in wanted and entry.is_file() and not entry.is_symlink()
+            and entry.name.startswith("clients.")]
 
 
 def _peer_files(m: Materials) -> list[FileAction]:
@@ -222,10 +234,9 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     if radius is not None:
         files.append(FileAction(paths.RADIUS_SETTINGS, radius.encode(), 0o600, secret=True,
                                 why="eap-radius plugin: RADIUS servers and their shared secrets"))
-    snippet = render_strongswan.freeradius_client(answers, creds)
-    if snippet is not None:
-        files.append(FileAction(paths.RADIUS_CLIENT_SNIPPET, snippet.encode(), 0o600, secret=True,
-                                why="FreeRADIUS clients.conf entry for this gateway, for the RADIUS hosts"))
+    files += [FileAction(paths.radius_client_snippet(server), text.encode(), 0o600, secret=True,
+                         why=f"FreeRADIUS clients.conf entry for this gateway, for RADIUS server {server}")
+              for server, text in render_strongswan.freeradius_clients(answers, creds).items()]
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
@@ -244,7 +255,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     wanted = {f.path for f in files}
     files += [FileAction(p, None, why="no longer part of the answers") for p in OWNED if p not in wanted
               and root(p).is_file()]
-    files += profiles.stale_client_files(root, wanted)
+    files += profiles.stale_client_files(root, wanted) + _stale_radius_files(root, wanted)
     private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients), *client_profiles.dirs,
                *(paths.PEERS_DIR / name for name, _ in m.peers)]
     # One set of parents, as text (PurePosixPath.parents costs more than the rest of a large plan): a

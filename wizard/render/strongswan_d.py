@@ -104,24 +104,28 @@ def radius_settings(answers: Answers, creds: dict[str, Credential]) -> str | Non
     return HEADER + render_settings(radius_tree(answers, creds))
 
 
-def freeradius_client(answers: Answers, creds: dict[str, Credential]) -> str | None:
-    """A FreeRADIUS clients.conf entry for this gateway, for the admin to install on each RADIUS host."""
+def freeradius_clients(answers: Answers, creds: dict[str, Credential]) -> dict[str, str]:
+    """Per RADIUS server (by address), the FreeRADIUS clients.conf entry that lets this gateway in: each
+    server has its own shared secret, and one clients.conf may list the gateway's address only once."""
     if not radius_backend(answers) or answers.radius is None or not answers.radius.client_snippet:
-        return None
+        return {}
     address = answers.server.address
+    ipaddr = address if is_ip(address) else formats.freeradius_string(address, "server.address")
     shortname = formats.freeradius_string(answers.radius.nas_identifier, "radius.nas_identifier")
-    lines = ["# FreeRADIUS clients.conf entry for this VPN gateway: append it to /etc/freeradius/3.0/clients.conf",
-             "# on the RADIUS host below and restart freeradius. ipaddr is the address the gateway's requests come",
-             "# from; change it if the gateway reaches the RADIUS server from another one.", HEADER.rstrip("\n")]
-    for i, server in enumerate(answers.radius.servers):
+    out = {}
+    for server in answers.radius.servers:
         text, field = _radius_secret(creds, server.address)
-        lines += ["", f"# for RADIUS server {server.address}",
-                  f"client swan-wizard-{i + 1} {{",
-                  f"    ipaddr = {address if is_ip(address) else formats.freeradius_string(address, 'server.address')}",
-                  f"    secret = {formats.freeradius_string(text, field)}",
-                  f"    shortname = {shortname}",
-                  "}"]
-    return "\n".join(lines) + "\n"
+        out[server.address] = "\n".join([
+            f"# FreeRADIUS clients.conf entry for this VPN gateway on RADIUS server {server.address}: append it to",
+            "# /etc/freeradius/3.0/clients.conf there and restart freeradius. ipaddr is the address the gateway's",
+            "# requests come from; change it if the gateway reaches the RADIUS server from another one.",
+            HEADER.rstrip("\n"),
+            "client swan-wizard {",
+            f"    ipaddr = {ipaddr}",
+            f"    secret = {formats.freeradius_string(text, field)}",
+            f"    shortname = {shortname}",
+            "}", ""])
+    return out
 
 
 def sysctl_conf(answers: Answers) -> str | None:
