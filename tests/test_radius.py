@@ -1,0 +1,200 @@
+"""EAP users in RADIUS: the answers, the eap-radius settings, the connection in both layouts, the files' modes,
+and the shared secrets kept out of every plan text. The real thing is in test_radius_lab.py."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import parseback
+import pytest
+
+from wizard import cli
+from wizard.fs import paths
+from wizard.fs.paths import Root
+from wizard.model import answers_file
+from wizard.model.answers import Answers, answers_warnings
+from wizard.problems import InvalidAnswers
+
+BASE = """\
+version: 1
+server: {address: 198.51.100.1}
+ca: {key: ecdsa-p256}
+host: {key: ecdsa-p256}
+"""
+RADIUS = """\
+variants:
+  ikev2-eap: {backend: radius}
+radius:
+  servers:
+    - {address: 192.0.2.10, secret: {env: RADIUS_ONE}}
+    - {address: radius2.example.com, port: 11812, acct_port: 11813}
+  nas_identifier: gw-zurich
+  accounting: true
+  client_snippet: true
+"""
+SECRET_ONE = "first-shared-secret-x9"
+
+
+def parse(extra: str) -> Answers:
+    return answers_file.parse(BASE + extra, "a.yaml")
+
+
+def problems(extra: str) -> dict[str, str]:
+    with pytest.raises(InvalidAnswers) as info:
+        parse(extra)
+    return {p.field: p.message for p in info.value.problems}
+
+
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, text: str,
+        command: str = "apply", secret: str = SECRET_ONE) -> tuple[int, str, Root]:
+    monkeypatch.setenv("RADIUS_ONE", secret)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(BASE + text)
+    root = Root.of(tmp_path / "root")
+    capsys.readouterr()
+    code = cli.main([command, str(answers), "--root", str(root.path)])
+    out, err = capsys.readouterr()
+    return code, out + err, root
+
+
+# -- the answers ------------------------------------------------------------------------------------
+
+def test_defaults_and_the_complete_section() -> None:
+    assert parse("variants: {ikev2-eap: {}}\n").variants.ikev2_eap.backend == "local"  # type: ignore[union-attr]
+    radius = parse(RADIUS).radius
+    assert radius is not None and radius.eap_method == "mschapv2" and radius.accounting
+    assert [(s.address, s.port, s.acct_port) for s in radius.servers] == [
+        ("192.0.2.10", 1812, 1813), ("radius2.example.com", 11812, 11813)]
+    assert parse("variants: {ikev2-eap: {backend: radius}}\nradius: {servers: [{address: 192.0.2.1}]}\n"
+                 ).radius.nas_identifier == "strongSwan"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("radius", ["", "radius: {}\n", "radius: {servers: []}\n"])
+def test_radius_backend_without_servers_names_radius_servers(radius: str) -> None:
+    found = problems("variants: {ikev2-eap: {backend: radius}}\n" + radius)
+    assert list(found) == ["radius.servers"] and "at least one RADIUS server" in found["radius.servers"]
+
+
+def test_users_listed_with_the_radius_backend_are_refused_with_the_reason() -> None:
+    found = problems("variants: {ikev2-eap: {backend: radius, users: [{name: bob}]}}\n"
+                     "radius: {servers: [{address: 192.0.2.1}]}\n")
+    assert list(found) == ["variants.ikev2-eap"], found
+    assert "users live in the RADIUS server" in found["variants.ikev2-eap"]
+
+
+@pytest.mark.parametrize(("extra", "field", "words"), [
+    ("radius: {servers: [{address: 192.0.2.1}, {address: 192.0.2.1}]}\n", "radius.servers", "repeats"),
+    ("radius: {servers: [{address: 'radius server'}]}\n", "radius.servers[0].address", "neither a DNS name"),
+    ("radius: {servers: [{address: 'fe80::1%eth0'}]}\n", "radius.servers[0].address", "scope id"),
+    ("radius: {servers: [{address: 192.0.2.1, port: 0}]}\n", "radius.servers[0].port", "greater than"),
+    ("radius: {servers: [{address: 192.0.2.1}], eap_method: pap}\n", "radius.eap_method", "mschapv2"),
+    ("radius: {servers: [{address: 192.0.2.1}], nas_identifier: \"gw\\nnas_identifier = evil\"}\n",
+     "radius.nas_identifier", "control"),
+    ("radius: {servers: [{address: 192.0.2.1, secret: {env: 'A B'}}]}\n", "radius.servers[0].secret", "variable"),
+])
+def test_each_value_is_checked(extra: str, field: str, words: str) -> None:
+    found = problems("variants: {ikev2-eap: {backend: radius}}\n" + extra)
+    assert field in found and words in found[field], found
+
+
+def test_warnings_name_the_field() -> None:
+    unused = {f.field: f.message for f in answers_warnings(parse("variants: {ikev2-eap: {}}\n"
+                                                                 "radius: {servers: [{address: 192.0.2.1}]}\n"))}
+    assert "set variants.ikev2-eap.backend: radius" in unused["radius"]
+    literal = {f.field for f in answers_warnings(parse(
+        "variants: {ikev2-eap: {backend: radius}}\nradius: {servers: [{address: 192.0.2.1, secret: s3cret}]}\n"))}
+    assert "radius.servers[0].secret" in literal
+    assert "variants.ikev2-eap.users" not in literal  # no "no users" warning: they live in RADIUS
+
+
+# -- what is written --------------------------------------------------------------------------------
+
+def test_eap_radius_settings_file_is_0600_and_reads_back(tmp_path, capsys, monkeypatch) -> None:
+    code, text, root = run(tmp_path, capsys, monkeypatch, RADIUS)
+    assert code == 0, text
+    path = root(paths.RADIUS_SETTINGS)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    plugin = parseback.settings(path.read_text()).section("charon", "plugins", "eap-radius")
+    assert plugin is not None
+    assert (plugin.get("nas_identifier"), plugin.get("accounting")) == ("gw-zurich", "yes")
+    first, second = (plugin.section("servers", name) for name in ("radius-1", "radius-2"))
+    assert first is not None and second is not None
+    assert (first.get("address"), first.get("secret"), first.get("auth_port"), first.get("acct_port")) == (
+        "192.0.2.10", SECRET_ONE, "1812", "1813")
+    generated = root(paths.SECRETS_DIR / "radius.server.radius2.example.com").read_text().strip()
+    assert (second.get("address"), second.get("secret"), second.get("auth_port")) == (
+        "radius2.example.com", generated, "11812")
+    # the list's order is the order of preference, one step apart (see strongswan_d.radius_tree)
+    assert (first.get("preference"), second.get("preference")) == ("1", "0")
+    # the world-readable settings file holds no secret
+    main = root(paths.STRONGSWAN_SETTINGS).read_text()
+    assert SECRET_ONE not in main and generated not in main and "eap-radius" not in main
+
+
+def test_clients_conf_entries_per_server_0600_in_a_0700_directory(tmp_path, capsys, monkeypatch) -> None:
+    code, text, root = run(tmp_path, capsys, monkeypatch, RADIUS)
+    assert code == 0, text
+    assert stat.S_IMODE(root(paths.RADIUS_DIR).stat().st_mode) == 0o700
+    first = root(paths.radius_client_snippet("192.0.2.10"))
+    assert stat.S_IMODE(first.stat().st_mode) == 0o600
+    entry = first.read_text()
+    assert "client swan-wizard {" in entry and "ipaddr = 198.51.100.1" in entry
+    assert f'secret = "{SECRET_ONE}"' in entry and 'shortname = "gw-zurich"' in entry
+    # without client_snippet the entries go again (each holds a shared secret)
+    code, text, root = run(tmp_path, capsys, monkeypatch, RADIUS.replace("client_snippet: true", "client_snippet: no"))
+    assert code == 0, text
+    assert not first.exists() and not list(root(paths.RADIUS_DIR).iterdir())
+
+
+@pytest.mark.parametrize("layout", ["swanctl", "ipsec"])
+def test_the_eap_connection_hands_authentication_to_radius(tmp_path, capsys, monkeypatch, layout: str) -> None:
+    code, text, root = run(tmp_path, capsys, monkeypatch, f"layout: {layout}\n" + RADIUS)
+    assert code == 0, text
+    if layout == "swanctl":
+        conf = parseback.settings(root(paths.SWANCTL_CONF).read_text())
+        remote = conf.section("connections", "IPSec-IKEv2-EAP", "remote")
+        assert remote is not None and (remote.get("auth"), remote.get("eap_id")) == ("eap-radius", "%any")
+        assert conf.section("secrets") is None  # no local EAP users
+    else:
+        conns, _ = parseback.ipsec_conf(root(paths.IPSEC_CONF).read_text())
+        options = {k: s.value for k, s in conns["IPSec-IKEv2-EAP"].options.items()}
+        assert (options["rightauth"], options["eap_identity"]) == ("eap-radius", "%any")
+        assert "NTLM" not in root(paths.IPSEC_SECRETS).read_text()
+    assert stat.S_IMODE(root(paths.RADIUS_SETTINGS).stat().st_mode) == 0o600
+
+
+def test_shared_secrets_never_in_plan_or_apply_output(tmp_path, capsys, monkeypatch) -> None:
+    code, planned, root = run(tmp_path, capsys, monkeypatch, RADIUS, command="plan")
+    assert code == 0, planned
+    assert str(paths.RADIUS_SETTINGS) in planned and "clients.192.0.2.10.conf" in planned
+    code, applied, root = run(tmp_path, capsys, monkeypatch, RADIUS)
+    generated = root(paths.SECRETS_DIR / "radius.server.radius2.example.com").read_text().strip()
+    # a changed secret: the diff of the settings file must not show either value
+    code, replanned, _ = run(tmp_path, capsys, monkeypatch, RADIUS, command="plan", secret="second-value-y7")
+    assert code == 0 and "eap-radius" not in replanned.replace("eap-radius plugin", "")
+    for text in (planned, applied, replanned):
+        assert SECRET_ONE not in text and generated not in text and "second-value-y7" not in text
+
+
+def test_a_secret_strongswan_conf_cannot_hold_is_refused_with_its_field(tmp_path, capsys, monkeypatch) -> None:
+    code, text, _ = run(tmp_path, capsys, monkeypatch, RADIUS, secret="line\nbreak")
+    assert code == 2 and "radius.servers[0].secret" in text, text
+    # a quote is fine in strongswan.conf (escaped) and reads back as itself ...
+    no_snippet = RADIUS.replace("client_snippet: true", "client_snippet: false")
+    code, text, root = run(tmp_path, capsys, monkeypatch, no_snippet, secret='a"b\\c')
+    assert code == 0, text
+    plugin = parseback.settings(root(paths.RADIUS_SETTINGS).read_text()).section("charon", "plugins", "eap-radius")
+    assert plugin is not None and plugin.section("servers", "radius-1").get("secret") == 'a"b\\c'  # type: ignore[union-attr]
+    # ... but FreeRADIUS would unescape or expand it in clients.conf: refused there, naming the field
+    code, text, _ = run(tmp_path, capsys, monkeypatch, RADIUS, secret="cost$100")
+    assert code == 2 and "radius.servers[0].secret" in text and "FreeRADIUS" in text, text
+
+
+def test_local_backend_is_unchanged(tmp_path, capsys, monkeypatch) -> None:
+    code, text, root = run(tmp_path, capsys, monkeypatch, "variants: {ikev2-eap: {users: [{name: bob}]}}\n")
+    assert code == 0, text
+    assert not root(paths.RADIUS_SETTINGS).exists() and not root(paths.RADIUS_DIR).exists()
+    remote = parseback.settings(root(paths.SWANCTL_CONF).read_text()).section("connections", "IPSec-IKEv2-EAP",
+                                                                                "remote")
+    assert remote is not None and remote.get("auth") == "eap-mschapv2"
