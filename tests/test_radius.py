@@ -198,3 +198,35 @@ def test_local_backend_is_unchanged(tmp_path, capsys, monkeypatch) -> None:
     remote = parseback.settings(root(paths.SWANCTL_CONF).read_text()).section("connections", "IPSec-IKEv2-EAP",
                                                                                 "remote")
     assert remote is not None and remote.get("auth") == "eap-mschapv2"
+
+
+def test_selftest_skips_the_eap_variant_with_the_reason(tmp_path: Path) -> None:
+    from wizard.checks import selftest
+    from wizard.model.secrets import SecretSource
+
+    cases, skipped = selftest.cases(parse(RADIUS), Root.of(tmp_path), SecretSource(base_dir=tmp_path), "t0")
+    assert not [c for c in cases if c.variant == "ikev2-eap"]
+    reasons = {r.variant: r.detail for r in skipped}
+    assert "live in RADIUS" in reasons["ikev2-eap"]
+
+
+def test_support_bundle_holds_no_shared_secret(tmp_path, capsys, monkeypatch) -> None:
+    import tarfile
+
+    code, text, root = run(tmp_path, capsys, monkeypatch, RADIUS)
+    assert code == 0, text
+    generated = root(paths.SECRETS_DIR / "radius.server.radius2.example.com").read_text().strip()
+    # A secret can reach charon's log (level 4 logs secrets); the bundle's log must not carry it.
+    log = root(paths.CHARON_LOG)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"Dec  5 08:48:38.264 00[CFG] secret {SECRET_ONE} and {generated}\n")
+    bundle = tmp_path / "support.tar.gz"
+    cli.main(["doctor", "--root", str(root.path), "--answers", str(tmp_path / "answers.yaml"), "--offline",
+              "--bundle", str(bundle)])
+    capsys.readouterr()
+    with tarfile.open(bundle) as tar:
+        members = {m.name: tar.extractfile(m).read().decode(errors="replace")  # type: ignore[union-attr]
+                   for m in tar.getmembers() if m.isfile()}
+    assert any("swan-wizard-radius.conf" in name for name in members), list(members)
+    for name, content in members.items():
+        assert SECRET_ONE not in content and generated not in content, name
