@@ -230,3 +230,15 @@ def test_support_bundle_holds_no_shared_secret(tmp_path, capsys, monkeypatch) ->
     assert any("swan-wizard-radius.conf" in name for name in members), list(members)
     for name, content in members.items():
         assert SECRET_ONE not in content and generated not in content, name
+
+
+def test_the_users_step_leaves_radius_users_to_radius() -> None:
+    from screens.steps import has_user_variants
+    from screens.users import enabled_user_variants
+
+    radius_only = parse(RADIUS)
+    assert not has_user_variants(radius_only)
+    xauth = "ikev2-eap: {backend: radius}\n  ikev1-xauth: {auth: psk}"
+    both = parse(RADIUS.replace("ikev2-eap: {backend: radius}", xauth))
+    assert [alias for alias, _, _ in enabled_user_variants(both.variants)] == ["ikev1-xauth"]
+    assert has_user_variants(parse("variants: {ikev2-eap: {}}\n"))

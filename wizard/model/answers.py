@@ -486,6 +486,12 @@ class Variants(Section):
                              "set auth: cert for one of them")
         return self
 
+    def with_local_users(self) -> list[str]:
+        """The enabled variants whose users this server keeps (ikev2-eap with backend: radius keeps none)."""
+        return [alias for alias in ("ikev2-eap", "ikev1-xauth", "l2tp")
+                if (section := getattr(self, alias.replace("-", "_"))) is not None
+                and getattr(section, "backend", "local") == "local"]
+
     def enabled(self) -> list[str]:
         return [f.alias or name for name, f in type(self).model_fields.items() if getattr(self, name) is not None]
 
