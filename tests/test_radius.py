@@ -242,3 +242,38 @@ def test_the_users_step_leaves_radius_users_to_radius() -> None:
     both = parse(RADIUS.replace("ikev2-eap: {backend: radius}", xauth))
     assert [alias for alias, _, _ in enabled_user_variants(both.variants)] == ["ikev1-xauth"]
     assert has_user_variants(parse("variants: {ikev2-eap: {}}\n"))
+
+
+XAUTH_RADIUS = """\
+variants:
+  ikev1-xauth: {auth: psk, backend: radius}
+radius:
+  servers: [{address: 192.0.2.10, secret: {env: RADIUS_ONE}}]
+"""
+
+
+def test_xauth_users_in_radius_answers() -> None:
+    found = problems("variants: {ikev1-xauth: {auth: psk, backend: radius}}\n")
+    assert "variants.ikev1-xauth.backend" in found["radius.servers"]
+    found = problems("variants: {ikev1-xauth: {auth: psk, backend: radius, users: [{name: carol}]}}\n"
+                     "radius: {servers: [{address: 192.0.2.1}]}\n")
+    assert "users live in the RADIUS server" in found["variants.ikev1-xauth"]
+    assert "variants.ikev1-xauth.users" not in {f.field for f in answers_warnings(parse(XAUTH_RADIUS))}
+
+
+@pytest.mark.parametrize("layout", ["swanctl", "ipsec"])
+def test_xauth_round_goes_to_radius(tmp_path, capsys, monkeypatch, layout: str) -> None:
+    from wizard.checks import selftest
+    from wizard.model.secrets import SecretSource
+
+    code, text, root = run(tmp_path, capsys, monkeypatch, f"layout: {layout}\n" + XAUTH_RADIUS)
+    assert code == 0, text
+    if layout == "swanctl":
+        conn = parseback.settings(root(paths.SWANCTL_CONF).read_text()).section("connections", "CiscoIPSec")
+        assert conn is not None and conn.section("remote-2").get("auth") == "xauth-radius"  # type: ignore[union-attr]
+    else:
+        conns, _ = parseback.ipsec_conf(root(paths.IPSEC_CONF).read_text())
+        assert conns["CiscoIPSec"].options["rightauth2"].value == "xauth-radius"
+    assert SECRET_ONE in root(paths.RADIUS_SETTINGS).read_text()
+    _cases, skipped = selftest.cases(parse(XAUTH_RADIUS), root, SecretSource(base_dir=tmp_path), "t0")
+    assert "live in RADIUS" in {r.variant: r.detail for r in skipped}["ikev1-xauth"]

@@ -29,7 +29,19 @@ from lab import (
     assert_tunnel_carries_tcp,
     open_lab,
 )
-from variants_helpers import POOL, apply_cli, ca_pem, conf, initiate, road_warrior, start_client, start_server
+from variants_helpers import (
+    IKEV1_CLIENT_ESP,
+    IKEV1_CLIENT_IKE,
+    POOL,
+    apply_cli,
+    ca_pem,
+    conf,
+    initiate,
+    read_secret,
+    road_warrior,
+    start_client,
+    start_server,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -50,7 +62,10 @@ TOPOLOGY = Topology(
 )
 
 
-def answers(servers: list[str]) -> str:
+EAP_RADIUS = "  ikev2-eap: {backend: radius}\n"
+
+
+def answers(servers: list[str], variants: str = EAP_RADIUS) -> str:
     entries = ", ".join(f"{{address: {RADIUS[name][0]}, secret: {{file: {name}.secret}}}}" for name in servers)
     return f"""\
 version: 1
@@ -58,8 +73,7 @@ server: {{address: {SERVER_ADDR}}}
 ca: {{key: ecdsa-p256}}
 host: {{key: ecdsa-p256}}
 variants:
-  ikev2-eap: {{backend: radius}}
-pool: {{addresses: {POOL}, dns: [{SERVER_LAN_ADDR}]}}
+{variants}pool: {{addresses: {POOL}, dns: [{SERVER_LAN_ADDR}]}}
 radius:
   servers: [{entries}]
   nas_identifier: gw-lab
@@ -151,12 +165,13 @@ def radius_lab(tmp_path: Path):
         yield lab
 
 
-def setup(lab: Lab, tmp_path: Path, servers: list[str]) -> tuple[Path, dict[str, FreeRadius]]:
+def setup(lab: Lab, tmp_path: Path, servers: list[str],
+          variants: str = EAP_RADIUS) -> tuple[Path, dict[str, FreeRadius]]:
     work = tmp_path / "work"
     work.mkdir()
     for name in servers:
         (work / f"{name}.secret").write_text(SECRETS[name] + "\n")
-    root = apply_cli(work, answers(servers))
+    root = apply_cli(work, answers(servers, variants))
     radius = {}
     for name in servers:
         entry = (root / f"etc/swan-wizard/radius/clients.{RADIUS[name][0]}.conf").read_text()
@@ -240,3 +255,29 @@ def test_wrong_shared_secret(radius_lab: Lab, tmp_path: Path) -> None:
     assert lines(radius["radius1"].log(), r"invalid Message-Authenticator!  \(Shared secret is incorrect\.\)")
     assert lines(server.log(), r"RADIUS Access-Request timed out after 4 attempts")
     assert not lines(server.log(), r"authentication of '198\.18\.0\.2' with EAP successful")
+
+
+def xauth_conf(root: Path, password: str) -> str:
+    conn = road_warrior(1, {"auth": "psk"}, "psk", xauth_id=USER, ike=IKEV1_CLIENT_IKE, esp=IKEV1_CLIENT_ESP,
+                        child="xauth")
+    return conf({"xauth": conn}, {"ike-group": {"secret": read_secret(root, "xauth.psk")},
+                                  "xauth-alice": {"id": USER, "secret": password}})
+
+
+def test_ikev1_xauth_users_in_radius(radius_lab: Lab, tmp_path: Path) -> None:
+    root, radius = setup(radius_lab, tmp_path, ["radius1"], "  ikev1-xauth: {auth: psk, backend: radius}\n")
+    radius["radius1"].start()
+    server, _ = start_server(radius_lab, root, "swanctl", ("CiscoIPSec",))
+    client = start_client(radius_lab, {"/etc/swanctl/swanctl.conf": xauth_conf(root, "not-" + PASSWORD)})
+    assert initiate(client, "xauth").returncode != 0
+    assert lines(radius["radius1"].log(), r"Login incorrect.*\[alice")
+    (client.dir / "etc/swanctl/swanctl.conf").write_text(xauth_conf(root, PASSWORD))
+    client.swanctl("--load-creds", "--clear", "--noprompt")
+    done = initiate(client, "xauth")
+    assert done.returncode == 0, done.stdout + done.stderr + server.log()[-4000:]
+    client.wait_child_installed("xauth")
+    assert lines(radius["radius1"].log(), r"Login OK: \[alice")
+    assert_tunnel_carries_tcp(client, server, server_addr=SERVER_LAN_ADDR)
+    log = server.log()
+    assert lines(log, r"RADIUS authentication of 'alice' failed") and lines(log, r"received RADIUS Access-Accept")
+    assert lines(log, r"XAuth authentication of 'alice' successful")

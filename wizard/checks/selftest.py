@@ -108,7 +108,10 @@ def cases(answers: Answers, root: Root, source: SecretSource, token: str) -> tup
         out.append(_Case("ikev2-eap", "st-eap", conn, secrets={"eap-st": {"id": user, "secret": password}},
                          server_shared=[{"id": f"swan-selftest-eap-{token}", "type": "EAP", "data": password,
                                          "owners": [user]}]))
-    if v.ikev1_xauth is not None:
+    if v.ikev1_xauth is not None and v.ikev1_xauth.backend == "radius":
+        skipped.append(Result("ikev1-xauth", "skipped", "the users live in RADIUS (backend: radius): log in with a "
+                              "RADIUS user; `swan-wizard doctor` reads charon's RADIUS lines"))
+    elif v.ikev1_xauth is not None:
         x = v.ikev1_xauth
         user, password = f"selftest-{token}", generate_password()
         conn = _base_conn(answers, 1, x.local_ts)

@@ -307,14 +307,15 @@ class Ikev2Eap(Section):
 
     _check_ts = field_validator("local_ts")(lambda v: check_networks(v))
     _check_users = field_validator("users")(lambda v: _unique_users(v))
+    _users_where_they_live = model_validator(mode="after")(lambda self: _users_live_in_backend(self))
 
-    @model_validator(mode="after")
-    def _users_where_they_live(self) -> Ikev2Eap:
-        # With RADIUS, charon never looks at local EAP secrets: users listed here could not log in.
-        if self.backend == "radius" and self.users:
-            raise ValueError("with backend: radius the users live in the RADIUS server, not here; "
-                             "remove users (add them on the RADIUS server) or set backend: local")
-        return self
+
+def _users_live_in_backend(section: Any) -> Any:
+    # With RADIUS, charon never looks at local EAP/XAuth secrets: users listed here could not log in.
+    if section.backend == "radius" and section.users:
+        raise ValueError("with backend: radius the users live in the RADIUS server, not here; "
+                         "remove users (add them on the RADIUS server) or set backend: local")
+    return section
 
 
 _RADIUS_SECRET_MAX = 128  # FreeRADIUS and most NAS implementations stop here; RFC 2865 sets no limit
@@ -370,8 +371,12 @@ class Ikev1Xauth(PskChoice):
     users: list[User] = Field(default_factory=list)
     local_ts: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"],
                                 description="the one network reached through the tunnel (IKEv1: one selector)")
+    backend: Literal["local", "radius"] = Field(
+        "local", description="local: the users below, in a 0600 file on this server; radius: XAuth logins "
+                             "are checked by the RADIUS servers of the radius section (xauth-radius)")
 
     _check_users = field_validator("users")(lambda v: _unique_users(v))
+    _users_where_they_live = model_validator(mode="after")(lambda self: _users_live_in_backend(self))
 
     @field_validator("local_ts")
     @classmethod
@@ -486,6 +491,11 @@ class Variants(Section):
                              "set auth: cert for one of them")
         return self
 
+    def users_in_radius(self) -> list[str]:
+        """The enabled variants whose logins RADIUS checks (backend: radius)."""
+        return [alias for alias in ("ikev2-eap", "ikev1-xauth")
+                if (section := getattr(self, alias.replace("-", "_"))) is not None and section.backend == "radius"]
+
     def with_local_users(self) -> list[str]:
         """The enabled variants whose users this server keeps (ikev2-eap with backend: radius keeps none)."""
         return [alias for alias in ("ikev2-eap", "ikev1-xauth", "l2tp")
@@ -555,11 +565,11 @@ class Variants(Section):
             if ipaddress.ip_address(self.l2tp.local_ip) in pool:
                 out.append(Finding("answers.l2tp-local-ip", "error", "variants.l2tp.local_ip",
                                    f"{self.l2tp.local_ip} lies inside pool.addresses {pool}"))
-        if self.ikev2_eap is not None and self.ikev2_eap.backend == "radius" and (
-                answers.radius is None or not answers.radius.servers):
+        users_in_radius = self.users_in_radius()
+        if users_in_radius and (answers.radius is None or not answers.radius.servers):
             out.append(Finding("answers.radius-servers", "error", "radius.servers",
-                               "variants.ikev2-eap.backend: radius needs at least one RADIUS server here "
-                               "(address and secret)"))
+                               " and ".join(f"variants.{alias}.backend" for alias in users_in_radius)
+                               + ": radius needs at least one RADIUS server here (address and secret)"))
         if self.transport is not None:
             own = {answers.server.address, *answers.server.alt_names}
             for i, peer in enumerate(self.transport.peers):
@@ -580,16 +590,17 @@ class Variants(Section):
                         f"user {name} has no client certificate, which {alias} with auth: cert needs: "
                         f"nobody can log in as {name}; issue one named {name}")
                 for alias, name in users_without_certificate(answers)]
-        if answers.radius is not None and (self.ikev2_eap is None or self.ikev2_eap.backend != "radius"):
+        if answers.radius is not None and not self.users_in_radius():
             out.append(Finding("answers.radius-unused", "warning", "radius",
-                               "no variant uses these RADIUS servers; set variants.ikev2-eap.backend: radius"))
+                               "no variant uses these RADIUS servers; set variants.ikev2-eap.backend: radius "
+                               "(or variants.ikev1-xauth.backend: radius)"))
         for i, server in enumerate(answers.radius.servers if answers.radius else []):
             if isinstance(server.secret, str):
                 out.append(Finding("answers.literal-secret", "warning", field_path(("radius", "servers", i, "secret")),
                                    "a literal shared secret in an answers file; use {env: NAME} or {file: PATH}"))
         for name in ("ikev2-eap", "ikev1-xauth", "l2tp"):
             variant = getattr(self, name.replace("-", "_"))
-            if name == "ikev2-eap" and variant is not None and variant.backend == "radius":
+            if name in self.users_in_radius():
                 continue  # its users live in RADIUS
             if variant is not None and not variant.users:
                 out.append(Finding("answers.no-users", "warning", f"variants.{name}.users",

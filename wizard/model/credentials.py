@@ -114,7 +114,7 @@ def resolve(answers: Answers, root: Root, source: SecretSource,
         for i, peer in enumerate(v.transport.peers):
             if peer.auth == "psk":
                 add(peer.psk, "transport", peer.name, f"variants.transport.peers[{i}].psk")
-    if v.ikev2_eap is not None and v.ikev2_eap.backend == "radius" and answers.radius is not None:
+    if v.users_in_radius() and answers.radius is not None:
         for i, server in enumerate(answers.radius.servers):
             add(server.secret, "radius", server.address, f"radius.servers[{i}].secret")
     typed: tuple[tuple[Variant, str, Ikev1Xauth | L2tp | None], ...] = (

@@ -42,7 +42,7 @@ class ConnSpec:
     local_auth: Literal["pubkey", "psk"] = "pubkey"
     local_cert: str | None = paths.HOST_CERT_NAME
     remote_auth: str = "pubkey"  # pubkey | eap-mschapv2 | eap-radius | psk
-    remote_auth2: str | None = None  # xauth in a second round (IKEv1 Cisco)
+    remote_auth2: str | None = None  # xauth or xauth-radius in a second round (IKEv1 Cisco)
     remote_ca: str | None = None  # pin client certificates to this CA (file name)
     remote_id: str | None = None  # None: any identity
     remote_addrs: str | None = None  # None: any address (road warriors)
@@ -153,7 +153,9 @@ def connections(answers: Answers) -> tuple[ConnSpec, ...]:
             name=CONN_IKEV1_XAUTH, version=1,
             local_auth="pubkey" if x.auth == "cert" else "psk",
             local_cert=paths.HOST_CERT_NAME if x.auth == "cert" else None,
-            remote_auth="pubkey" if x.auth == "cert" else "psk", remote_auth2="xauth",
+            remote_auth="pubkey" if x.auth == "cert" else "psk",
+            # backend radius: the eap-radius plugin's XAuth backend asks RADIUS (User-Name/User-Password).
+            remote_auth2="xauth-radius" if x.backend == "radius" else "xauth",
             remote_ca=paths.CA_CERT_NAME if x.auth == "cert" else None,
             local_ts=tuple(x.local_ts),  # one network: the model refuses more (IKEv1 uses only the first)
             **ike1, **rw))

@@ -66,8 +66,7 @@ def strongswan_settings(answers: Answers, esp: str = "kernel") -> str:
 
 
 def radius_backend(answers: Answers) -> bool:
-    eap = answers.variants.ikev2_eap
-    return eap is not None and eap.backend == "radius" and answers.radius is not None
+    return bool(answers.variants.users_in_radius()) and answers.radius is not None
 
 
 def _radius_secret(creds: dict[str, Credential], address: str) -> tuple[str, str]:

@@ -346,7 +346,8 @@ RULES: tuple[LogRule, ...] = (
         ("no XAuth ", "XAuth authentication of"), "warning",
         "Unknown XAuth user or wrong password (IKEv1 Cisco IPsec).",
         "Check the user against variants.ikev1-xauth.users and the password handed out.",
-        "§6 row 21", "lab", refine=r"(?:no XAuth \S+ found for|XAuth authentication of .* failed)"),
+        "§6 row 21", "lab", refine=r"(?:no XAuth \S+ found for|XAuth authentication of .* failed)",
+        unless_context=("radius-auth",)),
 )
 
 
