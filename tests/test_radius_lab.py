@@ -65,8 +65,9 @@ TOPOLOGY = Topology(
 EAP_RADIUS = "  ikev2-eap: {backend: radius}\n"
 
 
-def answers(servers: list[str], variants: str = EAP_RADIUS) -> str:
-    entries = ", ".join(f"{{address: {RADIUS[name][0]}, secret: {{file: {name}.secret}}}}" for name in servers)
+def answers(servers: list[str], variants: str = EAP_RADIUS, acct_port: int = 1813) -> str:
+    entries = ", ".join(f"{{address: {RADIUS[name][0]}, secret: {{file: {name}.secret}}, acct_port: {acct_port}}}"
+                        for name in servers)
     return f"""\
 version: 1
 server: {{address: {SERVER_ADDR}}}
@@ -165,13 +166,13 @@ def radius_lab(tmp_path: Path):
         yield lab
 
 
-def setup(lab: Lab, tmp_path: Path, servers: list[str],
-          variants: str = EAP_RADIUS) -> tuple[Path, dict[str, FreeRadius]]:
+def setup(lab: Lab, tmp_path: Path, servers: list[str], variants: str = EAP_RADIUS,
+          acct_port: int = 1813) -> tuple[Path, dict[str, FreeRadius]]:
     work = tmp_path / "work"
     work.mkdir()
     for name in servers:
         (work / f"{name}.secret").write_text(SECRETS[name] + "\n")
-    root = apply_cli(work, answers(servers, variants))
+    root = apply_cli(work, answers(servers, variants, acct_port))
     radius = {}
     for name in servers:
         entry = (root / f"etc/swan-wizard/radius/clients.{RADIUS[name][0]}.conf").read_text()
@@ -255,6 +256,19 @@ def test_wrong_shared_secret(radius_lab: Lab, tmp_path: Path) -> None:
     assert lines(radius["radius1"].log(), r"invalid Message-Authenticator!  \(Shared secret is incorrect\.\)")
     assert lines(server.log(), r"RADIUS Access-Request timed out after 4 attempts")
     assert not lines(server.log(), r"authentication of '198\.18\.0\.2' with EAP successful")
+
+
+def test_refused_accounting_closes_the_session(radius_lab: Lab, tmp_path: Path) -> None:
+    root, radius = setup(radius_lab, tmp_path, ["radius1"], acct_port=1814)  # nothing listens there
+    radius["radius1"].start()
+    server, _ = start_server(radius_lab, root, "swanctl", ("IPSec-IKEv2-EAP",))
+    client = eap_client(radius_lab, root, PASSWORD)
+    initiate(client, "eap")  # authenticated by RADIUS, then the accounting Start is refused
+    server.wait_log("deleting IKE_SA after RADIUS timeout")
+    log = server.log()
+    assert lines(log, r"RADIUS authentication of 'alice' successful")
+    assert lines(log, r"sending RADIUS Accounting-Request to server 'radius-1'")
+    radius_lab.wait_for(lambda: not server.list_sas(), 10, "the session closed")
 
 
 def xauth_conf(root: Path, password: str) -> str:

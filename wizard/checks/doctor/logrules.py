@@ -66,6 +66,7 @@ CONTEXTS: dict[str, str] = {
     "subject certificate invalid": "cert-invalid",
     # eap-radius: RADIUS decided (an EAP failure after it is RADIUS's refusal, not a local user's)
     "RADIUS authentication of ": "radius-auth",
+    "sending RADIUS Accounting-Request": "radius-acct",
     # kernel-libipsec's own words (kernel-netlink says neither): charon already carries ESP in userspace.
     "error installing route with policy": "libipsec-route",
     "no local address found in traffic selector": "no-local-address",  # knl 2 only
@@ -213,7 +214,16 @@ RULES: tuple[LogRule, ...] = (
         "server in radius.servers answers.",
         "Start the RADIUS service (`systemctl status freeradius` on its host) or correct radius.servers "
         "(address, port) and re-run `swan-wizard apply`; list a second server for failover.",
-        "eap-radius", "lab"),
+        "eap-radius", "lab", unless_context=("radius-acct",)),
+    LogRule(
+        "radius-accounting", "RADIUS accounting refused: charon closed the session it had just let in",
+        ("deleting IKE_SA after RADIUS timeout", "deleting all IKE_SAs after RADIUS timeout"), "error",
+        "With radius.accounting on, charon ends a session whose accounting record no RADIUS server takes: the "
+        "user authenticated, then the accounting port refused or did not answer (a wrong acct_port, accounting "
+        "not enabled on the RADIUS server, or UDP 1813 dropped).",
+        "Correct radius.servers[].acct_port or enable accounting on the RADIUS server (FreeRADIUS listens on "
+        "1813 by default), or set radius.accounting: false; then re-run `swan-wizard apply`.",
+        "eap-radius", "lab", uses=("radius-acct",)),
     LogRule(
         "radius-no-answer", "the RADIUS server does not answer: wrong shared secret, or requests dropped",
         ("RADIUS Access-Request timed out after",), "error",
