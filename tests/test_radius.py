@@ -3,11 +3,16 @@ and the shared secrets kept out of every plan text. The real thing is in test_ra
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import parseback
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
+from test_injection_props import hostile, named, plan_of, text_files
 
 from wizard import cli
 from wizard.fs import paths
@@ -277,3 +282,49 @@ def test_xauth_round_goes_to_radius(tmp_path, capsys, monkeypatch, layout: str) 
     assert SECRET_ONE in root(paths.RADIUS_SETTINGS).read_text()
     _cases, skipped = selftest.cases(parse(XAUTH_RADIUS), root, SecretSource(base_dir=tmp_path), "t0")
     assert "live in RADIUS" in {r.variant: r.detail for r in skipped}["ikev1-xauth"]
+
+
+# -- hostile values: refused by name, or read back exactly --------------------------------------------
+
+def _freeradius_string(entry: str, key: str) -> str:
+    """A value of the clients.conf entry as FreeRADIUS reads it: the entry refuses every character that
+    FreeRADIUS would unescape or expand, so the text between the quotes is the value."""
+    line = next(line for line in entry.splitlines() if line.strip().startswith(f"{key} = "))
+    value = line.split(" = ", 1)[1]
+    return value[1:-1] if value.startswith('"') else value
+
+
+@given(where=st.sampled_from(("nas_identifier", "address", "secret")), value=hostile(1),
+       snippet=st.booleans())
+def test_hostile_radius_values_are_refused_by_name_or_read_back(where: str, value: str, snippet: bool) -> None:
+    doc: dict[str, Any] = {
+        "version": 1, "server": {"address": "198.51.100.1"}, "ca": {"key": "ecdsa-p256"},
+        "host": {"key": "ecdsa-p256"}, "variants": {"ikev2-eap": {"backend": "radius"}},
+        "radius": {"servers": [{"address": "192.0.2.10", "secret": {"env": "RS"}}], "client_snippet": snippet}}
+    if where == "nas_identifier":
+        doc["radius"]["nas_identifier"] = value
+    elif where == "address":
+        doc["radius"]["servers"][0]["address"] = value
+    try:
+        answers = answers_file.parse(json.dumps(doc))
+        plan = plan_of(answers, {"RS": value if where == "secret" else "shared-secret"})
+    except InvalidAnswers as exc:
+        event("refused")
+        assert named(exc), exc
+        return
+    event("accepted")
+    files = text_files(plan)
+    plugin = parseback.settings(files[paths.RADIUS_SETTINGS]).section("charon", "plugins", "eap-radius")
+    assert plugin is not None
+    server = plugin.section("servers", "radius-1")
+    assert server is not None
+    radius = answers.radius
+    assert radius is not None
+    assert plugin.get("nas_identifier") == radius.nas_identifier
+    assert server.get("address") == radius.servers[0].address
+    secret = value if where == "secret" else "shared-secret"
+    assert server.get("secret") == secret
+    if snippet:
+        entry = files[paths.radius_client_snippet(radius.servers[0].address)]
+        assert _freeradius_string(entry, "secret") == secret
+        assert _freeradius_string(entry, "shortname") == radius.nas_identifier
