@@ -328,3 +328,24 @@ def test_hostile_radius_values_are_refused_by_name_or_read_back(where: str, valu
         entry = files[paths.radius_client_snippet(radius.servers[0].address)]
         assert _freeradius_string(entry, "secret") == secret
         assert _freeradius_string(entry, "shortname") == radius.nas_identifier
+
+
+def test_doctor_finds_and_fixes_loose_radius_files(tmp_path, capsys, monkeypatch) -> None:
+    import os
+
+    from doctor_support import doctor
+
+    from wizard.checks.doctor import apply_fixes
+
+    code, text, root = run(tmp_path, capsys, monkeypatch, RADIUS)
+    assert code == 0, text
+    broken = {root(paths.RADIUS_SETTINGS): 0o644, root(paths.radius_client_snippet("192.0.2.10")): 0o640,
+              root(paths.RADIUS_DIR): 0o755}
+    for path, loose in broken.items():
+        os.chmod(path, loose)
+    report = doctor(root.path)
+    found = {Path(f.autofix.chmod_path) for f in report.findings  # type: ignore[union-attr]
+             if f.code == "config.permissions" and f.autofix}
+    assert set(broken) <= found
+    apply_fixes(report)
+    assert {p: stat.S_IMODE(p.stat().st_mode) for p in broken} == {p: 0o700 if p.is_dir() else 0o600 for p in broken}
