@@ -111,6 +111,8 @@ def test_warnings_name_the_field() -> None:
         "variants: {ikev2-eap: {backend: radius}}\nradius: {servers: [{address: 192.0.2.1, secret: s3cret}]}\n"))}
     assert "radius.servers[0].secret" in literal
     assert "variants.ikev2-eap.users" not in literal  # no "no users" warning: they live in RADIUS
+    tls = {f.field: f.message for f in answers_warnings(parse(RADIUS + "  eap_method: tls\n"))}
+    assert "no EAP-TLS client profiles" in tls["radius.eap_method"]
 
 
 # -- what is written --------------------------------------------------------------------------------

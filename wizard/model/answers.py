@@ -594,6 +594,11 @@ class Variants(Section):
             out.append(Finding("answers.radius-unused", "warning", "radius",
                                "no variant uses these RADIUS servers; set variants.ikev2-eap.backend: radius "
                                "(or variants.ikev1-xauth.backend: radius)"))
+        if answers.radius is not None and answers.radius.eap_method == "tls" and self.ikev2_eap is not None:
+            out.append(Finding("answers.radius-eap-tls", "warning", "radius.eap_method",
+                               "the gateway relays EAP-TLS as it is (nothing changes in its files), but Swan Wizard "
+                               "writes no EAP-TLS client profiles: set the clients up for EAP-TLS with the "
+                               "certificates the RADIUS server trusts"))
         for i, server in enumerate(answers.radius.servers if answers.radius else []):
             if isinstance(server.secret, str):
                 out.append(Finding("answers.literal-secret", "warning", field_path(("radius", "servers", i, "secret")),
