@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lab import (
@@ -65,7 +66,8 @@ TOPOLOGY = Topology(
 EAP_RADIUS = "  ikev2-eap: {backend: radius}\n"
 
 
-def answers(servers: list[str], variants: str = EAP_RADIUS, acct_port: int = 1813) -> str:
+def answers(servers: list[str], variants: str = EAP_RADIUS, acct_port: int = 1813, eap_method: str = "mschapv2",
+            clients: str = "[]") -> str:
     entries = ", ".join(f"{{address: {RADIUS[name][0]}, secret: {{file: {name}.secret}}, acct_port: {acct_port}}}"
                         for name in servers)
     return f"""\
@@ -73,12 +75,14 @@ version: 1
 server: {{address: {SERVER_ADDR}}}
 ca: {{key: ecdsa-p256}}
 host: {{key: ecdsa-p256}}
+clients: {clients}
 variants:
 {variants}pool: {{addresses: {POOL}, dns: [{SERVER_LAN_ADDR}]}}
 radius:
   servers: [{entries}]
   nas_identifier: gw-lab
   accounting: true
+  eap_method: {eap_method}
   client_snippet: true
 """
 
@@ -89,6 +93,18 @@ def require_freeradius() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+EAP_MSCHAPV2 = ("eap {\n default_eap_type = mschapv2\n timer_expire = 60\n ignore_unknown_eap_types = no\n"
+                " max_sessions = ${max_requests}\n mschapv2 {\n }\n}\n")
+
+
+def eap_tls(cert: Path, key: Path, ca: Path) -> str:
+    """FreeRADIUS's eap module doing EAP-TLS: its server certificate and the CA its clients' chain to."""
+    return (f"eap {{\n default_eap_type = tls\n timer_expire = 60\n ignore_unknown_eap_types = no\n"
+            f" max_sessions = ${{max_requests}}\n tls-config tls-common {{\n  private_key_file = {key}\n"
+            f"  certificate_file = {cert}\n  ca_file = {ca}\n  cipher_list = \"DEFAULT\"\n"
+            f"  tls_min_version = \"1.2\"\n  tls_max_version = \"1.2\"\n }}\n tls {{\n  tls = tls-common\n }}\n}}\n")
 
 
 def freeradius_conf(dest: Path, clients_entry: str) -> Path:
@@ -107,11 +123,9 @@ def freeradius_conf(dest: Path, clients_entry: str) -> Path:
     (raddb / "clients.conf").write_text(clients_entry)
     authorize = raddb / "mods-config/files/authorize"
     authorize.write_text(f'{USER} Cleartext-Password := "{PASSWORD}"\n' + authorize.read_text())
-    # EAP-MSCHAPv2 only: the package's module also wants TLS certificates, which the lab does not need.
+    # One EAP method per lab server: the package's module wants the snakeoil certificates for its TLS methods.
     (raddb / "mods-enabled/eap").unlink()
-    (raddb / "mods-enabled/eap").write_text(
-        "eap {\n default_eap_type = mschapv2\n timer_expire = 60\n ignore_unknown_eap_types = no\n"
-        " max_sessions = ${max_requests}\n mschapv2 {\n }\n}\n")
+    (raddb / "mods-enabled/eap").write_text(EAP_MSCHAPV2)
     (raddb / "sites-enabled/inner-tunnel").unlink()
     return raddb
 
@@ -167,12 +181,12 @@ def radius_lab(tmp_path: Path):
 
 
 def setup(lab: Lab, tmp_path: Path, servers: list[str], variants: str = EAP_RADIUS,
-          acct_port: int = 1813) -> tuple[Path, dict[str, FreeRadius]]:
+          **options: Any) -> tuple[Path, dict[str, FreeRadius]]:
     work = tmp_path / "work"
     work.mkdir()
     for name in servers:
         (work / f"{name}.secret").write_text(SECRETS[name] + "\n")
-    root = apply_cli(work, answers(servers, variants, acct_port))
+    root = apply_cli(work, answers(servers, variants, **options))
     radius = {}
     for name in servers:
         entry = (root / f"etc/swan-wizard/radius/clients.{RADIUS[name][0]}.conf").read_text()
@@ -295,3 +309,28 @@ def test_ikev1_xauth_users_in_radius(radius_lab: Lab, tmp_path: Path) -> None:
     log = server.log()
     assert lines(log, r"RADIUS authentication of 'alice' failed") and lines(log, r"received RADIUS Access-Accept")
     assert lines(log, r"XAuth authentication of 'alice' successful")
+
+
+def test_eap_tls_through_radius(radius_lab: Lab, tmp_path: Path) -> None:
+    """eap_method: tls: the gateway relays EAP-TLS as it is; FreeRADIUS checks the client's certificate."""
+    # A plain name: the package's realm module would proxy "user@example.com" to the example.com realm.
+    root, radius = setup(radius_lab, tmp_path, ["radius1"], eap_method="tls",
+                         clients="[{name: carol, key: ecdsa-p256}]")
+    # FreeRADIUS presents the gateway's certificate (it names what the client dials) and trusts the wizard's CA.
+    etc = root / "etc"
+    (radius["radius1"].raddb / "mods-enabled/eap").write_text(eap_tls(
+        etc / "swanctl/x509/vpn-host.pem", etc / "swanctl/private/vpn-host.key", etc / "swan-wizard/ca/ca.pem"))
+    radius["radius1"].start()
+    server, _ = start_server(radius_lab, root, "swanctl", ("IPSec-IKEv2-EAP",))
+    folder = etc / "swan-wizard/clients/carol"
+    conn = road_warrior(2, {"auth": "eap-tls", "certs": "carol.pem", "id": "carol"}, child="eap")
+    client = start_client(radius_lab, {
+        "/etc/swanctl/x509ca/ca.pem": ca_pem(root), "/etc/swanctl/x509/carol.pem": (folder / "cert.pem").read_bytes(),
+        "/etc/swanctl/private/carol.key": (folder / "key.pem").read_bytes(),
+        "/etc/swanctl/swanctl.conf": conf({"eap": conn})})
+    done = initiate(client, "eap")
+    assert done.returncode == 0, done.stdout + done.stderr + server.log()[-4000:] + radius["radius1"].log()[-4000:]
+    client.wait_child_installed("eap")
+    assert lines(server.log(), r"RADIUS authentication of 'carol' successful")
+    assert lines(radius["radius1"].log(), r"Login OK: \[carol")
+    assert_tunnel_carries_tcp(client, server, server_addr=SERVER_LAN_ADDR)
