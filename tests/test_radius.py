@@ -351,3 +351,27 @@ def test_doctor_finds_and_fixes_loose_radius_files(tmp_path, capsys, monkeypatch
     assert set(broken) <= found
     apply_fixes(report)
     assert {p: stat.S_IMODE(p.stat().st_mode) for p in broken} == {p: 0o700 if p.is_dir() else 0o600 for p in broken}
+
+
+def test_selftest_with_a_radius_test_user(tmp_path: Path, capsys, monkeypatch) -> None:
+    from wizard.checks import selftest
+    from wizard.model.secrets import SecretSource
+
+    both = parse(XAUTH_RADIUS.replace("variants:\n", "variants:\n  ikev2-eap: {backend: radius}\n"))
+    login = selftest.RadiusLogin("alice", "pw-in-radius")
+    source = SecretSource(base_dir=tmp_path, environ={"RADIUS_ONE": "s"})
+    cases, skipped = selftest.cases(both, Root.of(tmp_path), source, "t0", login)
+    assert not skipped
+    by_variant = {c.variant: c for c in cases}
+    assert by_variant["ikev2-eap"].secrets["eap-st"] == {"id": "alice", "secret": "pw-in-radius"}
+    assert by_variant["ikev1-xauth"].tree["local-xauth"]["xauth_id"] == "alice"
+    assert all(not c.server_shared for c in cases)  # nothing is loaded into charon: RADIUS knows the user
+    tls = parse(RADIUS + "  eap_method: tls\n")
+    _cases, skipped = selftest.cases(tls, Root.of(tmp_path), SecretSource(base_dir=tmp_path), "t0", login)
+    assert "eap_method: tls" in {r.variant: r.detail for r in skipped}["ikev2-eap"]
+    # the password comes from the environment only
+    monkeypatch.delenv("SWAN_WIZARD_RADIUS_PASSWORD", raising=False)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(BASE + RADIUS)
+    assert cli.main(["selftest", str(answers), "--radius-user", "alice"]) == 64
+    assert "SWAN_WIZARD_RADIUS_PASSWORD" in capsys.readouterr().err

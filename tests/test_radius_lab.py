@@ -9,10 +9,12 @@ address (a route with that source), the address the entry names.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ USER, PASSWORD = "alice", "alice-radius-pw-7"
 SECRETS = {"radius1": "first-shared-secret", "radius2": "second-shared-secret"}
 FREERADIUS = Path("/usr/sbin/freeradius")
 PACKAGE_CONF = Path("/etc/freeradius/3.0")
+REPO = Path(__file__).resolve().parents[1]
 
 TOPOLOGY = Topology(
     links=(
@@ -334,3 +337,27 @@ def test_eap_tls_through_radius(radius_lab: Lab, tmp_path: Path) -> None:
     assert lines(server.log(), r"RADIUS authentication of 'carol' successful")
     assert lines(radius["radius1"].log(), r"Login OK: \[carol")
     assert_tunnel_carries_tcp(client, server, server_addr=SERVER_LAN_ADDR)
+
+
+def test_selftest_logs_in_as_the_radius_test_user(radius_lab: Lab, tmp_path: Path) -> None:
+    """`swan-wizard selftest --radius-user`: both password variants through RADIUS, nothing loaded into charon."""
+    variants = "  ikev2-eap: {backend: radius}\n  ikev1-xauth: {auth: psk, backend: radius}\n"
+    root, radius = setup(radius_lab, tmp_path, ["radius1"], variants)
+    radius["radius1"].start()
+    server, _ = start_server(radius_lab, root, "swanctl", ("IPSec-IKEv2-EAP", "CiscoIPSec"))
+    answers_path = tmp_path / "work/root-answers.yaml"
+    command = [sys.executable, "-m", "wizard.cli", "selftest", str(answers_path), "--root", str(root), "--json",
+               "--server-netns", server.netns, "--vici", server.vici_path,
+               "--server-log", str(server.dir / "var/log/swan-wizard/charon.log"), "--radius-user", USER]
+    shared_before = server.vici().get_shared()
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300,
+                          env={**os.environ, "SWAN_WIZARD_RADIUS_PASSWORD": PASSWORD})
+    results = {r["variant"]: r for r in json.loads(proc.stdout)}
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {v: r["status"] for v, r in results.items()} == {"ikev2-eap": "pass", "ikev1-xauth": "pass"}, results
+    assert len(lines(radius["radius1"].log(), r"Login OK: \[alice")) == 2
+    assert server.vici().get_shared() == shared_before  # no test login was loaded into charon
+    # without the password the command line is refused, naming the variable
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "SWAN_WIZARD_RADIUS_PASSWORD"})
+    assert proc.returncode == 64 and "SWAN_WIZARD_RADIUS_PASSWORD" in proc.stderr, proc.stderr
