@@ -21,8 +21,7 @@ def _always(_answers: Answers) -> bool:
 
 
 def has_user_variants(answers: Answers) -> bool:
-    v = answers.variants
-    return any(x is not None for x in (v.ikev2_eap, v.ikev1_xauth, v.l2tp))
+    return bool(answers.variants.with_local_users())
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ class UserEntry:
 
 
 def enabled_user_variants(variants: Variants) -> list[tuple[str, str, str]]:
-    return [v for v in USER_VARIANTS if getattr(variants, v[1]) is not None]
+    local = variants.with_local_users()  # users kept in RADIUS are not listed here
+    return [v for v in USER_VARIANTS if v[0] in local]
 
 
 def merge(variants: Variants) -> list[UserEntry]:

@@ -52,6 +52,7 @@ def test_every_message_start_is_in_the_installed_charon() -> None:
     """The literals are charon 5.9.8's own words: each occurs in a real log or in the installed binaries."""
     binaries = [Path(p) for p in ("/usr/lib/ipsec/libcharon.so.0", "/usr/lib/ipsec/libstrongswan.so.0",
                                   "/usr/lib/ipsec/plugins/libstrongswan-eap-mschapv2.so",
+                                  "/usr/lib/ipsec/plugins/libstrongswan-eap-radius.so", "/usr/lib/ipsec/libradius.so.0",
                                   "/usr/lib/ipsec/plugins/libstrongswan-xauth-generic.so",
                                   "/usr/lib/ipsec/plugins/libstrongswan-vici.so",
                                   "/usr/lib/ipsec/plugins/libstrongswan-stroke.so",

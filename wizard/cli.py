@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +21,9 @@ from wizard.plan.apply import Held, apply, lock, wait_seconds
 from wizard.plan.planner import build_plan, needed_bytes, system_facts
 from wizard.plan.preview import describe
 from wizard.problems import Exit, Problem, WizardError, io_failure, io_failures, note, report, warn
+
+# The self-test's RADIUS test user's password: from the environment, never a command-line argument.
+RADIUS_PASSWORD_ENV = "SWAN_WIZARD_RADIUS_PASSWORD"
 
 if TYPE_CHECKING:
     from wizard.plan.rollback import Backup
@@ -159,10 +163,17 @@ def cmd_selftest(args: argparse.Namespace) -> Exit:
     answers = answers_file.load(args.answers)
     root = Root.of(args.root)
     source = SecretSource(base_dir=Path(args.answers).resolve().parent)
+    radius = None
+    if args.radius_user:
+        password = os.environ.get(RADIUS_PASSWORD_ENV)
+        if not password:
+            raise WizardError(f"--radius-user {args.radius_user}: give its password in {RADIUS_PASSWORD_ENV} "
+                              "(never on the command line, where other users see it)", Exit.USAGE)
+        radius = selftest.RadiusLogin(args.radius_user, password)
     results = selftest.run(answers, root, source, server_netns=args.server_netns, server_vici=args.vici,
                            server_log=Path(args.server_log) if args.server_log else None,
                            userspace_esp=not netfacts.kernel_has_esp(),
-                           report=lambda m: print(m, file=sys.stderr))
+                           report=lambda m: print(m, file=sys.stderr), radius=radius)
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
     else:
@@ -297,6 +308,9 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--server-netns", metavar="NS", help="the server runs in this network namespace")
     st.add_argument("--vici", metavar="PATH", default="/run/charon.vici", help="the server charon's VICI socket")
     st.add_argument("--server-log", metavar="PATH", help="the server charon's log (default: the one apply configures)")
+    st.add_argument("--radius-user", metavar="NAME",
+                    help=f"a test user kept in RADIUS, for variants with backend: radius (password in "
+                         f"{RADIUS_PASSWORD_ENV})")
     st.set_defaults(func=cmd_selftest)
     rp = sub.add_parser("rollback", help="restore the files as they were right after an earlier run")
     rp.add_argument("id", nargs="?", help="the run to return to (default: undo the newest run)")

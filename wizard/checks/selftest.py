@@ -83,7 +83,28 @@ def _child(answers: Answers, version: int, ts: list[str]) -> dict[str, Any]:
     return {"remote_ts": ts, "esp_proposals": list(proposals_for(answers, "esp", version))}
 
 
-def cases(answers: Answers, root: Root, source: SecretSource, token: str) -> tuple[list[_Case], list[Result]]:
+_RADIUS_SKIP = ("the users live in RADIUS (backend: radius): name a RADIUS test user with --radius-user "
+                "(password in SWAN_WIZARD_RADIUS_PASSWORD); `swan-wizard doctor` reads charon's RADIUS lines")
+
+
+@dataclass(frozen=True)
+class RadiusLogin:
+    """A test user the admin keeps in RADIUS for the self-test (its password never on a command line)."""
+
+    user: str
+    password: str
+
+
+def _login(backend: str, token: str, radius: RadiusLogin | None) -> tuple[str, str, bool] | None:
+    """(user, password, load it into charon) for a password variant, or None when it cannot be tested."""
+    if backend == "radius":
+        # charon asks RADIUS, not its own secrets: only a user RADIUS knows can log in.
+        return (radius.user, radius.password, False) if radius is not None else None
+    return f"selftest-{token}", generate_password(), True
+
+
+def cases(answers: Answers, root: Root, source: SecretSource, token: str,
+          radius: RadiusLogin | None = None) -> tuple[list[_Case], list[Result]]:
     """What to test per enabled variant, and the variants this test cannot cover (with the reason)."""
     v = answers.variants
     out: list[_Case] = []
@@ -96,23 +117,33 @@ def cases(answers: Answers, root: Root, source: SecretSource, token: str) -> tup
         conn["children"] = {"st-cert": _child(answers, 2, v.ikev2_cert.local_ts)}
         out.append(_Case("ikev2-cert", "st-cert", conn,
                          files={"x509/st-cert.pem": cert_pem, "private/st-cert.key": key_pem}))
-    if v.ikev2_eap is not None:
-        user, password = f"selftest-{token}", generate_password()
+    eap = _login(v.ikev2_eap.backend, token, radius) if v.ikev2_eap is not None else None
+    if v.ikev2_eap is not None and eap is None:
+        skipped.append(Result("ikev2-eap", "skipped", _RADIUS_SKIP))
+    elif v.ikev2_eap is not None and v.ikev2_eap.backend == "radius" and answers.radius is not None \
+            and answers.radius.eap_method == "tls":
+        skipped.append(Result("ikev2-eap", "skipped", "radius.eap_method: tls: the test client has no certificate "
+                              "the RADIUS server trusts"))
+    elif v.ikev2_eap is not None and eap is not None:
+        user, password, load = eap
         conn = _base_conn(answers, 2, v.ikev2_eap.local_ts)
         conn["local"] = {"auth": "eap-mschapv2", "eap_id": user}
         conn["children"] = {"st-eap": _child(answers, 2, v.ikev2_eap.local_ts)}
         out.append(_Case("ikev2-eap", "st-eap", conn, secrets={"eap-st": {"id": user, "secret": password}},
                          server_shared=[{"id": f"swan-selftest-eap-{token}", "type": "EAP", "data": password,
-                                         "owners": [user]}]))
-    if v.ikev1_xauth is not None:
+                                         "owners": [user]}] if load else []))
+    xauth = _login(v.ikev1_xauth.backend, token, radius) if v.ikev1_xauth is not None else None
+    if v.ikev1_xauth is not None and xauth is None:
+        skipped.append(Result("ikev1-xauth", "skipped", _RADIUS_SKIP))
+    elif v.ikev1_xauth is not None and xauth is not None:
         x = v.ikev1_xauth
-        user, password = f"selftest-{token}", generate_password()
+        user, password, load = xauth
         conn = _base_conn(answers, 1, x.local_ts)
         conn["children"] = {"st-xauth": _child(answers, 1, x.local_ts[:1])}
         case = _Case("ikev1-xauth", "st-xauth", conn,
                      secrets={"xauth-st": {"id": user, "secret": password}},
                      server_shared=[{"id": f"swan-selftest-xauth-{token}", "type": "XAUTH", "data": password,
-                                     "owners": [user]}])
+                                     "owners": [user]}] if load else [])
         if x.auth == "cert":
             name = f"selftest-x-{token}@selftest.invalid"
             key_pem, cert_pem = _client_cert(answers, root, source, name)
@@ -201,10 +232,10 @@ def unmet_needs(charon_path: str | None) -> str:
 
 def run(answers: Answers, root: Root, source: SecretSource, *, server_netns: str | None = None,
         server_vici: str = str(paths.VICI_SOCKET), server_log: Path | None = None, userspace_esp: bool = True,
-        report: Callable[[str], None] | None = None) -> list[Result]:
+        report: Callable[[str], None] | None = None, radius: RadiusLogin | None = None) -> list[Result]:
     say = report or (lambda _m: None)
     token = secrets.token_hex(3)
-    items, results = cases(answers, root, source, token)
+    items, results = cases(answers, root, source, token, radius)
     if not items:
         return results
     missing = unmet_needs(charon_binary())

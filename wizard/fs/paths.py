@@ -24,6 +24,8 @@ SWANCTL_CONF = SWANCTL_CONF_D / "swan-wizard.conf"
 STRONGSWAN_CONF = PurePosixPath("/etc/strongswan.conf")
 STRONGSWAN_D = PurePosixPath("/etc/strongswan.d")
 STRONGSWAN_SETTINGS = STRONGSWAN_D / "swan-wizard.conf"
+# The eap-radius settings hold the RADIUS shared secrets: a file of their own, 0600 (the one above is 0644).
+RADIUS_SETTINGS = STRONGSWAN_D / "swan-wizard-radius.conf"
 
 # strongSwan, legacy flavour (strongswan-starter: ipsec.conf + ipsec.secrets, stroke)
 IPSEC_CONF = PurePosixPath("/etc/ipsec.conf")
@@ -55,6 +57,12 @@ CA_CERT = CA_DIR / "ca.pem"
 CLIENTS_DIR = WIZARD_ETC / "clients"
 PEERS_DIR = WIZARD_ETC / "peers"
 SECRETS_DIR = WIZARD_ETC / "secrets"
+RADIUS_DIR = WIZARD_ETC / "radius"
+
+
+def radius_client_snippet(server: str) -> PurePosixPath:
+    """The FreeRADIUS clients.conf entry for the RADIUS server at ``server`` (an address or DNS name)."""
+    return RADIUS_DIR / f"clients.{server}.conf"
 
 # L2TP/IPsec (xl2tpd + pppd)
 XL2TPD_CONF = PurePosixPath("/etc/xl2tpd/xl2tpd.conf")

@@ -301,9 +301,64 @@ class Ikev2Eap(Section):
 
     local_ts: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
     users: list[User] = Field(default_factory=list)
+    backend: Literal["local", "radius"] = Field(
+        "local", description="local: the users below, as NT hashes on this server; radius: the users live in "
+                             "the RADIUS servers of the radius section (charon's eap-radius plugin)")
 
     _check_ts = field_validator("local_ts")(lambda v: check_networks(v))
     _check_users = field_validator("users")(lambda v: _unique_users(v))
+    _users_where_they_live = model_validator(mode="after")(lambda self: _users_live_in_backend(self))
+
+
+def _users_live_in_backend(section: Any) -> Any:
+    # With RADIUS, charon never looks at local EAP/XAuth secrets: users listed here could not log in.
+    if section.backend == "radius" and section.users:
+        raise ValueError("with backend: radius the users live in the RADIUS server, not here; "
+                         "remove users (add them on the RADIUS server) or set backend: local")
+    return section
+
+
+_RADIUS_SECRET_MAX = 128  # FreeRADIUS and most NAS implementations stop here; RFC 2865 sets no limit
+
+
+class RadiusServer(Section):
+    """One RADIUS server charon's eap-radius plugin sends the EAP conversation to."""
+
+    address: str = Field(description="the RADIUS server's IP address or DNS name")
+    port: int = Field(1812, ge=1, le=65535, description="its authentication port")
+    acct_port: int = Field(1813, ge=1, le=65535, description="its accounting port")
+    secret: Secret = Field(default_factory=lambda: GENERATE,
+                           description="the shared secret with this server (default: generated, kept 0600)")
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        return check_hostname_or_ip(value)
+
+
+class Radius(Section):
+    """The RADIUS servers behind ``variants.ikev2-eap.backend: radius``, in order of preference."""
+
+    servers: list[RadiusServer] = Field(
+        default_factory=list, description="tried in this order: a server that does not answer is passed over")
+    nas_identifier: str = Field("strongSwan", min_length=1, max_length=253,
+                                description="NAS-Identifier sent in every RADIUS request")
+    accounting: bool = Field(False, description="send accounting Start/Stop (and interim) records")
+    eap_method: Literal["mschapv2", "tls"] = Field(
+        "mschapv2", description="the EAP method clients use through RADIUS: mschapv2 (user name and password) "
+                                "or tls (client certificates the RADIUS server checks)")
+    client_snippet: bool = Field(False, description="write a FreeRADIUS clients.conf entry for this gateway "
+                                                    "(with the shared secret, 0600) under /etc/swan-wizard/radius/")
+
+    @field_validator("servers")
+    @classmethod
+    def _unique_servers(cls, servers: list[RadiusServer]) -> list[RadiusServer]:
+        seen: dict[str, int] = {}
+        for i, server in enumerate(servers):
+            if server.address in seen:
+                raise ValueError(f"servers[{i}] {server.address} repeats servers[{seen[server.address]}]")
+            seen[server.address] = i
+        return servers
 
 
 class Ikev1Xauth(PskChoice):
@@ -316,8 +371,12 @@ class Ikev1Xauth(PskChoice):
     users: list[User] = Field(default_factory=list)
     local_ts: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"],
                                 description="the one network reached through the tunnel (IKEv1: one selector)")
+    backend: Literal["local", "radius"] = Field(
+        "local", description="local: the users below, in a 0600 file on this server; radius: XAuth logins "
+                             "are checked by the RADIUS servers of the radius section (xauth-radius)")
 
     _check_users = field_validator("users")(lambda v: _unique_users(v))
+    _users_where_they_live = model_validator(mode="after")(lambda self: _users_live_in_backend(self))
 
     @field_validator("local_ts")
     @classmethod
@@ -432,6 +491,17 @@ class Variants(Section):
                              "set auth: cert for one of them")
         return self
 
+    def users_in_radius(self) -> list[str]:
+        """The enabled variants whose logins RADIUS checks (backend: radius)."""
+        return [alias for alias in ("ikev2-eap", "ikev1-xauth")
+                if (section := getattr(self, alias.replace("-", "_"))) is not None and section.backend == "radius"]
+
+    def with_local_users(self) -> list[str]:
+        """The enabled variants whose users this server keeps (ikev2-eap with backend: radius keeps none)."""
+        return [alias for alias in ("ikev2-eap", "ikev1-xauth", "l2tp")
+                if (section := getattr(self, alias.replace("-", "_"))) is not None
+                and getattr(section, "backend", "local") == "local"]
+
     def enabled(self) -> list[str]:
         return [f.alias or name for name, f in type(self).model_fields.items() if getattr(self, name) is not None]
 
@@ -495,6 +565,11 @@ class Variants(Section):
             if ipaddress.ip_address(self.l2tp.local_ip) in pool:
                 out.append(Finding("answers.l2tp-local-ip", "error", "variants.l2tp.local_ip",
                                    f"{self.l2tp.local_ip} lies inside pool.addresses {pool}"))
+        users_in_radius = self.users_in_radius()
+        if users_in_radius and (answers.radius is None or not answers.radius.servers):
+            out.append(Finding("answers.radius-servers", "error", "radius.servers",
+                               " and ".join(f"variants.{alias}.backend" for alias in users_in_radius)
+                               + ": radius needs at least one RADIUS server here (address and secret)"))
         if self.transport is not None:
             own = {answers.server.address, *answers.server.alt_names}
             for i, peer in enumerate(self.transport.peers):
@@ -515,8 +590,23 @@ class Variants(Section):
                         f"user {name} has no client certificate, which {alias} with auth: cert needs: "
                         f"nobody can log in as {name}; issue one named {name}")
                 for alias, name in users_without_certificate(answers)]
+        if answers.radius is not None and not self.users_in_radius():
+            out.append(Finding("answers.radius-unused", "warning", "radius",
+                               "no variant uses these RADIUS servers; set variants.ikev2-eap.backend: radius "
+                               "(or variants.ikev1-xauth.backend: radius)"))
+        if answers.radius is not None and answers.radius.eap_method == "tls" and self.ikev2_eap is not None:
+            out.append(Finding("answers.radius-eap-tls", "warning", "radius.eap_method",
+                               "the gateway relays EAP-TLS as it is (nothing changes in its files), but Swan Wizard "
+                               "writes no EAP-TLS client profiles: set the clients up for EAP-TLS with the "
+                               "certificates the RADIUS server trusts"))
+        for i, server in enumerate(answers.radius.servers if answers.radius else []):
+            if isinstance(server.secret, str):
+                out.append(Finding("answers.literal-secret", "warning", field_path(("radius", "servers", i, "secret")),
+                                   "a literal shared secret in an answers file; use {env: NAME} or {file: PATH}"))
         for name in ("ikev2-eap", "ikev1-xauth", "l2tp"):
             variant = getattr(self, name.replace("-", "_"))
+            if name in self.users_in_radius():
+                continue  # its users live in RADIUS
             if variant is not None and not variant.users:
                 out.append(Finding("answers.no-users", "warning", f"variants.{name}.users",
                                    "no users: nobody can log in with this variant"))
@@ -735,6 +825,7 @@ class Answers(Section):
     uniqueids: bool = Field(True, description="one SA per identity: a new connection replaces the old one")
     logging: str = Field("cfg 2, dmn 2, ike 2, net 2", description="charon log levels per subsystem (charondebug)")
     networking: Networking = Field(default_factory=Networking)
+    radius: Radius | None = Field(None, description="RADIUS servers for variants.ikev2-eap.backend: radius")
 
     @field_validator("logging")
     @classmethod

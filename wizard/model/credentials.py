@@ -16,7 +16,7 @@ from wizard.fs.paths import Root
 from wizard.model.answers import GENERATE, Answers, Ikev1Xauth, L2tp, Secret
 from wizard.model.secrets import SecretSource, generate_password, read_secret_file, remember
 
-Variant = Literal["eap", "xauth", "l2tp", "transport"]
+Variant = Literal["eap", "xauth", "l2tp", "transport", "radius"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ def secret_key(variant: Variant, owner: str | None = None) -> str:
     """
     if owner is None:
         return f"{variant}.psk"
-    return f"{variant}.{'peer' if variant == 'transport' else 'user'}.{owner}"
+    role = {"transport": "peer", "radius": "server"}.get(variant, "user")
+    return f"{variant}.{role}.{owner}"
 
 
 def legacy_key(variant: Variant, owner: str | None = None) -> str | None:
@@ -52,6 +53,8 @@ def legacy_key(variant: Variant, owner: str | None = None) -> str | None:
     """
     if owner is None:
         return f"{variant}-psk"
+    if variant == "radius":
+        return None  # new with this version: no older file to carry over
     if variant in ("xauth", "l2tp") and owner == "psk":
         return None
     return f"{variant}-{owner}"
@@ -82,10 +85,10 @@ def _resolve(root: Root, source: SecretSource, secret: Secret | None, variant: V
     if stored:
         # An upgrade keeps the password: the plan writes it under the new name and removes the old file.
         return Credential(key, field, stored, True, migrated_from=old)
-    if old is None and root(secret_file(f"{variant}-{owner}")).is_file():
+    if old is None and variant != "radius" and root(secret_file(f"{variant}-{owner}")).is_file():
         warnings.append((field, f"the stored password of '{owner}' was the file of the group PSK "
                                 f"({secret_file(f'{variant}-{owner}')}); '{owner}' gets a new generated password"))
-    psk = owner is None or variant == "transport"
+    psk = owner is None or variant in ("transport", "radius")
     # PSKs are typed once into each client: longer than a login password, same readable alphabet.
     generated = generate_password(groups=6) if psk else generate_password()
     return Credential(key, field, generated.encode(), True)
@@ -111,6 +114,9 @@ def resolve(answers: Answers, root: Root, source: SecretSource,
         for i, peer in enumerate(v.transport.peers):
             if peer.auth == "psk":
                 add(peer.psk, "transport", peer.name, f"variants.transport.peers[{i}].psk")
+    if v.users_in_radius() and answers.radius is not None:
+        for i, server in enumerate(answers.radius.servers):
+            add(server.secret, "radius", server.address, f"radius.servers[{i}].secret")
     typed: tuple[tuple[Variant, str, Ikev1Xauth | L2tp | None], ...] = (
         ("xauth", "ikev1-xauth", v.ikev1_xauth), ("l2tp", "l2tp", v.l2tp))
     for variant, section, ikev1 in typed:

@@ -88,6 +88,21 @@ def ipsec_conf_value(text: str, field: str) -> str:
     return f'"{text}"'
 
 
+# FreeRADIUS expands ${...} and %{...} in double-quoted configuration strings and reads \\ escapes there.
+_FREERADIUS_UNSAFE = re.compile(r'["\\$%]')
+
+
+def freeradius_string(text: str, field: str) -> str:
+    """A FreeRADIUS configuration string (clients.conf): double-quoted, refusing what FreeRADIUS would expand
+    or unescape there (" \\ $ %), so the RADIUS host reads exactly the value the gateway sends."""
+    _plain(text, field, "FreeRADIUS clients.conf")
+    bad = _FREERADIUS_UNSAFE.search(text)
+    if bad:
+        raise _refuse(field, f"FreeRADIUS clients.conf reads '{bad[0]}' in a string as an escape or expansion; "
+                             "choose a value without \" \\ $ %, or set radius.client_snippet: false")
+    return f'"{text}"'
+
+
 def chap_secret(text: str, field: str) -> str:
     """/etc/ppp/chap-secrets: a double-quoted word; pppd reads \\\\ and \\" in it, and a line ends the entry."""
     _plain(text, field, "/etc/ppp/chap-secrets")

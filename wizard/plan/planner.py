@@ -33,8 +33,8 @@ from wizard.system.service import ServiceFacts, commands
 
 Progress = Callable[[str, int, int], object]  # (stage, done, total); what it returns is ignored
 
-PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.WIZARD_STATE,
-                paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
+PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.RADIUS_DIR,
+                paths.WIZARD_STATE, paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
 
 
 def _layout_files(answers: Answers, m: Materials, server: ServerSpec) -> list[FileAction]:
@@ -73,6 +73,7 @@ OWNED = (
     paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME, paths.SWANCTL_CONF,
     paths.IPSEC_CACERTS / paths.CA_CERT_NAME, paths.IPSEC_CERTS / paths.HOST_CERT_NAME,
     paths.IPSEC_PRIVATE / paths.HOST_KEY_NAME, paths.SYSCTL_CONF, ledger.LEDGER, profile_cache.CACHE,
+    paths.RADIUS_SETTINGS,
 )
 
 
@@ -111,6 +112,18 @@ def _stale_secret_files(root: Root, creds: dict[str, Credential]) -> list[FileAc
                        else "no longer part of the answers")
             for entry in sorted(base.iterdir())
             if entry.name not in wanted and entry.is_file() and not entry.is_symlink()]
+
+
+def _stale_radius_files(root: Root, wanted: set[PurePosixPath]) -> list[FileAction]:
+    """clients.conf entries of RADIUS servers no longer in the answers (or no longer asked for): each holds
+    a shared secret, so it goes with its server. Symbolic links stay."""
+    base = root(paths.RADIUS_DIR)
+    if not base.is_dir():
+        return []
+    return [FileAction(paths.RADIUS_DIR / entry.name, None, why="no longer part of the answers")
+            for entry in sorted(base.iterdir())
+            if paths.RADIUS_DIR / entry.name not in wanted and entry.is_file() and not entry.is_symlink()
+            and entry.name.startswith("clients.")]
 
 
 def _peer_files(m: Materials) -> list[FileAction]:
@@ -217,6 +230,13 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
         *_layout_files(answers, m, server),
         FileAction(paths.STRONGSWAN_SETTINGS, settings.encode(), 0o644, why="charon logging and plugin settings"),
     ]
+    radius = render_strongswan.radius_settings(answers, creds)
+    if radius is not None:
+        files.append(FileAction(paths.RADIUS_SETTINGS, radius.encode(), 0o600, secret=True,
+                                why="eap-radius plugin: RADIUS servers and their shared secrets"))
+    files += [FileAction(paths.radius_client_snippet(server), text.encode(), 0o600, secret=True,
+                         why=f"FreeRADIUS clients.conf entry for this gateway, for RADIUS server {server}")
+              for server, text in render_strongswan.freeradius_clients(answers, creds).items()]
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
@@ -235,7 +255,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     wanted = {f.path for f in files}
     files += [FileAction(p, None, why="no longer part of the answers") for p in OWNED if p not in wanted
               and root(p).is_file()]
-    files += profiles.stale_client_files(root, wanted)
+    files += profiles.stale_client_files(root, wanted) + _stale_radius_files(root, wanted)
     private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients), *client_profiles.dirs,
                *(paths.PEERS_DIR / name for name, _ in m.peers)]
     # One set of parents, as text (PurePosixPath.parents costs more than the rest of a large plan): a
@@ -251,8 +271,9 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     handouts += [f"generated secret for {c.field} is in {credentials.secret_file(c.key)}"
                  for c in creds.values() if c.generated and not root(credentials.secret_file(c.key)).exists()]
     cmds = commands(answers.layout, facts, answers.networking.forwarding, l2tp=answers.variants.l2tp is not None,
-                    firewall=fw.commands, settings_changed=_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
-                    ) if facts else ()
+                    firewall=fw.commands,
+                    settings_changed=(_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
+                                      or _read_text(root, paths.RADIUS_SETTINGS) != radius)) if facts else ()
     warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings)
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
                 tuple(handouts))

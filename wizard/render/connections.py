@@ -41,8 +41,8 @@ class ConnSpec:
     local_id: str
     local_auth: Literal["pubkey", "psk"] = "pubkey"
     local_cert: str | None = paths.HOST_CERT_NAME
-    remote_auth: str = "pubkey"  # pubkey | eap-mschapv2 | psk
-    remote_auth2: str | None = None  # xauth in a second round (IKEv1 Cisco)
+    remote_auth: str = "pubkey"  # pubkey | eap-mschapv2 | eap-radius | psk
+    remote_auth2: str | None = None  # xauth or xauth-radius in a second round (IKEv1 Cisco)
     remote_ca: str | None = None  # pin client certificates to this CA (file name)
     remote_id: str | None = None  # None: any identity
     remote_addrs: str | None = None  # None: any address (road warriors)
@@ -143,7 +143,9 @@ def connections(answers: Answers) -> tuple[ConnSpec, ...]:
                               local_ts=tuple(v.ikev2_cert.local_ts), **ike2, **rw))
     if v.ikev2_eap is not None:
         # No client certificate: the identity comes from an EAP-Identity exchange (eap_id = %any).
-        specs.append(ConnSpec(name=CONN_IKEV2_EAP, version=2, remote_auth="eap-mschapv2", eap_id_any=True,
+        # backend radius: charon relays the EAP conversation to RADIUS (eap-radius), whatever the method.
+        method = "eap-radius" if v.ikev2_eap.backend == "radius" else "eap-mschapv2"
+        specs.append(ConnSpec(name=CONN_IKEV2_EAP, version=2, remote_auth=method, eap_id_any=True,
                               send_certreq=False, local_ts=tuple(v.ikev2_eap.local_ts), **ike2, **rw))
     if v.ikev1_xauth is not None:
         x = v.ikev1_xauth
@@ -151,7 +153,9 @@ def connections(answers: Answers) -> tuple[ConnSpec, ...]:
             name=CONN_IKEV1_XAUTH, version=1,
             local_auth="pubkey" if x.auth == "cert" else "psk",
             local_cert=paths.HOST_CERT_NAME if x.auth == "cert" else None,
-            remote_auth="pubkey" if x.auth == "cert" else "psk", remote_auth2="xauth",
+            remote_auth="pubkey" if x.auth == "cert" else "psk",
+            # backend radius: the eap-radius plugin's XAuth backend asks RADIUS (User-Name/User-Password).
+            remote_auth2="xauth-radius" if x.backend == "radius" else "xauth",
             remote_ca=paths.CA_CERT_NAME if x.auth == "cert" else None,
             local_ts=tuple(x.local_ts),  # one network: the model refuses more (IKEv1 uses only the first)
             **ike1, **rw))
@@ -183,7 +187,7 @@ def connections(answers: Answers) -> tuple[ConnSpec, ...]:
 def secrets(answers: Answers, creds: dict[str, Credential]) -> tuple[SecretSpec, ...]:
     v = answers.variants
     out: list[SecretSpec] = []
-    if v.ikev2_eap is not None:
+    if v.ikev2_eap is not None and v.ikev2_eap.backend == "local":
         # EAP-MSCHAPv2 works from the NT hash alone: the plaintext password never reaches the disk.
         out += [SecretSpec("ntlm", f"eap-{u.name}", (u.name,), nt_hash(creds[secret_key("eap", u.name)].value),
                            creds[secret_key("eap", u.name)].field, (f"variants.ikev2-eap.users[{i}].name",))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from wizard.fs import paths
-from wizard.model.answers import Answers
+from wizard.model import formats
+from wizard.model.answers import Answers, is_ip
+from wizard.model.credentials import Credential, secret_key
 from wizard.render.confsyntax import render_settings
 
 HEADER = "# Written by Swan Wizard from its answers file; changes here are replaced on the next apply.\n"
@@ -61,6 +63,68 @@ def settings_tree(answers: Answers, esp: str = "kernel") -> dict[str, Any]:
 
 def strongswan_settings(answers: Answers, esp: str = "kernel") -> str:
     return HEADER + render_settings(settings_tree(answers, esp))
+
+
+def radius_backend(answers: Answers) -> bool:
+    return bool(answers.variants.users_in_radius()) and answers.radius is not None
+
+
+def _radius_secret(creds: dict[str, Credential], address: str) -> tuple[str, str]:
+    """(text, field) of one server's shared secret, refused with its field if strongswan.conf cannot hold it."""
+    cred = creds[secret_key("radius", address)]
+    text = formats.secret_text(cred.value, cred.field)
+    formats.settings_string(text, cred.field)
+    return text, cred.field
+
+
+def radius_tree(answers: Answers, creds: dict[str, Credential]) -> dict[str, Any]:
+    """charon.plugins.eap-radius: the servers in the answers' order, accounting and the NAS-Identifier."""
+    assert answers.radius is not None
+    radius = answers.radius
+    servers: dict[str, Any] = {}
+    count = len(radius.servers)
+    for i, server in enumerate(radius.servers):
+        text, _ = _radius_secret(creds, server.address)
+        servers[f"radius-{i + 1}"] = {
+            "address": server.address, "secret": text, "auth_port": server.port, "acct_port": server.acct_port,
+            # Steps of one: charon adds 110 to a reachable server's preference and at most 109 at random to
+            # one that stopped answering, so the next in the list takes over while the first is down.
+            "preference": count - 1 - i,
+        }
+    plugin: dict[str, Any] = {"load": True, "nas_identifier": radius.nas_identifier,
+                              "accounting": radius.accounting, "servers": servers}
+    return {"charon": {"plugins": {"eap-radius": plugin}}}
+
+
+def radius_settings(answers: Answers, creds: dict[str, Credential]) -> str | None:
+    """The eap-radius settings file (0600: it holds the shared secrets), or None without a RADIUS backend."""
+    if not radius_backend(answers):
+        return None
+    return HEADER + render_settings(radius_tree(answers, creds))
+
+
+def freeradius_clients(answers: Answers, creds: dict[str, Credential]) -> dict[str, str]:
+    """Per RADIUS server (by address), the FreeRADIUS clients.conf entry that lets this gateway in: each
+    server has its own shared secret, and one clients.conf may list the gateway's address only once."""
+    if not radius_backend(answers) or answers.radius is None or not answers.radius.client_snippet:
+        return {}
+    address = answers.server.address
+    ipaddr = address if is_ip(address) else formats.freeradius_string(address, "server.address")
+    shortname = formats.freeradius_string(answers.radius.nas_identifier, "radius.nas_identifier")
+    out = {}
+    for server in answers.radius.servers:
+        text, field = _radius_secret(creds, server.address)
+        out[server.address] = "\n".join([
+            f"# FreeRADIUS clients.conf entry for this VPN gateway on RADIUS server {server.address}: append it to",
+            "# /etc/freeradius/3.0/clients.conf there and restart freeradius. ipaddr is the address the gateway's",
+            "# requests come from; change it if the gateway reaches the RADIUS server from another one.",
+            HEADER.rstrip("\n"),
+            "client swan-wizard {",
+            f"    ipaddr = {ipaddr}",
+            f"    secret = {formats.freeradius_string(text, field)}",
+            f"    shortname = {shortname}",
+            "}", ""])
+    return out
 
 
 def sysctl_conf(answers: Answers) -> str | None:

@@ -138,6 +138,7 @@ def _answers_secrets(answers: Answers, base_dir: Path) -> list[str]:
     refs += [x.psk for x in (v.ikev1_xauth, v.l2tp) if x is not None]
     if v.transport is not None:
         refs += [p.psk for p in v.transport.peers]
+    refs += [server.secret for server in (answers.radius.servers if answers.radius else [])]
     out = []
     for ref in refs:
         if ref is None or (isinstance(ref, SecretRef) and ref.generate):

@@ -64,6 +64,9 @@ CONTEXTS: dict[str, str] = {
     "received netlink error:": "netlink-error",
     "retransmit ": "retransmit",
     "subject certificate invalid": "cert-invalid",
+    # eap-radius: RADIUS decided (an EAP failure after it is RADIUS's refusal, not a local user's)
+    "RADIUS authentication of ": "radius-auth",
+    "sending RADIUS Accounting-Request": "radius-acct",
     # kernel-libipsec's own words (kernel-netlink says neither): charon already carries ESP in userspace.
     "error installing route with policy": "libipsec-route",
     "no local address found in traffic selector": "no-local-address",  # knl 2 only
@@ -192,7 +195,55 @@ RULES: tuple[LogRule, ...] = (
         "given (/etc/swan-wizard/secrets/eap.user.<user> when generated); re-run `swan-wizard apply` after a change.",
         "§6 row 11", "lab", patterns=(r"EAP method \S+ failed for peer",),
         refine=r"(?:no EAP key found for hosts '[^']*' - '(?P<user>[^']*)'|EAP-MS-CHAPv2 verification failed"
-               r"|EAP method \S+ failed for peer (?P<peer>\S+))"),
+               r"|EAP method \S+ failed for peer (?P<peer>\S+))", unless_context=("radius-auth",)),
+    LogRule(
+        "radius-rejected", "RADIUS refused an EAP user (wrong password, unknown or locked user)",
+        ("RADIUS authentication of ",), "warning",
+        "With variants.ikev2-eap.backend: radius the RADIUS server decides: it answered Access-Reject for this "
+        "user (wrong password, unknown user, or a policy of the RADIUS server).",
+        "Check the user on the RADIUS server; its log says why (FreeRADIUS: `Login incorrect (...): [user]`, "
+        "with auth = yes in radiusd.conf's log section, or `freeradius -X`).",
+        "eap-radius", "lab", refine=r"RADIUS authentication of '(?P<user>[^']*)' failed"),
+    LogRule(
+        "radius-unreachable", "the RADIUS server cannot be reached",
+        ("receiving RADIUS message failed:", "sending RADIUS message failed:", "waiting for RADIUS message failed:",
+         "resolving RADIUS server address", "connecting RADIUS socket to", "opening RADIUS socket for"), "error",
+        "charon could not talk to a RADIUS server: nothing listens on its port ('Connection refused': the RADIUS "
+        "service is stopped, or radius.servers names the wrong address or port), its name does not resolve, or "
+        "there is no route. That login fails; charon passes the server over for the next ones while another "
+        "server in radius.servers answers.",
+        "Start the RADIUS service (`systemctl status freeradius` on its host) or correct radius.servers "
+        "(address, port) and re-run `swan-wizard apply`; list a second server for failover.",
+        "eap-radius", "lab", unless_context=("radius-acct",)),
+    LogRule(
+        "radius-accounting", "RADIUS accounting refused: charon closed the session it had just let in",
+        ("deleting IKE_SA after RADIUS timeout", "deleting all IKE_SAs after RADIUS timeout"), "error",
+        "With radius.accounting on, charon ends a session whose accounting record no RADIUS server takes: the "
+        "user authenticated, then the accounting port refused or did not answer (a wrong acct_port, accounting "
+        "not enabled on the RADIUS server, or UDP 1813 dropped).",
+        "Correct radius.servers[].acct_port or enable accounting on the RADIUS server (FreeRADIUS listens on "
+        "1813 by default), or set radius.accounting: false; then re-run `swan-wizard apply`.",
+        "eap-radius", "lab", uses=("radius-acct",)),
+    LogRule(
+        "radius-no-answer", "the RADIUS server does not answer: wrong shared secret, or requests dropped",
+        ("RADIUS Access-Request timed out after",), "error",
+        "charon's requests got no answer. A RADIUS server drops requests it cannot authenticate, so a shared "
+        "secret that differs between radius.servers and the server's client entry looks exactly like this "
+        "(FreeRADIUS logs 'invalid Message-Authenticator! (Shared secret is incorrect.)'); so does a firewall "
+        "dropping UDP 1812 or a RADIUS server that does not list this gateway's address as a client.",
+        "Compare the shared secret on both sides (the clients.conf entry Swan Wizard writes under "
+        "/etc/swan-wizard/radius/ with radius.client_snippet: true holds the gateway's), check that the RADIUS "
+        "server lists the address the gateway sends from, and that UDP 1812 passes.",
+        "eap-radius", "lab"),
+    LogRule(
+        "radius-secret-mismatch", "a RADIUS answer failed verification: the shared secrets differ",
+        ("RADIUS Response-Authenticator verification failed", "RADIUS Message-Authenticator verification failed"),
+        "error",
+        "A RADIUS server answered, but its answer was signed with another shared secret than the one in "
+        "radius.servers.",
+        "Give the gateway and the RADIUS server the same shared secret (radius.servers[].secret and the server's "
+        "client entry), then re-run `swan-wizard apply`.",
+        "eap-radius", "reference"),
     LogRule(
         "eap-method", "EAP method not supported by one side (EAP_NAK)",
         # "EAP_": charon's "%N not supported, sending EAP_NAK" starts with the method's name.
@@ -305,7 +356,8 @@ RULES: tuple[LogRule, ...] = (
         ("no XAuth ", "XAuth authentication of"), "warning",
         "Unknown XAuth user or wrong password (IKEv1 Cisco IPsec).",
         "Check the user against variants.ikev1-xauth.users and the password handed out.",
-        "§6 row 21", "lab", refine=r"(?:no XAuth \S+ found for|XAuth authentication of .* failed)"),
+        "§6 row 21", "lab", refine=r"(?:no XAuth \S+ found for|XAuth authentication of .* failed)",
+        unless_context=("radius-auth",)),
 )
 
 
