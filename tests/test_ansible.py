@@ -285,6 +285,7 @@ def test_readme_inventory_uses_only_the_roles_variables() -> None:
     import yaml
 
     text = (REPO / "README.md").read_text().split("## More than one gateway", 1)[1].split("\n## ", 1)[0]
+    text = text.split("### Ansible", 1)[1].split("\n### ", 1)[0]
     inventory, play = (yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S))
     defaults = yaml.safe_load((COLLECTION / "roles/gateway/defaults/main.yml").read_text())
     used = set(inventory["gateways"]["vars"]) | {k for h in inventory["gateways"]["hosts"].values() for k in h}
