@@ -126,3 +126,20 @@ def test_real_program_in_tmux_to_the_review_then_resume(tmux: Tmux, tmp_path: Pa
     tmux.keys("Enter")
     tmux.wait_for("Review the plan")
     tmux.wait_for("files to change", timeout=180)
+
+    # On to the end, as the admin would: apply, the running step, What next, and the summary left on exit.
+    tmux.keys("C-n")
+    tmux.wait_for("Apply")
+    tmux.keys("Tab", "Enter")  # the confirm dialog starts on Cancel
+    tmux.wait_for("Done.", timeout=180)
+    tmux.keys("C-n")
+    tmux.wait_for("--root: no charon runs")
+    tmux.keys("C-n")
+    screen = tmux.wait_for("11/11 What next")
+    assert "alice@example.com.mobileconfig" in screen and "iPhone, iPad, Mac:" in screen
+    tmux.keys("q")
+    tmux.wait_for("Pane is dead")
+    printed = tmux.run("capture-pane", "-p", "-J", "-S", "-100", "-t", "wizard").stdout
+    printed = printed[printed.index("Swan Wizard applied"):]
+    assert "scp -r root@" in printed and "swan-wizard client add NAME" in printed
+    assert len(printed.splitlines()) <= 22, printed  # fits the admin's 24-line terminal with the prompt

@@ -72,9 +72,9 @@ def client_files(answers: Answers, root: Root) -> list[ClientFiles]:
     return out
 
 
-def next_steps(answers: Answers, root: Root, limit: int = 50) -> list[str]:
-    """Lines for the last step and the exit summary: per client (the first ``limit``), its folder and files;
-    then the commands for later."""
+def next_steps(answers: Answers, root: Root, limit: int = 50, files: bool = True) -> list[str]:
+    """Lines for the last step and the exit summary: per client (the first ``limit``), its folder, its files
+    (``files``: which goes to which system) and how to fetch it; then the commands for later."""
     lines: list[str] = []
     clients = client_files(answers, root)
     address = answers.server.address
@@ -85,7 +85,8 @@ def next_steps(answers: Answers, root: Root, limit: int = 50) -> list[str]:
     for c in shown:
         lines.append("")
         lines.append(f"{visible(c.name)}, in {c.folder}:")
-        lines += [f"  {who + ':':<{LABEL_WIDTH}}{visible(file_name)}" for file_name, who in c.files]
+        if files:
+            lines += [f"  {who + ':':<{LABEL_WIDTH}}{visible(file_name)}" for file_name, who in c.files]
         lines.append("  fetch the folder, from your own computer:")
         lines.append(f"    {c.fetch(address)}")
     if len(clients) > len(shown):
@@ -109,7 +110,10 @@ def exit_summary(answers: Answers | None, root: Root, applied: bool, session_fil
     """What the terminal shows once the wizard has left its full-screen view (which the terminal wipes)."""
     where = "this system" if root.is_live else str(root.path)
     if applied and answers is not None:
-        return [f"Swan Wizard applied the VPN server's files to {where}.", *next_steps(answers, root, limit=3)]
+        # Short enough for a 24-line terminal: the folder's README.txt says which file goes to which system.
+        return [f"Swan Wizard applied the VPN server's files to {where}.",
+                *next_steps(answers, root, limit=3, files=False),
+                "Each client folder's README.txt says which file goes to which system."]
     lines = [f"Swan Wizard: nothing was applied to {where}."]
     if session_file is not None:
         lines += ["Your answers so far are saved in", f"  {session_file}", "run swan-wizard again to resume."]
