@@ -12,7 +12,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, RadioSet, Static
 
 from screens.clients import secret_label, typed_key
 from screens.forms import Edited, FormDialog, FormScreen
-from screens.widgets.field import Field, text_input
+from screens.widgets.field import Field, int_or_text, split_list, text_input
 from screens.widgets.secret import SecretField
 from screens.widgets.toggles import Check, Radio
 from wizard.fs.paths import Root
@@ -132,7 +132,9 @@ class VariantsScreen(FormScreen):
             with Horizontal(classes="variant-row"):
                 yield Check(title, value=key in enabled, id=f"use-{key}", compact=True)
                 yield Static(what, classes="variant-what", markup=False)
-            if key == "ikev1-xauth":
+            if key == "ikev2-eap":
+                yield from self._eap_options()
+            elif key == "ikev1-xauth":
                 x = v.ikev1_xauth
                 with Vertical(id="opts-ikev1-xauth", classes="variant-options"):
                     yield Field("Authentication", radio("xauth-auth", (("client certificate", "cert"),
@@ -163,6 +165,51 @@ class VariantsScreen(FormScreen):
                                                                    id="l2tp-local"), field="variants.l2tp.local_ip")
         yield Field("", Static(""), classes="catch-all", field="variants", exact=True)
 
+    def _eap_options(self) -> ComposeResult:
+        """Where EAP users live: here (the users step) or in a RADIUS server (one in the form; more in the file)."""
+        answers = self.ctx.answers
+        eap = answers.variants.ikev2_eap
+        radius = answers.radius
+        first = radius.servers[0] if radius and radius.servers else None
+        with Vertical(id="opts-ikev2-eap", classes="variant-options"):
+            yield Field("Users live in", radio("eap-backend", (("this server", "local"), ("a RADIUS server", "radius")),
+                                               eap.backend if eap else "local"),
+                        field="variants.ikev2-eap.backend",
+                        hint="RADIUS: charon asks that server (eap-radius); users are added there")
+            with Vertical(id="radius-options"):
+                yield Field("RADIUS server", text_input(first.address if first else "", id="radius-address",
+                                                        placeholder="192.0.2.10"),
+                            field="radius.servers[0].address")
+                yield Field("Ports", text_input(f"{first.port} {first.acct_port}" if first else "1812 1813",
+                                                id="radius-ports"),
+                            field="radius.servers[0].port", hint="authentication, then accounting")
+                yield SecretField("Shared secret", field="radius.servers[0].secret", key="radius-0",
+                                  root=self.ctx.root, current=first.secret if first else None, id="radius-secret")
+                yield Check("Send accounting records (Start/Stop)", value=radius.accounting if radius else False,
+                            id="radius-accounting", compact=True)
+                if radius and len(radius.servers) > 1:
+                    yield Static(f"{len(radius.servers) - 1} more server(s) in the answers file are kept as they are.",
+                                 classes="field-hint", markup=False)
+                yield Field("", Static(""), classes="catch-all", field="radius", exact=True)
+
+    def _radius_section(self) -> dict[str, Any]:
+        radius = _dump(self.ctx.answers.radius)
+        servers = list(radius.get("servers", []))
+        ports = split_list(self.query_one("#radius-ports", Input).value)
+        first: dict[str, Any] = dict(servers[0]) if servers else {}
+        first["address"] = self.query_one("#radius-address", Input).value.strip()
+        if ports:
+            first["port"] = int_or_text(ports[0])
+        if len(ports) > 1:
+            first["acct_port"] = int_or_text(ports[1])
+        secret = self.query_one("#radius-secret", SecretField).value()
+        first.pop("secret", None)
+        if secret is not None:
+            first["secret"] = secret
+        radius["servers"] = [first, *servers[1:]]
+        radius["accounting"] = self.query_one("#radius-accounting", Checkbox).value
+        return radius
+
     def on_mount(self) -> None:
         table = self.query_one("#peers-table", DataTable)
         table.add_columns("Name", "Address", "Auth", "PSK", "Start")
@@ -180,12 +227,16 @@ class VariantsScreen(FormScreen):
         return self.query_one(f"#use-{key}", Checkbox).value
 
     def _show_options(self) -> None:
-        for key in ("ikev1-xauth", "transport", "l2tp"):
+        for key in ("ikev2-eap", "ikev1-xauth", "transport", "l2tp"):
             self.query_one(f"#opts-{key}").display = self._checked(key)
+        self.query_one("#radius-options").display = self._eap_backend() == "radius"
         xauth_psk = radio_value(self.query_one("#xauth-auth", RadioSet), "cert") == "psk"
         self.query_one("#xauth-psk").display = xauth_psk
         l2tp_psk = radio_value(self.query_one("#l2tp-auth", RadioSet), "psk") == "psk"
         self.query_one("#l2tp-psk").display = l2tp_psk
+
+    def _eap_backend(self) -> str:
+        return radio_value(self.query_one("#eap-backend", RadioSet), "local")
 
     def on_checkbox_changed(self) -> None:
         self._show_options()
@@ -198,8 +249,15 @@ class VariantsScreen(FormScreen):
         data: dict[str, Any] = {}
         if self._checked("ikev2-cert"):
             data["ikev2-cert"] = _dump(v.ikev2_cert)
+        out: dict[str, Any] = {}
         if self._checked("ikev2-eap"):
-            data["ikev2-eap"] = _dump(v.ikev2_eap)
+            eap = _dump(v.ikev2_eap)
+            eap["backend"] = self._eap_backend()
+            if eap["backend"] == "radius":
+                # The users live in RADIUS now: the local list would only be refused.
+                eap.pop("users", None)
+                out["radius"] = self._radius_section()
+            data["ikev2-eap"] = eap
         if self._checked("ikev1-xauth"):
             x = _dump(v.ikev1_xauth)
             x["auth"] = radio_value(self.query_one("#xauth-auth", RadioSet), "cert")
@@ -220,7 +278,7 @@ class VariantsScreen(FormScreen):
             lt["ip_range"] = self.query_one("#l2tp-range", Input).value.strip()
             lt["local_ip"] = self.query_one("#l2tp-local", Input).value.strip()
             data["l2tp"] = lt
-        return {"layout": radio_value(self.query_one("#layout", RadioSet), "swanctl"), "variants": data}
+        return {"layout": radio_value(self.query_one("#layout", RadioSet), "swanctl"), "variants": data, **out}
 
     def typed(self) -> dict[str, str]:
         return {**self.pending_typed, **super().typed()}

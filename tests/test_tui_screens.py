@@ -567,3 +567,53 @@ def test_esc_back_is_offered_on_apply_only_when_it_works(tmp_path: Path) -> None
             assert "escape" not in footer_keys(app)
 
     run_async(go())
+
+
+def test_eap_users_can_live_in_radius(tmp_path: Path) -> None:
+    """The variants step offers the RADIUS backend: one server, its ports, a generated secret, accounting."""
+    from textual.widgets import Checkbox, Input, RadioSet
+
+    text = ("version: 1\nserver: {address: vpn.example.com}\n"
+            "variants:\n  ikev2-eap:\n    users: [{name: alice, password: {generate: true}}]\n")
+
+    async def go() -> None:
+        app = app_at(tmp_path, "variants", text)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "VariantsScreen")
+            screen = app.screen
+            assert not screen.query_one("#radius-options").display
+            screen.query_one("#eap-backend-radius").value = True
+            await pilot.pause()
+            assert screen.query_one("#radius-options").display
+            assert isinstance(screen.query_one("#eap-backend", RadioSet), RadioSet)
+            screen.query_one("#radius-address", Input).value = "192.0.2.10"
+            screen.query_one("#radius-ports", Input).value = "1812 1813"
+            screen.query_one("#radius-accounting", Checkbox).value = True
+            await pilot.pause()
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "AddressesScreen")  # no users step: the users live in RADIUS
+            answers = app.session.answers
+            eap = answers.variants.ikev2_eap
+            assert eap is not None and eap.backend == "radius" and eap.users == []
+            assert answers.radius is not None and answers.radius.accounting
+            server = answers.radius.servers[0]
+            assert (server.address, server.port, server.acct_port) == ("192.0.2.10", 1812, 1813)
+
+    run_async(go())
+
+
+def test_a_radius_backend_without_a_server_is_named_on_the_step(tmp_path: Path) -> None:
+    text = "version: 1\nserver: {address: vpn.example.com}\nvariants:\n  ikev2-eap: {}\n"
+
+    async def go() -> None:
+        app = app_at(tmp_path, "variants", text)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "VariantsScreen")
+            app.screen.query_one("#eap-backend-radius").value = True
+            await pilot.pause()
+            await pilot.press("ctrl+n")
+            await pilot.pause(0.3)
+            assert type(app.screen).__name__ == "VariantsScreen", "Next went on without a RADIUS server"
+            assert "radius.servers[0].address" in str(app.screen.query("Field.-error").first().field)
+
+    run_async(go())

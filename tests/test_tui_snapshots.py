@@ -167,6 +167,7 @@ def test_variants_with_every_option_open(root: Path) -> None:
 
         for key in ("ikev1-xauth", "transport", "l2tp"):
             pilot.app.screen.query_one(f"#use-{key}", Checkbox).value = True
+        pilot.app.screen.query_one("#eap-backend-radius").value = True  # the RADIUS server's fields
         await pilot.pause()
 
     shoot(root, "variants", "VariantsScreen", "variants-all-160x48", (160, 48), act)

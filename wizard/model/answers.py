@@ -116,6 +116,8 @@ def is_ip(text: str) -> bool:
 
 def check_hostname_or_ip(value: str) -> str:
     value = _no_scope(value.strip())
+    if not value:
+        raise ValueError("is required: a DNS name or an IP address")
     if is_ip(value):
         return str(ip_address(value))
     name = value.rstrip(".")
