@@ -64,8 +64,18 @@ def test_xl2tpd_answers_an_l2tp_client_and_starts_pppd_with_the_generated_option
         lns = lab.node("server").popen("unshare", "--mount", "--propagation", "private", "sh", "-c", lns_script,
                                        stdout=lns_out, stderr=subprocess.STDOUT)
         wait_output(lns_log, "Listening on IP address 0.0.0.0, port 1701")
-        lac = lab.node("client").popen("xl2tpd", "-D", "-c", str(lac_conf), "-p", str(tmp_path / "lac.pid"),
-                                       "-C", str(tmp_path / "lac.ctl"), stdout=lac_out, stderr=subprocess.STDOUT)
+        # The client's own pppd would die at once on the missing /dev/ppp, and its xl2tpd would then close
+        # the call and kill the server's pppd before that one had read its options: a race. The client's
+        # side is not under test, so its pppd is a stand-in that waits.
+        fake_pppd = tmp_path / "fake-pppd"
+        fake_pppd.write_text("#!/bin/sh\nexec sleep 60\n")
+        fake_pppd.chmod(0o755)
+        lac_script = " && ".join([
+            f"mount --bind {shlex.quote(str(fake_pppd))} /usr/sbin/pppd",
+            f"exec xl2tpd -D -c {shlex.quote(str(lac_conf))} -p {tmp_path}/lac.pid -C {tmp_path}/lac.ctl",
+        ])
+        lac = lab.node("client").popen("unshare", "--mount", "--propagation", "private", "sh", "-c", lac_script,
+                                       stdout=lac_out, stderr=subprocess.STDOUT)
         wait_output(lac_log, "Listening on IP address")
         control = tmp_path / "lac.ctl"
         lab.wait_for(control.exists, 5, "the LAC's control pipe")
