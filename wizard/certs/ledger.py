@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from wizard.fs import paths
+from wizard.fs import jsonstate, paths
 from wizard.fs.boundedread import UnreadableFile, read_regular
 from wizard.fs.changes import FileAction
 from wizard.fs.paths import Root
@@ -149,7 +149,7 @@ def render(ledger: Ledger) -> bytes:
     clients = {name: {"inputs": r.inputs, "files": dict(sorted(r.files.items())), "serial": r.serial,
                       "not_before": r.not_before.isoformat(), "not_after": r.not_after.isoformat()}
                for name, r in sorted(ledger.records.items())}
-    return (json.dumps({"version": VERSION, "salt": ledger.salt, "clients": clients}, indent=1) + "\n").encode()
+    return jsonstate.dumps({"version": VERSION, "salt": ledger.salt}, "clients", clients)
 
 
 def action(ledger: Ledger) -> FileAction:

@@ -11,10 +11,12 @@ each per client. Any other client, or every client with ``verify``, takes the fu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import PurePosixPath
+from types import MappingProxyType
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -108,22 +110,23 @@ def peer_files(name: str) -> dict[str, PurePosixPath]:
     return {"key": base / "key.pem", "cert": base / "cert.pem", "ca": base / "ca.pem"}
 
 
-def client_files(name: str) -> dict[str, PurePosixPath]:
+@cache
+def client_files(name: str) -> Mapping[str, PurePosixPath]:
+    # Remembered: a plan asks five times per client, and building paths costs more than the rest of a lookup.
     base = paths.client_dir(name)
-    return {"key": base / "key.pem", "cert": base / "cert.pem", "ca": base / "ca.pem",
-            "p12": base / f"{name}.p12", "password": base / "p12-password"}
+    return MappingProxyType({"key": base / "key.pem", "cert": base / "cert.pem", "ca": base / "ca.pem",
+                             "p12": base / f"{name}.p12", "password": base / "p12-password"})
 
 
 def _bytes(root: Root, logical: PurePosixPath) -> bytes | None:
-    real = root(logical)
-    return real.read_bytes() if real.is_file() else None
+    return root.read_bytes(logical)
 
 
 def _read(root: Root, candidates: list[PurePosixPath]) -> tuple[PurePosixPath, bytes] | None:
     for logical in candidates:
-        real = root(logical)
-        if real.is_file():
-            return logical, real.read_bytes()
+        data = root.read_bytes(logical)
+        if data is not None:
+            return logical, data
     return None
 
 
@@ -344,8 +347,8 @@ def _p12_password(client: Client, index: int, root: Root, source: SecretSource,
         # refused before any key is made if one of them cannot hold it.
         formats.secret_text(password, where)
         return password, False
-    stored = root(client_files(client.name)["password"])
-    password = stored.read_text().strip().encode() if stored.is_file() and not new_password else b""
+    stored = None if new_password else root.read_bytes(client_files(client.name)["password"])
+    password = stored.strip() if stored else b""
     return (password or generate_password().encode()), True
 
 

@@ -7,10 +7,23 @@ Nothing else in the code base builds a filesystem path from a literal.
 
 from __future__ import annotations
 
+import os
+import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from wizard.fs.safefs import check_no_links
+
+# What identifies one version of a file's content without reading it: inode, size, mtime and ctime (ns).
+Stamp = tuple[int, int, int, int, int]
+# A file changed within this long before it was read may change again within the same timestamp tick
+# (filesystem clocks are coarse), so its stamp does not vouch for its content.
+_RACY_NS = 1_000_000_000
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 # strongSwan, swanctl flavour (Debian: strongswan-swanctl + charon-systemd)
 SWANCTL_DIR = PurePosixPath("/etc/swanctl")
@@ -102,6 +115,9 @@ class Root:
     path: Path
     # Directories below the root already found to be real directories (not links): see __call__.
     _verified: set[str] = field(default_factory=set, compare=False, repr=False, kw_only=True)
+    # Files read through read_bytes since the last forget_checks: their stamp and content, so that the
+    # comparison of a plan with the disk need not read an unchanged file a second time.
+    _seen: dict[str, tuple[Stamp, bytes]] = field(default_factory=dict, compare=False, repr=False, kw_only=True)
 
     @classmethod
     def of(cls, root: str | Path | None) -> Root:
@@ -118,13 +134,60 @@ class Root:
         nothing the wizard reads or writes is reached through a link. Writes do not rely on this check
         alone (it is made before the file is used): they go through ``safefs.Tree``.
         """
-        text = str(PurePosixPath(logical))  # normalised: no "//", no trailing "/"
+        return Path(self._real(logical)[1])
+
+    def _real(self, logical: PurePosixPath | str) -> tuple[str, str]:
+        """(logical, real) as text, checked as ``__call__`` describes."""
+        # A PurePosixPath is normalised already (no "//", no trailing "/"); building one costs more than the rest.
+        text = str(logical) if isinstance(logical, PurePosixPath) else str(PurePosixPath(logical))
         if not text.startswith("/"):
             raise ValueError(f"not an absolute path: {logical}")
         if "/.." in text and ".." in text.split("/"):
             raise ValueError(f"not a path under the root: {logical}")
-        return Path(check_no_links(self.path, text, self._verified))
+        return text, check_no_links(self.path, text, self._verified)
+
+    def read_bytes(self, logical: PurePosixPath | str, limit: int | None = None) -> bytes | None:
+        """A regular file's content, read without following a link (None: missing, not a regular file, or
+        larger than ``limit`` bytes).
+
+        The content is remembered with the file's stamp: ``unchanged`` can then tell, with one lstat, that the
+        file still holds it."""
+        text, real = self._real(logical)
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as exc:
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+                return None
+            raise
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or (limit is not None and st.st_size > limit):
+                return None
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
+        if limit is not None and len(data) > limit:
+            return None  # it grew while being read
+        if len(data) == st.st_size and st.st_ctime_ns < time.time_ns() - _RACY_NS:
+            self._seen[text] = (stamp_of(st), data)
+        return data
+
+    def unchanged(self, logical: PurePosixPath, content: bytes) -> os.stat_result | None:
+        """The file's status when ``read_bytes`` found ``content`` there (since the last ``forget_checks``) and
+        its stamp says it still holds it: one lstat instead of a second read. None: read it to know."""
+        seen = self._seen.get(str(logical))
+        if seen is None or seen[1] != content:
+            return None
+        try:
+            st = os.lstat(f"{'' if str(self.path) == '/' else self.path}{logical}")
+        except OSError:
+            return None
+        return st if stat.S_ISREG(st.st_mode) and stamp_of(st) == seen[0] else None
 
     def forget_checks(self) -> None:
         """Check every directory again (a run that takes the lock starts from what is on disk now)."""
         self._verified.clear()
+        self._seen.clear()

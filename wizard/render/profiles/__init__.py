@@ -187,20 +187,21 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
                     notes.append(why)
                     r.notes.append(why)
                     continue
+                logical = folder / (profile.stem + fmt.suffix)
                 try:
-                    content = cache.content(root, folder / (profile.stem + fmt.suffix),
-                                            cache.derived(inputs, fmt.suffix), fmt.render, profile)
+                    content = cache.content(root, logical, cache.derived(inputs, fmt.suffix), fmt.render, profile)
                 except apple.NoSuite as exc:
                     notes.append(f"no {fmt.label} for {name}: {exc}")
                     continue
-                files.append(FileAction(folder / (profile.stem + fmt.suffix), content, 0o600,
+                files.append(FileAction(logical, content, 0o600,
                                         secret=fmt.secret(profile), why=f"{name}: {fmt.label}"))
         if r.eap is not None and name not in cert_names:
             # The profiles embed the CA, but NetworkManager, swanctl and Android's own client want it as a file;
             # certificate clients have theirs from the key material.
             files.append(FileAction(folder / CA_FILE, m.ca.cert_pem, 0o600, why=f"{name}: CA certificate"))
-        text = cache.content(root, folder / README_NAME, cache.key("readme", r), _readme_bytes, r)
-        files.append(FileAction(folder / README_NAME, text, 0o600,
+        readme_path = folder / README_NAME
+        text = cache.content(root, readme_path, cache.key("readme", r), _readme_bytes, r)
+        files.append(FileAction(readme_path, text, 0o600,
                                 why=f"{name}: what to do with these files on each OS"))
     return ProfilePlan(tuple(files), tuple(paths.client_dir(n) for n in docs), tuple(notes))
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from wizard.fs import paths
+from wizard.fs import jsonstate, paths
 from wizard.fs.boundedread import UnreadableFile, read_regular
 from wizard.fs.changes import FileAction
 from wizard.fs.paths import Root
@@ -53,51 +53,73 @@ def code_digest() -> bytes:
 Memo = dict[int, tuple[object, bytes]]
 
 
+def _tagged(tag: bytes, data: bytes) -> bytes:
+    return tag + len(data).to_bytes(8, "big") + data
+
+
+_LAYOUTS: dict[type, tuple[bytes, tuple[str, ...], bool]] = {}
+
+
+def _layout(cls: type) -> tuple[bytes, tuple[str, ...], bool]:
+    """A dataclass's encoded header (its name and field names), its field names, and whether it is frozen."""
+    if cls in _LAYOUTS:
+        return _LAYOUTS[cls]
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    header = _tagged(b"s", cls.__qualname__.encode()) + b"".join(_tagged(b"s", n.encode()) for n in names)
+    frozen = cls.__setattr__ is not object.__setattr__  # frozen dataclasses refuse writes
+    _LAYOUTS[cls] = (header, names, frozen)
+    return _LAYOUTS[cls]
+
+
 def _feed(h: Any, value: object, memo: Memo) -> None:
     """A canonical, typed encoding of ``value`` into the hash: equal digests mean equal inputs.
 
     A dataclass enters as the digest of its own encoding, computed once per object (``memo``, keyed by
-    identity and holding the object so the identity cannot be reused): every profile shares one server view."""
-    def put(tag: bytes, data: bytes) -> None:
-        h.update(tag + len(data).to_bytes(8, "big") + data)
-
-    if value is None or isinstance(value, bool):
-        put(b"c", repr(value).encode())
+    identity and holding the object so the identity cannot be reused): every profile shares one server view.
+    Exact types are tested first: this runs some thirty times per profile, ten thousand profiles a run."""
+    t = type(value)
+    if t is str:
+        h.update(_tagged(b"s", value.encode("utf-8", "surrogatepass")))  # type: ignore[attr-defined]
+    elif t is bytes:
+        h.update(_tagged(b"b", value))  # type: ignore[arg-type]
+    elif value is None or t is bool:
+        h.update(_tagged(b"c", repr(value).encode()))
+    elif t is tuple or t is list:
+        h.update(_tagged(b"l", str(len(value)).encode()))  # type: ignore[arg-type]
+        for item in value:  # type: ignore[attr-defined]
+            _feed(h, item, memo)
     elif isinstance(value, enum.Enum):
-        put(b"e", type(value).__name__.encode())
+        h.update(_tagged(b"e", t.__name__.encode()))
         _feed(h, value.value, memo)
     elif isinstance(value, (int, float)):
-        put(b"n", repr(value).encode())
+        h.update(_tagged(b"n", repr(value).encode()))
     elif isinstance(value, str):
-        put(b"s", value.encode("utf-8", "surrogatepass"))
+        h.update(_tagged(b"s", value.encode("utf-8", "surrogatepass")))
     elif isinstance(value, bytes):
-        put(b"b", value)
+        h.update(_tagged(b"b", value))
     elif isinstance(value, datetime):
-        put(b"t", value.isoformat().encode())
+        h.update(_tagged(b"t", value.isoformat().encode()))
     elif isinstance(value, x509.Certificate):
-        put(b"x", value.public_bytes(serialization.Encoding.DER))
+        h.update(_tagged(b"x", value.public_bytes(serialization.Encoding.DER)))
     elif isinstance(value, (list, tuple)):
-        put(b"l", str(len(value)).encode())
+        h.update(_tagged(b"l", str(len(value)).encode()))
         for item in value:
             _feed(h, item, memo)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        header, names, frozen = _layout(t)
         # Only frozen values are remembered: a mutable one may have changed since.
-        frozen: bool = type(value).__setattr__ is not object.__setattr__  # frozen dataclasses refuse writes
         known = memo.get(id(value)) if frozen else None
         if known is None:
-            inner = hashlib.sha256()
-            fields = dataclasses.fields(value)
-            _feed(inner, type(value).__qualname__, memo)
-            for f in fields:
-                _feed(inner, f.name, memo)
-                _feed(inner, getattr(value, f.name), memo)
+            inner = hashlib.sha256(header)
+            for name in names:
+                _feed(inner, getattr(value, name), memo)
             known = (value, inner.digest())
             if frozen:
                 memo[id(value)] = known
-        put(b"d", known[1])
+        h.update(_tagged(b"d", known[1]))
     else:
         # Anything else has no canonical form here: refusing beats a digest that misses a difference.
-        raise TypeError(f"no canonical encoding for {type(value).__name__}")
+        raise TypeError(f"no canonical encoding for {t.__name__}")
 
 
 def _digest(data: bytes) -> str:
@@ -143,16 +165,15 @@ class ProfileCache:
         return data
 
     def action(self) -> FileAction:
-        body = {"version": VERSION, "salt": self.salt,
-                "files": {path: [e.inputs, e.content] for path, e in sorted(self.written.items())}}
-        return FileAction(CACHE, (json.dumps(body, indent=0) + "\n").encode(), 0o600,
+        files = {path: [e.inputs, e.content] for path, e in sorted(self.written.items())}
+        return FileAction(CACHE, jsonstate.dumps({"version": VERSION, "salt": self.salt}, "files", files), 0o600,
                           why="what each client profile was rendered from, to skip rendering it again")
 
 
 def _on_disk(root: Root, logical: PurePosixPath) -> bytes | None:
     try:
-        return read_regular(root(logical), MAX_FILE)  # root() refuses a link anywhere on the way
-    except (OSError, UnreadableFile):
+        return root.read_bytes(logical, MAX_FILE)  # a link anywhere on the way is refused
+    except OSError:
         return None
 
 
