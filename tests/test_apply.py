@@ -21,6 +21,7 @@ from wizard.pki import encode, names
 from wizard.plan.apply import apply, lock
 from wizard.plan.preview import describe
 from wizard.problems import Locked, MaterialConflict
+from wizard.render.profiles import cache as profile_cache
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,14 +75,15 @@ def test_changed_answer_updates_one_file_and_backs_up_the_old_one(tmp_path, make
     changed = updated(answers, pool=updated(answers.pool, dns=["9.9.9.9"]))
     plan = plan_for(changed, root)
     todo = pending(file_changes(plan, root))
-    assert [c.action.path for c in todo] == [paths.SWANCTL_CONF]
+    # Besides the file that changes, the profile cache records what the clients' files now depend on.
+    assert [c.action.path for c in todo] == [paths.SWANCTL_CONF, profile_cache.CACHE]
     text = describe(plan, file_changes(plan, root), live=False)
     assert "-      dns = 8.8.8.8, 8.8.4.4" in text and "+      dns = 9.9.9.9" in text
     result = apply(plan, root)
     backup = root(paths.BACKUPS_DIR) / result.backup_id
     manifest = json.loads((backup / "manifest.json").read_text())
-    assert manifest["files"] == [{"path": str(paths.SWANCTL_CONF), "existed": True, "change": "update",
-                                  "mode": 0o644}]
+    assert manifest["files"][0] == {"path": str(paths.SWANCTL_CONF), "existed": True, "change": "update",
+                                    "mode": 0o644}
     assert (backup / "files" / str(paths.SWANCTL_CONF).lstrip("/")).read_bytes() == old_conf
     assert mode_of(backup) == 0o700
 

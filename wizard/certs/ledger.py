@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -156,9 +156,12 @@ def action(ledger: Ledger) -> FileAction:
     return FileAction(LEDGER, render(ledger), 0o600, why="what was written for each client, to skip re-reading it")
 
 
-def records_for(ledger: Ledger, written: Iterable[tuple[Inputs, Mapping[str, bytes], int, datetime, datetime]]
-                ) -> Ledger:
-    """A ledger for exactly the clients in ``written`` (a removed client leaves no record behind)."""
-    return ledger.with_records({
+def records_for(ledger: Ledger, written: Iterable[tuple[Inputs, Mapping[str, bytes], int, datetime, datetime]],
+                kept: Collection[str] = ()) -> Ledger:
+    """A ledger for exactly the clients in ``written`` (a removed client leaves no record behind), plus the
+    records of the ``kept`` clients as they were (a plan of some clients only)."""
+    records = {name: ledger.records[name] for name in kept if name in ledger.records}
+    records.update({
         inputs.name: Record(ledger.inputs_digest(inputs), {n: digest(contents[n]) for n in FILES}, serial, nb, na)
         for inputs, contents, serial, nb, na in written})
+    return ledger.with_records(dict(sorted(records.items())))

@@ -77,14 +77,16 @@ class Materials:
     reused: int = 0  # clients reused unopened on the ledger's word
 
 
-def ledger_action(answers: Answers, m: Materials) -> ledger.FileAction:
-    """The ledger for exactly the bundles this plan writes, in the same apply as their files."""
+def ledger_action(answers: Answers, m: Materials, scope: Collection[str] | None = None) -> ledger.FileAction:
+    """The ledger for exactly the bundles this plan writes, in the same apply as their files; with a
+    ``scope``, the records of the answers' other clients are kept as they are."""
     by_name = {c.name: c for c in answers.clients}
+    kept = [] if scope is None else [name for name in by_name if name not in scope]
     return ledger.action(ledger.records_for(m.ledger, (
         (_inputs(m.ca.cert_pem, by_name[b.name], b.p12_password),
          {"key": b.pair.key_pem, "cert": b.pair.cert_pem, "p12": b.p12}, b.pair.cert.serial_number,
          b.pair.cert.not_valid_before_utc, b.pair.cert.not_valid_after_utc)
-        for b in m.clients)))
+        for b in m.clients), kept))
 
 
 def _inputs(ca_cert_pem: bytes, client: Client, password: bytes) -> ledger.Inputs:
@@ -157,10 +159,12 @@ class _KeyPool:
 
 def build(answers: Answers, root: Root, source: SecretSource, progress: Progress | None = None,
           now: datetime | None = None, renew: Collection[str] = (),
-          new_passwords: Collection[str] = (), verify: bool = False) -> Materials:
+          new_passwords: Collection[str] = (), verify: bool = False, scope: Collection[str] | None = None
+          ) -> Materials:
     """``renew``: clients that get a new certificate for their existing key even though theirs still fits;
     ``new_passwords``: clients whose generated PKCS#12 password is replaced (``swan-wizard client ...``);
-    ``verify``: every client's files are opened and checked, whatever the ledger says."""
+    ``verify``: every client's files are opened and checked, whatever the ledger says;
+    ``scope``: only these clients get bundles (a client command), None: every client of the answers."""
     now = now or datetime.now(UTC)
     book = ledger.load(root)
     notes: list[str] = [book.note] if book.note else []
@@ -212,7 +216,8 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
 
     client_keys: dict[str, keys.PrivateKey] = {}  # clients with a key on disk; the others are issued in bulk
     trusted: dict[str, ClientBundle] = {}
-    for i, client in enumerate(answers.clients):
+    planned = [(i, c) for i, c in enumerate(answers.clients) if scope is None or c.name in scope]
+    for i, client in planned:
         files = client_files(client.name)
         found = _read(root, [files["key"]])
         if found and existing_ca_cert and not verify and client.name not in renew and client.name not in new_passwords:
@@ -263,9 +268,9 @@ def build(answers: Answers, root: Root, source: SecretSource, progress: Progress
 
     # 5. Clients.
     client_bundles = []
-    fresh = _new_client_bundles(answers, root, ca, source, now, [c for c in answers.clients if c.name not in
+    fresh = _new_client_bundles(answers, root, ca, source, now, [c for _, c in planned if c.name not in
                                                                   client_keys and c.name not in trusted], progress)
-    for i, client in enumerate(answers.clients):
+    for i, client in planned:
         made = fresh.get(client.name) or trusted.get(client.name)
         if made is not None:
             client_bundles.append(made)

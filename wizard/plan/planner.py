@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Collection
 from dataclasses import replace
@@ -9,7 +10,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from wizard.certs import ledger, revocation
-from wizard.certs.materials import Materials, client_files, ledger_action, peer_files
+from wizard.certs.materials import Materials, client_files, host_cert_locations, ledger_action, peer_files
 from wizard.certs.materials import build as build_materials
 from wizard.checks import netchecks
 from wizard.fs import paths
@@ -174,6 +175,16 @@ def _firewall(answers: Answers, root: Root, net: NetFacts | None, systemd: bool)
     return firewall.FirewallPlan(new.backend, tuple(files), old.commands + new.commands, new.notes, new.state)
 
 
+def all_names(answers: Answers) -> set[str]:
+    """Every client and user name of the answers: each has a folder under /etc/swan-wizard/clients."""
+    v = answers.variants
+    names = {c.name for c in answers.clients}
+    for variant in (v.ikev2_eap, v.ikev1_xauth, v.l2tp):
+        if variant is not None:
+            names.update(u.name for u in variant.users)
+    return names
+
+
 def _parents(path: str) -> list[str]:
     """"/a/b/c" -> ["/a/b", "/a", "/"]."""
     out = []
@@ -209,15 +220,51 @@ def system_facts(root: Root, answers: Answers) -> tuple[ServiceFacts, NetFacts |
     return gather_facts(), netfacts.gather(names)
 
 
+# The answers every client's own files are made from: excluded from the context of the others.
+_PER_CLIENT: dict[str, object] = {"clients": True, "revoked": True,
+                                  "variants": {"ikev2_eap": {"users"}, "ikev1_xauth": {"users"}, "l2tp": {"users"}}}
+
+
+def client_context(answers: Answers, salt: str, ca_cert_pem: bytes, host_cert_pem: bytes) -> str:
+    """What each client's files depend on besides that client's own answers: the rest of the answers, the
+    CA and host certificates, the wizard's code. While it stays the same, a client command need plan only
+    the clients it names; a change (server address, proposals, a new host certificate, an upgrade) makes
+    it plan every client. Salted like the cache that keeps it: the answers may hold secrets."""
+    rest = json.dumps(answers.model_dump(mode="json", exclude=_PER_CLIENT), sort_keys=True)  # type: ignore[arg-type]
+    h = hashlib.sha256(bytes.fromhex(salt))
+    for part in (profile_cache.code_digest(), rest.encode(), ca_cert_pem, host_cert_pem):
+        h.update(len(part).to_bytes(8, "big") + part)
+    return h.hexdigest()
+
+
+def _scope_holds(answers: Answers, root: Root, cache: ProfileCache) -> tuple[bytes, bytes] | None:
+    """The CA and host certificates on disk when the last plan's context still holds for every client."""
+    ca, host = root.read_bytes(paths.CA_CERT), root.read_bytes(host_cert_locations(answers.layout)[0])
+    if ca is None or host is None or not cache.context:
+        return None
+    return (ca, host) if client_context(answers, cache.salt, ca, host) == cache.context else None
+
+
 def build_plan(answers: Answers, root: Root, source: SecretSource, facts: ServiceFacts | None = None,
                progress: Progress | None = None, now: datetime | None = None, net: NetFacts | None = None,
-               renew: Collection[str] = (), new_passwords: Collection[str] = (), verify: bool = False) -> Plan:
+               renew: Collection[str] = (), new_passwords: Collection[str] = (), verify: bool = False,
+               scope: Collection[str] | None = None) -> Plan:
     """The plan for ``answers`` on ``root``. ``facts``/``net`` describe the live system (None: a staged root).
 
     ``renew``/``new_passwords`` name clients that get a new certificate / PKCS#12 password (``client`` commands);
-    ``verify`` opens and checks every client's files even where the ledger vouches for them."""
+    ``verify`` opens and checks every client's files even where the ledger vouches for them; ``scope`` (client
+    commands) names the clients and users whose files are planned, the others' staying as they are, as long
+    as nothing they depend on changed (``client_context``): otherwise, and with ``verify``, every client is."""
+    rendered = profile_cache.load(root)
+    on_disk = _scope_holds(answers, root, rendered) if scope is not None and not verify else None
+    if on_disk is None:
+        scope = None
     m = build_materials(answers, root, source, progress=progress, now=now, renew=renew, new_passwords=new_passwords,
-                        verify=verify)
+                        verify=verify, scope=scope)
+    if on_disk is not None and (m.ca.cert_pem, m.host.cert_pem) != on_disk:
+        scope = None  # this plan re-issues the host certificate: every profile carries it
+        m = build_materials(answers, root, source, progress=progress, now=now, renew=renew,
+                            new_passwords=new_passwords, verify=verify)
     secret_warnings: list[tuple[str, str]] = []
     creds = credentials.resolve(answers, root, source, secret_warnings)
     # The connections, pools and secrets charon gets: derived once, every renderer takes its part.
@@ -240,22 +287,25 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
-    files += _client_files(m) + ([ledger_action(answers, m)] if m.clients else [])
+    files += _client_files(m) + ([ledger_action(answers, m, scope)] if m.clients or (scope and answers.clients)
+                                 else [])
     files += _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
     files += _l2tp_files(answers, root, creds)
     # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
-    rendered = profile_cache.load(root)
     if verify:
         rendered = ProfileCache(rendered.salt)  # render everything; the same salt keeps the file unchanged
-    client_profiles = profiles.plan_files(answers, server, m, creds, root, rendered)
-    files += list(client_profiles.files) + ([rendered.action()] if rendered.written else [])
+    client_profiles = profiles.plan_files(answers, server, m, creds, root, rendered, scope)
+    if scope is not None:
+        rendered.keep_others(scope, all_names(answers))
+    context = client_context(answers, rendered.salt, m.ca.cert_pem, m.host.cert_pem)
+    files += list(client_profiles.files) + ([rendered.action(context)] if rendered.written else [])
     files += revocation.crl_files(answers, root, m.ca, now)
     fw = _firewall(answers, root, net, facts.systemd if facts else True)
     files = _keep_existing_modes(files + list(fw.files), root)
     wanted = {f.path for f in files}
     files += [FileAction(p, None, why="no longer part of the answers") for p in OWNED if p not in wanted
               and root(p).is_file()]
-    files += profiles.stale_client_files(root, wanted) + _stale_radius_files(root, wanted)
+    files += profiles.stale_client_files(root, wanted, scope) + _stale_radius_files(root, wanted)
     private = [*PRIVATE_DIRS, *(paths.client_dir(b.name) for b in m.clients), *client_profiles.dirs,
                *(paths.PEERS_DIR / name for name, _ in m.peers)]
     # One set of parents, as text (PurePosixPath.parents costs more than the rest of a large plan): a

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -31,7 +31,7 @@ from wizard.fs import paths
 from wizard.fs.changes import FileAction
 from wizard.fs.paths import Root
 from wizard.model import credentials, formats
-from wizard.model.answers import Answers, Ikev1Xauth, L2tp, Secret, SecretRef
+from wizard.model.answers import Answers, Ikev1Xauth, L2tp, Secret, SecretRef, User
 from wizard.model.credentials import Credential
 from wizard.render import connections
 from wizard.render.connections import ConnSpec, ServerSpec
@@ -120,9 +120,10 @@ def _revocation(answers: Answers, bundle: ClientBundle) -> readme.Revocation | N
 
 
 def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[str, Credential], root: Root,
-               cache: ProfileCache) -> ProfilePlan:
-    """Profiles and a README for every client and user of the answers, from what ``charon`` is told.
-    Files ``cache`` vouches for are read from ``root`` instead of being rendered again."""
+               cache: ProfileCache, scope: Collection[str] | None = None) -> ProfilePlan:
+    """Profiles and a README for every client and user of the answers (or only those named in ``scope``),
+    from what ``charon`` is told. Files ``cache`` vouches for are read from ``root`` instead of being
+    rendered again."""
     cert_spec = charon.connection(connections.CONN_IKEV2_CERT)
     eap_spec = charon.connection(connections.CONN_IKEV2_EAP)
     # The identity the server's own connections authenticate with (their local.id): what clients must expect.
@@ -133,6 +134,9 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
 
     def doc(name: str) -> readme.ClientReadme:
         return docs.setdefault(name, readme.ClientReadme(name, answers.server.address, server_id))
+
+    def users(listed: list[User]) -> list[User]:
+        return listed if scope is None else [u for u in listed if u.name in scope]
 
     client_answers = {c.name: (i, c) for i, c in enumerate(answers.clients)}
     for bundle in m.clients:
@@ -148,7 +152,7 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
             r.cert = Profile(bundle.name, server, _tunnel(charon, cert_spec), cert=login, on_demand=c.on_demand)
     v = answers.variants
     if v.ikev2_eap is not None and eap_spec is not None:
-        for user in v.ikev2_eap.users:
+        for user in users(v.ikev2_eap.users):
             key = credentials.secret_key("eap", user.name)
             r = doc(user.name)
             r.eap_password_hint = secret_hint(user.password, f"in {credentials.secret_file(key)} on the server")
@@ -166,7 +170,7 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
         if typed is None:
             continue
         psk = secret_hint(typed.psk, stored_in(variant)) if typed.auth == "psk" else None
-        for user in typed.users:
+        for user in users(typed.users):
             hint = secret_hint(user.password, stored_in(variant, user.name))
             doc(user.name).typed.append(readme.TypedLogin(variant, typed.auth, hint, psk, ikev1))
 
@@ -210,10 +214,11 @@ def _readme_bytes(r: readme.ClientReadme) -> bytes:
     return readme.readme(r).encode()
 
 
-def stale_client_files(root: Root, wanted: set[PurePosixPath]) -> list[FileAction]:
+def stale_client_files(root: Root, wanted: set[PurePosixPath], scope: Collection[str] | None = None
+                       ) -> list[FileAction]:
     """Removals for files under the clients directory that no client of the answers wants any more
-    (a removed client, a disabled variant, a revoked certificate's profiles). Symbolic links are left
-    alone: they may point anywhere."""
+    (a removed client, a disabled variant, a revoked certificate's profiles); with a ``scope``, only in
+    those clients' folders. Symbolic links are left alone: they may point anywhere."""
     base = root(paths.CLIENTS_DIR)
     if not base.is_dir():
         return []
@@ -221,7 +226,7 @@ def stale_client_files(root: Root, wanted: set[PurePosixPath]) -> list[FileActio
     kept = {str(p) for p in wanted}
     out = []
     for folder in _entries(base):
-        if not folder.is_dir(follow_symlinks=False):
+        if not folder.is_dir(follow_symlinks=False) or (scope is not None and folder.name not in scope):
             continue
         for entry in _entries(Path(folder.path)):
             logical = f"{paths.CLIENTS_DIR}/{folder.name}/{entry.name}"

@@ -18,7 +18,7 @@ import enum
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -138,6 +138,9 @@ class ProfileCache:
     entries: Mapping[str, Entry] = field(default_factory=dict)
     written: dict[str, Entry] = field(default_factory=dict)  # this plan's files: the next cache
     reused: int = 0
+    # What every client's files were last planned against (see planner.client_context): a client command
+    # plans only its own client while this is unchanged.
+    context: str = ""
     _memo: Memo = field(default_factory=dict, repr=False)
 
     def key(self, kind: str, value: object) -> str:
@@ -164,9 +167,18 @@ class ProfileCache:
         self.written[str(logical)] = Entry(inputs, _digest(data))
         return data
 
-    def action(self) -> FileAction:
+    def keep_others(self, planned: Collection[str], existing: Collection[str]) -> None:
+        """A plan of some clients only: the records of the other ``existing`` clients stay as they are."""
+        base = f"{paths.CLIENTS_DIR}/"
+        for path, entry in self.entries.items():
+            name = path[len(base):].partition("/")[0] if path.startswith(base) else ""
+            if name and name not in planned and name in existing:
+                self.written.setdefault(path, entry)
+
+    def action(self, context: str) -> FileAction:
         files = {path: [e.inputs, e.content] for path, e in sorted(self.written.items())}
-        return FileAction(CACHE, jsonstate.dumps({"version": VERSION, "salt": self.salt}, "files", files), 0o600,
+        head = {"version": VERSION, "salt": self.salt, "context": context}
+        return FileAction(CACHE, jsonstate.dumps(head, "files", files), 0o600,
                           why="what each client profile was rendered from, to skip rendering it again")
 
 
@@ -181,7 +193,7 @@ def parse(data: bytes) -> ProfileCache:
     raw = json.loads(data)
     if not isinstance(raw, dict) or raw.get("version") != VERSION:
         raise ValueError(f"not a version {VERSION} profile cache")
-    salt, files = raw.get("salt"), raw.get("files")
+    salt, files, context = raw.get("salt"), raw.get("files"), raw.get("context", "")
     if not isinstance(salt, str) or len(salt) != 32 or not isinstance(files, dict):
         raise ValueError("no salt or no files")
     bytes.fromhex(salt)
@@ -190,7 +202,7 @@ def parse(data: bytes) -> ProfileCache:
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
             raise ValueError("a damaged entry")
         entries[str(path)] = Entry(pair[0], pair[1])
-    return ProfileCache(salt, entries)
+    return ProfileCache(salt, entries, context=context if isinstance(context, str) else "")
 
 
 def load(root: Root) -> ProfileCache:
