@@ -116,12 +116,12 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
     facts, net = target.facts_for(target.root, change.answers) if target.facts_for else (None, None)
     plan = build_plan(change.answers, target.root, target.source, facts=facts, net=net,
                       renew=change.renew, new_passwords=change.new_passwords, scope=change.scope)
-    # One YAML rendering per command (with thousands of clients each costs a second): the old text only for a diff.
-    new_text = answers_file.dumps(change.answers)
-    changed = change.answers != current
+    # At most one YAML rendering per command (with thousands of clients each costs a second): none when the
+    # answers stay as they are, the old text only for a diff.
+    changed = change.answers is not current and change.answers != current
+    new_text = answers_file.dumps(change.answers) if changed else ""
     if target.dry_run:
-        old_text = answers_file.dumps(current) if changed else new_text
-        if old_text != new_text:
+        if changed and (old_text := answers_file.dumps(current)) != new_text:
             diff = difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
                                         f"a/{target.answers_path.name}", f"b/{target.answers_path.name}")
             say(f"Answers ({target.answers_path}):\n" + "".join("    " + line for line in diff).rstrip("\n"))
