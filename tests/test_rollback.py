@@ -80,23 +80,34 @@ def test_cli_rollback_before_the_first_run_keeps_removed_keys_in_a_backup(tmp_pa
     assert "PRIVATE KEY" not in proc.stdout
 
 
-def _apply_and_die_after(root_dir: str, writes: int, answers_yaml: str) -> None:
-    """In a child process: apply, but exit abruptly (like kill -9) after ``writes`` files were written."""
+def _apply_and_die_after(root_dir: str, writes: int, answers_yaml: str, at: str = "publish") -> None:
+    """In a child process: apply, but exit abruptly (like kill -9) after ``writes`` files landed (written
+    whole, or renamed into place), or, ``at="stage"``/``"flush"``, after that many temporary files were
+    written / just before the flush that makes them durable."""
     from wizard.model import answers_file
     from wizard.model.secrets import SecretSource
     from wizard.plan.planner import build_plan
 
     count = 0
-    real_write = safefs.Tree.write
+    real_publish = safefs.Tree.publish  # a whole write ends with a publish too
+    real_stage = safefs.Tree.stage
 
-    def dying_write(self, logical, content, mode, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def landing(self, real, *args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal count
         if count == writes:
             os._exit(9)
         count += 1
-        real_write(self, logical, content, mode, *args, **kwargs)
+        return real(self, *args, **kwargs)
 
-    safefs.Tree.write = dying_write  # type: ignore[method-assign]
+    if at == "publish":
+        safefs.Tree.publish = lambda self, *a, **k: landing(self, real_publish, *a, **k)  # type: ignore[method-assign]
+    elif at == "stage":
+        safefs.Tree.stage = lambda self, *a, **k: (  # type: ignore[method-assign]
+            landing(self, real_stage, *a, **k) if not k.get("durable") else real_stage(self, *a, **k))
+    else:
+        def dying_flush(self, staged):  # type: ignore[no-untyped-def]
+            os._exit(9)
+        safefs.Tree.flush = dying_flush  # type: ignore[method-assign]
     root = Root.of(root_dir)
     answers = answers_file.parse(answers_yaml)
     apply(build_plan(answers, root, SecretSource(environ={"BOB_P12": "bob-p12-password"})), root)
@@ -126,6 +137,31 @@ def test_killed_apply_is_detected_and_rerunning_converges(tmp_path, make_answers
     assert keys.public_keys_equal(ca.public_key(), encode.load_key_pem(ca_key).public_key())
     assert not reuse.host_cert_problems(host, ca, encode.load_key_pem(
         root(paths.SWANCTL_PRIVATE / paths.HOST_KEY_NAME).read_bytes()), "vpn.example.com", ["203.0.113.10"])
+    assert apply(plan_for(make_answers(), root), root).nothing_changed
+
+
+@pytest.mark.parametrize("at", ["stage", "flush"])
+def test_an_apply_killed_before_its_renames_changed_nothing_and_rerunning_converges(tmp_path, make_answers,
+                                                                                      plan_for, at):
+    """Killed while the new contents are still temporary files (written, or written but not yet flushed):
+    no target was touched, the temporary files go at the next run, and that run writes everything."""
+    from conftest import FAST_ANSWERS
+
+    ctx = multiprocessing.get_context("fork")
+    # The backup manifest and the journal are written whole before any staging; five files are staged here.
+    child = ctx.Process(target=_apply_and_die_after, args=(str(tmp_path), 5, FAST_ANSWERS, at))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 9
+    root = Root.of(tmp_path)
+    temps = list(tmp_path.rglob("*.swan-wizard-*.tmp"))
+    assert temps, "the run died with its contents still in temporary files"
+    assert not root(paths.CA_KEY).exists() and not root(paths.CA_CERT).exists()
+    assert interrupted(root) is not None
+    apply(plan_for(make_answers(), root), root)
+    assert interrupted(root) is None
+    assert not [p for p in tmp_path.rglob("*.swan-wizard-*.tmp")]
+    assert root(paths.CA_KEY).exists() and root(paths.CA_CERT).exists()
     assert apply(plan_for(make_answers(), root), root).nothing_changed
 
 

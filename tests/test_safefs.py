@@ -126,3 +126,41 @@ def test_nothing_outside_the_root_is_touched(layout: dict[PurePosixPath, str], t
         assert _snapshot(outside) == before
         leftovers = [p for p in root.rglob("*.tmp") if not p.is_symlink()]
         assert leftovers == []
+
+
+def test_staged_files_are_flushed_once_per_filesystem_and_published_in_place(tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    from wizard.fs import safefs
+
+    calls: list[int] = []
+    real = safefs._syncfs
+    monkeypatch.setattr(safefs, "_syncfs", lambda fd: calls.append(fd) or real(fd))
+    names = [PurePosixPath(f"/etc/swan-wizard/clients/c{i}/README.txt") for i in range(20)]
+    with Tree(tmp_path) as tree:
+        staged = [tree.stage(n, f"{n}\n".encode(), 0o600) for n in names]
+        assert not any((tmp_path / str(n).lstrip("/")).exists() for n in names)  # nothing in place yet
+        tree.flush(staged)
+        assert len(calls) == 1  # one filesystem here
+        for s in staged:
+            tree.publish(s)
+    for n in names:
+        real_file = tmp_path / str(n).lstrip("/")
+        assert real_file.read_text() == f"{n}\n" and stat.S_IMODE(real_file.stat().st_mode) == 0o600
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_without_syncfs_each_staged_file_is_fsynced(tmp_path: Path, monkeypatch) -> None:
+    from wizard.fs import safefs
+
+    monkeypatch.setattr(safefs, "_libc", lambda: None)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(safefs.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    with Tree(tmp_path) as tree:
+        staged = [tree.stage(PurePosixPath(f"/etc/f{i}"), b"x", 0o644) for i in range(3)]
+        tree.flush(staged)
+        assert len(synced) == 3
+        tree.discard(staged[0])
+        for s in staged[1:]:
+            tree.publish(s)
+    assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == ["f1", "f2"]

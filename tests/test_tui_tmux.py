@@ -50,6 +50,23 @@ class Tmux:
             time.sleep(0.1)
 
 
+    def wait_exit(self, timeout: float = 60.0) -> None:
+        """Wait for the program in the pane to end. tmux says "Pane is dead" once it has reaped it; on a busy
+        machine tmux was seen to leave it a zombie for minutes, so an ended process counts too."""
+        pid = self.run("list-panes", "-t", "wizard", "-F", "#{pane_pid}").stdout.strip()
+        deadline = time.monotonic() + timeout
+        while "Pane is dead" not in self.screen():
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                return  # gone
+            if state == "Z":
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the program did not end within {timeout:.0f}s:\n{self.screen()}")
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
     if shutil.which("tmux") is None or not PROGRAM.exists():
@@ -138,7 +155,7 @@ def test_real_program_in_tmux_to_the_review_then_resume(tmux: Tmux, tmp_path: Pa
     screen = tmux.wait_for("11/11 What next")
     assert "alice@example.com.mobileconfig" in screen and "iPhone, iPad, Mac:" in screen
     tmux.keys("q")
-    tmux.wait_for("Pane is dead")
+    tmux.wait_exit()
     printed = tmux.run("capture-pane", "-p", "-J", "-S", "-100", "-t", "wizard").stdout
     printed = printed[printed.index("Swan Wizard applied"):]
     assert "scp -r root@" in printed and "swan-wizard client add NAME" in printed

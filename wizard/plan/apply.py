@@ -1,7 +1,8 @@
 """Carry out a plan: lock, back up what changes, write atomically, then run the service commands.
 
-Every file is written to a temporary file in its own directory with its final mode, fsynced and
-renamed over the old one, so a crash leaves either the old or the new file, never half of one.
+Every file is written to a temporary file in its own directory with its final mode; once all are written,
+one flush per filesystem makes them durable, and each is renamed over the old one, so a crash leaves either
+the old or the new file, never half of one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from wizard.fs import paths
 from wizard.fs.changes import Change, Command, DirAction, FileChange, Plan, file_changes, pending
 from wizard.fs.paths import Root
-from wizard.fs.safefs import TOP, LinkRefused, Tree, default_dir_mode, is_private, temp_name, write_all
+from wizard.fs.safefs import TOP, LinkRefused, Staged, Tree, default_dir_mode, is_private, temp_name, write_all
 from wizard.problems import Locked, MaterialConflict, Problem, WizardError
 from wizard.system import service
 
@@ -364,20 +365,7 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
         assert result.backup_id is not None
         # The journal marks an apply in progress: an interrupted run is found at the next start.
         _journal(tree, result.backup_id, "applying", [str(c.action.path) for c in todo])
-        for change in todo:
-            action = change.action
-            if change.change is Change.REMOVE:
-                tree.unlink(action.path)
-                say(f"removed {action.path}")
-                continue
-            tree.ensure_dir(action.path.parent, dir_modes)
-            if change.change is Change.MODE:
-                tree.fix_mode(action.path, action.mode)
-            else:
-                assert action.content is not None
-                tree.write(action.path, action.content, action.mode, dir_modes,
-                           no_replace=change.change is Change.CREATE and is_private(action.mode))
-            say(f"{change.change.value:>6} {action.path} ({action.mode:04o})")
+        _write_changes(tree, todo, dir_modes, say)
         # Every rename is on disk before the journal that marks this run unfinished goes away.
         tree.sync()
         tree.unlink(paths.JOURNAL_FILE)
@@ -394,6 +382,39 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
     if failures:
         raise WizardError(failures)
     return result
+
+
+def _write_changes(tree: Tree, todo: list[FileChange], dir_modes: dict[PurePosixPath, int], say: Report) -> None:
+    """Every new content first goes to a temporary file beside its target; one flush per filesystem makes
+    them all durable; then, in the plan's order, each is renamed into place (and removals and mode changes
+    are made). A run killed before the renames changed nothing but left temporary files (removed by the next
+    run); one killed among them is finished by the next run, as the journal says."""
+    staged: dict[int, Staged] = {}
+    try:
+        for i, change in enumerate(todo):
+            action = change.action
+            if change.change in (Change.CREATE, Change.UPDATE):
+                assert action.content is not None
+                tree.ensure_dir(action.path.parent, dir_modes)
+                staged[i] = tree.stage(action.path, action.content, action.mode, dir_modes,
+                                       no_replace=change.change is Change.CREATE and is_private(action.mode))
+        tree.flush(list(staged.values()))
+        for i, change in enumerate(todo):
+            action = change.action
+            if change.change is Change.REMOVE:
+                tree.unlink(action.path)
+                say(f"removed {action.path}")
+                continue
+            if change.change is Change.MODE:
+                tree.ensure_dir(action.path.parent, dir_modes)
+                tree.fix_mode(action.path, action.mode)
+            else:
+                tree.publish(staged.pop(i))
+            say(f"{change.change.value:>6} {action.path} ({action.mode:04o})")
+    finally:
+        for left in staged.values():  # a failure on the way: nothing half-written stays behind
+            with contextlib.suppress(OSError):
+                tree.discard(left)
 
 
 def _remove_empty_dirs(tree: Tree, dirs: tuple[DirAction, ...], say: Report) -> None:
