@@ -110,6 +110,7 @@ async def flow_ikev2_cert(pilot: Pilot[Any]) -> None:
     await wait_screen(pilot, "AddressesScreen")
     await click_id(pilot, "tunnel-split")
     await fill(pilot, "#split-nets", "192.168.1.0/24, 10.1.0.0/16")
+    await choose(pilot, "#dns-choice", "custom")
     await fill(pilot, "#pool-dns", "192.168.1.1")
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_tui_screens import FAST, app_at
-from test_tui_support import fill, run_async, wait_screen
+from test_tui_screens import FAST, app_at, field_message
+from test_tui_support import choose, fill, run_async, screen_text, wait_screen
 from textual.widgets import Input
 
+from screens.widgets.choice import Choice
+from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers, Server, default_ca_dn
+from wizard.system.resolvers import host_resolvers
 
 
 def test_a_ca_without_a_dn_is_named_after_the_server() -> None:
@@ -58,5 +61,81 @@ def test_an_edited_dn_stays_when_the_address_changes(tmp_path: Path) -> None:
             await pilot.press("ctrl+n")
             await wait_screen(pilot, "ClientsScreen")
             assert app.session.answers.ca.dn == "O=example.com, CN=Example VPN"
+
+    run_async(go())
+
+
+def words(text: str) -> str:
+    """Screen text with its line breaks and padding folded: a hint wraps at 80 columns."""
+    return " ".join(text.split())
+
+
+def write_resolv(root: Path, text: str, where: str = "etc/resolv.conf") -> None:
+    (root / where).parent.mkdir(parents=True, exist_ok=True)
+    (root / where).write_text(text)
+
+
+def test_the_hosts_resolvers_skip_loopback_stubs_with_the_reason(tmp_path: Path) -> None:
+    write_resolv(tmp_path, "# generated\nnameserver 192.0.2.53\nnameserver 127.0.0.53\noptions edns0\n")
+    found = host_resolvers(Root.of(tmp_path))
+    assert found.usable == ("192.0.2.53",)
+    assert found.skipped == (("127.0.0.53", "is on this host's loopback (a local stub clients cannot reach)"),)
+
+
+def test_behind_systemd_resolveds_stub_its_upstream_servers_are_offered(tmp_path: Path) -> None:
+    # /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf, followed inside the root
+    write_resolv(tmp_path, "nameserver 127.0.0.53\n", "run/systemd/resolve/stub-resolv.conf")
+    write_resolv(tmp_path, "nameserver 198.51.100.1\nnameserver 198.51.100.2\n", "run/systemd/resolve/resolv.conf")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/resolv.conf").symlink_to("../run/systemd/resolve/stub-resolv.conf")
+    found = host_resolvers(Root.of(tmp_path))
+    assert found.usable == ("198.51.100.1", "198.51.100.2")
+    assert [a for a, _ in found.skipped] == ["127.0.0.53"]
+
+
+def test_an_absolute_link_is_followed_below_the_root(tmp_path: Path) -> None:
+    write_resolv(tmp_path, "nameserver 203.0.113.53\n", "run/resolvconf/resolv.conf")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/resolv.conf").symlink_to("/run/resolvconf/resolv.conf")
+    assert host_resolvers(Root.of(tmp_path)).usable == ("203.0.113.53",)
+    assert host_resolvers(Root.of(tmp_path / "nothing")).skipped == (("/etc/resolv.conf", "is missing"),)
+
+
+def test_dns_for_clients_is_a_menu_of_this_servers_resolver_public_ones_and_custom(tmp_path: Path) -> None:
+    write_resolv(tmp_path, "nameserver 192.0.2.53\nnameserver 127.0.0.1\n")
+
+    async def go() -> None:
+        app = app_at(tmp_path, "addresses", FAST.replace("dns: [10.10.10.1]", "dns: [8.8.8.8, 8.8.4.4]"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "AddressesScreen")
+            menu = app.screen.query_one("#dns-choice", Choice)
+            assert menu.value == "google"  # what the answers hold
+            assert not app.screen.query_one("#dns-custom").display
+            assert "skipped: 127.0.0.1 is on this host's loopback" in words(screen_text(app))
+            await choose(pilot, "#dns-choice", "host")
+            assert "this server's resolver (192.0.2.53)" in screen_text(app)
+            await choose(pilot, "#dns-choice", "custom")
+            assert app.screen.query_one("#dns-custom").display
+            await fill(pilot, "#pool-dns", "9.9.9.9, dns.example")
+            assert "'dns.example' is not an IP address" in field_message(app, "pool-dns")
+            await fill(pilot, "#pool-dns", "192.0.2.1, 192.0.2.2")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "NetworkingScreen")
+            assert app.session.answers.pool.dns == ["192.0.2.1", "192.0.2.2"]
+
+    run_async(go())
+
+
+def test_a_public_resolver_is_chosen_from_the_menu(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "addresses")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "AddressesScreen")
+            assert app.screen.query_one("#dns-choice", Choice).value == "custom"  # 10.10.10.1: on no menu
+            assert "this server's resolver is not offered: /etc/resolv.conf is missing" in words(screen_text(app))
+            await choose(pilot, "#dns-choice", "quad9")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "NetworkingScreen")
+            assert app.session.answers.pool.dns == ["9.9.9.9", "149.112.112.112"]
 
     run_async(go())
