@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from test_tui_screens import FAST, app_at, field_message
-from test_tui_support import choose, fill, run_async, screen_text, wait_screen
+from test_tui_support import (
+    choose,
+    fake_netfacts,
+    fake_report,
+    fill,
+    probe_with,
+    run_async,
+    screen_text,
+    wait_screen,
+    wait_until,
+)
 from textual.widgets import Input
 
+from screens.app import create_app
 from screens.widgets.choice import Choice
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers, Server, default_ca_dn
+from wizard.plan import session
+from wizard.system.netfacts import Interface
 from wizard.system.resolvers import host_resolvers
 
 
@@ -137,5 +152,28 @@ def test_a_public_resolver_is_chosen_from_the_menu(tmp_path: Path) -> None:
             await pilot.press("ctrl+n")
             await wait_screen(pilot, "NetworkingScreen")
             assert app.session.answers.pool.dns == ["9.9.9.9", "149.112.112.112"]
+
+    run_async(go())
+
+
+def lan_netfacts(_names: list[str] | None = None) -> Any:
+    facts = fake_netfacts()
+    return replace(facts, interfaces=(Interface("eth0", ("192.168.1.20/24",), True),
+                                      Interface("lo", ("127.0.0.1/8",), True)),
+                   default_gateway="192.168.1.1", resolved={})
+
+
+def test_the_networking_step_points_out_a_server_behind_nat_with_what_to_do(tmp_path: Path) -> None:
+    async def go() -> None:
+        text = FAST.replace("vpn.example.com", "192.168.1.20")
+        app = create_app(tmp_path, net_probe=lan_netfacts, probe=probe_with(), start="networking",
+                         session=session.Session(answers=answers_file.parse(text), step="networking"),
+                         report=fake_report(Root.of(tmp_path)))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "NetworkingScreen")
+            await wait_until(pilot, lambda: app.screen.facts is not None, "the network facts")
+            shown = words(screen_text(app))
+            assert "192.168.1.20 is a private address and this host has no public one" in shown
+            assert "forward UDP 500 and UDP 4500 to 192.168.1.20" in shown
 
     run_async(go())

@@ -52,7 +52,8 @@ def check_server_address(answers: Answers, facts: NetFacts) -> list[Finding]:
                         "publish a DNS A record for it, or give the public IP address as server.address")]
     local = _local_ips(facts)
     if any(ipaddress.ip_address(t) in local for t in targets):
-        return [Finding("server-address.local", "ok", "server.address", f"{address} is an address of this host")]
+        return [Finding("server-address.local", "ok", "server.address", f"{address} is an address of this host"),
+                *behind_nat(address, targets, facts)]
     wan_ip = next((a.ip for i in facts.interfaces if i.name == facts.default_interface
                    for a in (ipaddress.ip_interface(x) for x in i.addresses) if a.version == 4), None)
     where = f" to {wan_ip}" if wan_ip else ""
@@ -60,6 +61,30 @@ def check_server_address(answers: Answers, facts: NetFacts) -> list[Finding]:
                     f"{address} ({', '.join(targets)}) is not an address of this host: it is behind NAT "
                     "or the name points elsewhere",
                     f"on the router, forward UDP 500 and UDP 4500{where} (ESP is carried inside UDP 4500 then)")]
+
+
+# Addresses no internet router forwards: RFC 1918 and the carrier-grade NAT range (RFC 6598).
+NAT_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+
+
+def is_nat_address(text: str) -> bool:
+    ip = ipaddress.ip_address(text)
+    return any(ip.version == n.version and ip in n for n in NAT_RANGES)
+
+
+def behind_nat(address: str, targets: list[str], facts: NetFacts) -> list[Finding]:
+    """A server address clients on the internet cannot dial: a private one, on a host with no public
+    address of its own, so a NAT router stands between it and them."""
+    private = [t for t in targets if is_nat_address(t)]
+    public_here = [a.ip for a in facts.addresses() if a.ip.is_global]
+    if not private or public_here:
+        return []
+    where = f"{address} ({', '.join(private)})" if private != [address] else address
+    return [Finding("server-address.private", "warning", "server.address",
+                    f"{where} is a private address and this host has no public one: it sits behind NAT, "
+                    "and clients on the internet cannot dial it",
+                    f"on the NAT router, forward UDP 500 and UDP 4500 to {private[0]}; then give the router's "
+                    "public address, or a DNS name for it, as 'Address clients dial' on the Host step")]
 
 
 PortState = Literal["taken", "ike", "free", "unknown"]
