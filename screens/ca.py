@@ -179,6 +179,20 @@ class CaScreen(FormScreen):
         values = {key: self.query_one(f"#ca-dn-{key.lower()}", Input).value.strip() for key in ("C", "O", "CN")}
         return ", ".join(f"{key}={dn_value(value)}" for key, value in values.items() if value)
 
+    def claims(self, widget: Field, key: str) -> bool:
+        # A DN problem about the country goes under Country, where the focus goes too; the rest of the
+        # DN's problems sit below its last field.
+        if key == "ca.dn" and widget.field in ("ca.dn#C", "ca.dn") and self._country_problem():
+            return widget.field == "ca.dn#C"
+        return super().claims(widget, key)
+
+    def _country_problem(self) -> bool:
+        if not self.query("#ca-dn-c") or self.checked is None:
+            return False
+        message = self.checked.problems.get("ca.dn", "")
+        country = self.query_one("#ca-dn-c", Input).value.strip()
+        return bool(country) and f"C={country}" in message
+
     def ui_problems(self) -> dict[str, str]:
         out = super().ui_problems()
         if self.importing:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
 from test_tui_screens import FAST, app_at, field_message
 from test_tui_support import (
     choose,
@@ -23,9 +28,11 @@ from textual.widgets import Input
 from screens.app import create_app
 from screens.widgets.choice import Choice
 from wizard.fs.paths import Root
-from wizard.model import answers_file
-from wizard.model.answers import Answers, Server, default_ca_dn
+from wizard.model import answers_file, field_check
+from wizard.model.answers import Answers, SecretRef, Server, default_ca_dn
+from wizard.model.wording import LABELS, OWN_WORDS, PLAIN, label
 from wizard.plan import session
+from wizard.problems import InvalidAnswers
 from wizard.system.netfacts import Interface
 from wizard.system.resolvers import host_resolvers
 
@@ -175,5 +182,145 @@ def test_the_networking_step_points_out_a_server_behind_nat_with_what_to_do(tmp_
             shown = words(screen_text(app))
             assert "192.168.1.20 is a private address and this host has no public one" in shown
             assert "forward UDP 500 and UDP 4500 to 192.168.1.20" in shown
+
+    run_async(go())
+
+
+# --- the admin's words -------------------------------------------------------------------------------
+
+BAD_VALUES: tuple[object, ...] = ("x", "", -5, 0, 10**9, 1.5, True, None, [], [""], ["x"], {"bogus": 1}, "a" * 300,
+                                  ["10.0.0.1/24"], "10.0.0.1/24", "C=USA, CN=x", "2026-13-45")
+# pydantic's phrasing, list indices, YAML keys (snake_case, "auth: cert") and dotted field paths
+SHOWN_BANNED = re.compile(r"Input should|List should|String should|[Vv]alidation|\[\d+\]|\b[a-z0-9]+_[a-z0-9_]+\b"
+                          r"|\b(auth|backend): |\b(server|ca|host|clients|variants|pool|networking|radius|proposals)\.[a-z]")
+
+
+def model_paths() -> list[str]:
+    """Every field path of the answers ("[]": an entry of a list), as the labels name them."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from wizard.model.answers_file import _unwrap
+
+    def walk(model: type[BaseModel], prefix: str) -> Iterator[str]:
+        for name, info in model.model_fields.items():
+            path = f"{prefix}.{info.alias or name}" if prefix else info.alias or name
+            yield path
+            for cls in _unwrap(info.annotation):
+                is_list = typing.get_origin(cls) is list
+                for inner in (_unwrap(typing.get_args(cls)[0]) if is_list else [cls]):
+                    if isinstance(inner, type) and issubclass(inner, BaseModel) and inner is not SecretRef:
+                        yield from walk(inner, path + ("[]" if is_list else ""))
+
+    return list(dict.fromkeys(walk(Answers, "")))
+
+
+def base_data() -> dict[str, Any]:
+    answers = answers_file.load(Path(__file__).parent / "data/answers/good/complete.yaml")
+    data = answers.model_dump(by_alias=True, exclude_none=True, mode="json")
+    data["proposals"] = {"ike": ["aes256gcm16-prfsha384-ecp384"], "esp": ["aes256gcm16-ecp384"]}
+    data["revoked"] = [{"name": "old", "serial": "1f", "revoked_at": "2026-01-01T00:00:00Z"}]
+    return data
+
+
+def put(data: dict[str, Any], path: str, value: object) -> dict[str, Any]:
+    """A deep copy of ``data`` with ``value`` at ``path`` (first entry of each list on the way)."""
+    out = copy.deepcopy(data)
+    node: Any = out
+    parts = re.findall(r"[^.\[\]]+|\[\]", path)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part == "[]":
+            if not node:
+                node.append({})
+            if last:
+                node[0] = value
+            node = node[0]
+        elif last:
+            node[part] = value
+        else:
+            want: type = list if parts[i + 1] == "[]" else dict
+            if not isinstance(node.get(part), want):
+                node[part] = want()
+            node = node[part]
+    return out
+
+
+def shown_problems(data: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """What the screens would show for ``data`` (label: message, as the list under a form), and the
+    pydantic error types behind it."""
+    base = answers_file.parse("version: 1\nserver: {address: vpn.example.com}\n")
+    checked = field_check.check(base, {k: v for k, v in data.items() if k != "version"})
+    try:
+        Answers.model_validate(data)
+        kinds: set[str] = set()
+    except ValidationError as exc:
+        kinds = {e["type"] for e in exc.errors()}
+    return [f"{label(k)}: {m}" for k, m in checked.problems.items()], kinds
+
+
+def test_every_field_path_has_an_on_screen_label() -> None:
+    assert [p for p in model_paths() if p not in LABELS] == []
+
+
+def test_every_error_the_model_raises_is_in_plain_words_on_screen() -> None:
+    data = base_data()
+    kinds: set[str] = set()
+    bad: list[str] = []
+    cases = [put(data, path, value) for path in model_paths() for value in BAD_VALUES]
+    cases += [  # the cross-field rules and the model's own sentences that name other fields
+        put(data, "variants.ikev2-eap.users", [{"name": "Dave"}, {"name": "dave"}]),
+        put(data, "clients", [{"name": "a@example.com"}, {"name": "A@example.com"}]),
+        put(data, "variants", {}),
+        put(put(data, "variants.ikev1-xauth.auth", "psk"), "variants.l2tp.auth", "psk"),
+        put(data, "variants.ikev2-eap.backend", "radius"),
+        put(data, "variants.l2tp.local_ip", "192.168.42.20"),
+        put(data, "variants.ikev1-xauth.local_ts", ["10.0.0.0/8", "192.168.0.0/16"]),
+        put(data, "host.key", "ed25519"),
+        put(put(data, "variants.transport.peers", [{"name": "a", "address": "192.0.2.1"}] * 2), "layout", "ipsec"),
+        put(data, "radius", {"servers": [{"address": "192.0.2.1"}, {"address": "192.0.2.1"}]}),
+        put(data, "pool", {"addresses": "10.0.0.0/24", "dhcp": {}}),
+    ]
+    for case in cases:
+        lines, found = shown_problems(case)
+        kinds |= found
+        bad += [line for line in lines if SHOWN_BANNED.search(line.split(": ", 1)[1] if ": " in line else line)
+                or SHOWN_BANNED.search(line)]
+    assert not bad, "\n".join(dict.fromkeys(bad))
+    # every pydantic error type these bad values reach has words of its own (or is the model's own sentence)
+    assert sorted(k for k in kinds if k not in PLAIN and k not in OWN_WORDS) == []
+    assert {"int_parsing", "too_short", "bool_parsing", "greater_than_equal", "missing"} <= kinds, sorted(kinds)
+
+
+def test_the_cli_keeps_the_dotted_paths_and_the_files_spellings() -> None:
+    text = "version: 1\nserver: {address: vpn.example.com}\nclients: [{name: a}, {name: A}]\nca: {lifetime_days: x}\n"
+    with pytest.raises(InvalidAnswers) as caught:
+        answers_file.parse(text)
+    lines = [str(p) for p in caught.value.problems]
+    assert any("clients: clients[1] 'A' repeats clients[0] 'a'" in line for line in lines), lines
+    assert any("ca.lifetime_days: Input should be a valid integer" in line for line in lines), lines
+
+
+def test_a_country_of_three_letters_is_marked_under_country_with_the_focus_there(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "ca")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await fill(pilot, "#ca-dn-c", "USA")
+            assert "country must be two letters" in field_message(app, "ca-dn-c")
+            assert field_message(app, "ca-dn-cn") == ""
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            assert app.screen.focused is not None and app.screen.focused.id == "ca-dn-c"
+
+    run_async(go())
+
+
+def test_a_form_lists_what_no_field_shows_by_its_label(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "ca")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await fill(pilot, "#ca-lifetime", "ten")
+            assert field_message(app, "ca-lifetime") == "must be a whole number"
 
     run_async(go())

@@ -14,6 +14,7 @@ from typing import Literal
 
 from wizard.findings import Finding
 from wizard.model.answers import Answers, is_ip
+from wizard.model.wording import label, on_screen
 from wizard.render.firewall import client_networks, client_ranges, resolve_backend, resolve_wan
 from wizard.system.netfacts import IKE_PORTS, NetFacts, Unknown
 
@@ -259,9 +260,9 @@ def pool_overlaps(label: str, blocks: list[str], field: str, facts: NetFacts) ->
 def check_pool(answers: Answers, facts: NetFacts) -> list[Finding]:
     out = []
     # One line per range the admin configured, not per CIDR block of it (an L2TP range takes up to ~14).
-    for label, blocks in client_ranges(answers):
-        field = "pool.addresses" if label == answers.pool.addresses else "variants.l2tp.ip_range"
-        out += pool_overlaps(label, blocks, field, facts)
+    for where, blocks in client_ranges(answers):
+        field = "pool.addresses" if where == answers.pool.addresses else "variants.l2tp.ip_range"
+        out += pool_overlaps(where, blocks, field, facts)
     for i, dns in enumerate(answers.pool.dns):
         ip = ipaddress.ip_address(dns)
         if ip.is_loopback:
@@ -316,7 +317,8 @@ def check_ipv6(answers: Answers, facts: NetFacts) -> list[Finding]:
         return [Finding("ipv6.outside", "warning", "",
                         "this host has IPv6 but the tunnel carries IPv4 only: clients with "
                         "IPv6 reach IPv6 sites outside the tunnel",
-                        "add ::/0 to local_ts with an IPv6 pool to route it, or turn IPv6 off on the clients")]
+                        "turn IPv6 off on the clients; or route it through the tunnel, which takes an answers "
+                        "file (::/0 in local_ts and an IPv6 pool; the wizard's screens set IPv4 only)")]
     return [Finding("ipv6.none", "info", "",
                     "no IPv6 default route here: the tunnel is IPv4 only and IPv6 is left out")]
 
@@ -346,11 +348,12 @@ def refusal(answers: Answers, findings: list[Finding]) -> list[str]:
 def open_lines(answers: Answers, findings: list[Finding], warnings: list[tuple[str, str]]) -> list[str]:
     """Every open error and warning, FAILs first, one line each: what heads the review and the confirmation.
 
-    ``warnings`` are the plan's (field, message) pairs; an accepted FAIL says that the admin accepted it."""
+    ``warnings`` are the plan's (field, message) pairs; an accepted FAIL says that the admin accepted it.
+    In the screens' words: fields by their on-screen labels (the review shows these lines)."""
     accepted = set(answers.networking.accept_failed_checks)
-    out = [f"FAIL {f.check}: {f.message}" + (" (accepted by the admin, recorded in the answers)"
-                                             if f.check in accepted else "")
+    out = [f"FAIL {f.check}: {on_screen(f.message)}" + (" (accepted by the admin, recorded in the answers)"
+                                                        if f.check in accepted else "")
            for f in findings if f.severity == "error"]
-    out += [f"WARN {f.check}: {f.message}" for f in findings if f.severity == "warning"]
-    out += [f"WARN {field}: {message}" for field, message in warnings]
+    out += [f"WARN {f.check}: {on_screen(f.message)}" for f in findings if f.severity == "warning"]
+    out += [f"WARN {label(field)}: {on_screen(message)}" for field, message in warnings]
     return out
