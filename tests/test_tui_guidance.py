@@ -192,7 +192,8 @@ BAD_VALUES: tuple[object, ...] = ("x", "", -5, 0, 10**9, 1.5, True, None, [], ["
                                   ["10.0.0.1/24"], "10.0.0.1/24", "C=USA, CN=x", "2026-13-45")
 # pydantic's phrasing, list indices, YAML keys (snake_case, "auth: cert") and dotted field paths
 SHOWN_BANNED = re.compile(r"Input should|List should|String should|[Vv]alidation|\[\d+\]|\b[a-z0-9]+_[a-z0-9_]+\b"
-                          r"|\b(auth|backend): |\b(server|ca|host|clients|variants|pool|networking|radius|proposals)\.[a-z]")
+                          r"|\b(auth|backend): "
+                          r"|\b(server|ca|host|clients|variants|pool|networking|radius|proposals)\.[a-z]")
 
 
 def model_paths() -> list[str]:
