@@ -17,7 +17,7 @@ from screens.forms import FormScreen
 from screens.widgets.choice import Choice
 from screens.widgets.field import Field, int_or_text, text_input
 from screens.widgets.secret import SecretField
-from screens.widgets.toggles import Radio
+from screens.widgets.toggles import Radio, Radios
 from wizard.fs import paths
 from wizard.model.answers import CA, Secret
 from wizard.model.secrets import SecretSource
@@ -97,7 +97,7 @@ class CaScreen(FormScreen):
         ca = self.ctx.answers.ca
         assert self.ctx.session is not None, "the CA step comes after the welcome step"
         imported = self.ctx.session.ca_import
-        with RadioSet(id="ca-mode", compact=True):
+        with Radios(id="ca-mode", compact=True):
             yield Radio("Create a new CA", value=imported is None, id="ca-create", compact=True)
             yield Radio("Import an existing CA", value=imported is not None, id="ca-import", compact=True)
         parts = dn_fields(ca.dn)

@@ -276,7 +276,7 @@ def test_nothing_is_written_before_the_review_is_confirmed(tmp_path: Path) -> No
         app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
         async with app.run_test(size=(80, 24)) as pilot:
             await eap_setup_to_confirm(pilot, app)
-            await pilot.press("enter")  # the default button is Cancel
+            await pilot.press("escape")  # Cancel
             await wait_screen(pilot, "ReviewScreen")
 
     run_async(go())

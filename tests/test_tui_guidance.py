@@ -23,7 +23,7 @@ from test_tui_support import (
     wait_screen,
     wait_until,
 )
-from textual.widgets import Input
+from textual.widgets import Input, RadioButton
 
 from screens.app import create_app
 from screens.widgets.choice import Choice
@@ -323,5 +323,79 @@ def test_a_form_lists_what_no_field_shows_by_its_label(tmp_path: Path) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await fill(pilot, "#ca-lifetime", "ten")
             assert field_message(app, "ca-lifetime") == "must be a whole number"
+
+    run_async(go())
+
+
+# --- the confirm dialog and radio sets ----------------------------------------------------------------
+
+NOTHING_OPEN = """
+version: 1
+server: {address: vpn.example.com}
+ca: {key: ecdsa-p256}
+clients: [{name: alice@example.com, key: ecdsa-p256}]
+variants: {ikev2-cert: {}}
+pool: {addresses: 10.10.10.0/24, dns: [10.10.10.1]}
+"""
+
+
+async def to_confirm(pilot: Any) -> Any:
+    app = pilot.app
+    await wait_screen(pilot, "ReviewScreen")
+    await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
+    problems = list(app.screen.open_problems)
+    await pilot.press("ctrl+n")
+    await wait_screen(pilot, "ConfirmScreen")
+    return problems
+
+
+def test_the_confirm_dialog_starts_on_apply_when_nothing_is_open(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "review", NOTHING_OPEN)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert await to_confirm(pilot) == []
+            assert app.screen.focused is not None and app.screen.focused.id == "yes"
+            await pilot.press("enter")
+            await wait_screen(pilot, "ApplyScreen")
+            await wait_until(pilot, lambda: app.screen.state != "running", "the apply", timeout=120)
+
+    run_async(go())
+
+
+@pytest.mark.parametrize("key", ["enter", "escape"])
+def test_with_open_problems_it_starts_on_cancel_and_cancel_says_nothing_was_written(tmp_path: Path,
+                                                                                    key: str) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "review")  # FAST: an ecdsa host key, a warning for Apple clients
+        async with app.run_test(size=(80, 24)) as pilot:
+            problems = await to_confirm(pilot)
+            assert problems and "Host key type" in problems[0]
+            assert app.screen.focused is not None and app.screen.focused.id == "no"
+            await pilot.press(key)
+            await wait_screen(pilot, "ReviewScreen")
+            await pilot.pause(0.2)
+            assert "Nothing was written: the plan was not applied" in words(screen_text(app))
+        assert not (tmp_path / "etc/swan-wizard/ca").exists()
+
+    run_async(go())
+
+
+def test_arrows_in_a_radio_set_choose(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = app_at(tmp_path, "addresses")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "AddressesScreen")
+            assert not app.screen.query_one("#split-field").display
+            app.screen.query_one("#tunnel").focus()
+            await pilot.pause()
+            await pilot.press("right")
+            await pilot.pause()
+            assert app.screen.query_one("#tunnel-split", RadioButton).value
+            assert app.screen.query_one("#split-field").display  # the choice took effect at once
+            await pilot.press("left")
+            await pilot.pause()
+            await pilot.pause()
+            assert app.screen.query_one("#tunnel-full", RadioButton).value
+            assert not app.screen.query_one("#split-field").display
 
     run_async(go())
