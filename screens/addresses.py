@@ -10,16 +10,47 @@ from textual.widgets import Checkbox, Input, RadioSet, Static
 
 from screens.forms import FormScreen
 from screens.variants import radio, radio_value
+from screens.widgets.choice import Choice
 from screens.widgets.field import Field, split_list, text_input
 from screens.widgets.toggles import Check
 from wizard.model.answers import CustomProposals
+from wizard.system.resolvers import HostResolvers, host_resolvers
 
 ROAD_WARRIOR = (("ikev2-cert", "ikev2_cert"), ("ikev2-eap", "ikev2_eap"), ("ikev1-xauth", "ikev1_xauth"))
 FULL = ["0.0.0.0/0"]
+# Public resolvers with a published pair of IPv4 addresses, the privacy-minded first.
+PUBLIC_DNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("quad9", "Quad9", ("9.9.9.9", "149.112.112.112")),
+    ("cloudflare", "Cloudflare", ("1.1.1.1", "1.0.0.1")),
+    ("google", "Google", ("8.8.8.8", "8.8.4.4")),
+)
+
+
+def dns_menu(host: HostResolvers) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(key, label, addresses) of each DNS choice: this server's resolvers when clients can use them, the
+    public ones, and custom (the addresses typed below it)."""
+    menu = [("host", f"this server's resolver ({', '.join(host.usable)})", host.usable)] if host.usable else []
+    menu += [(key, f"{name} ({', '.join(addrs)})", addrs) for key, name, addrs in PUBLIC_DNS]
+    return [*menu, ("custom", "custom: type the addresses", ())]
+
+
+def dns_choice(menu: list[tuple[str, str, tuple[str, ...]]], current: list[str]) -> str:
+    """The menu entry the answers' DNS servers are, else custom."""
+    return next((key for key, _label, addrs in menu if addrs and list(addrs) == current), "custom")
+
+
+def skipped_hint(host: HostResolvers) -> str:
+    """Why this server's resolver is not (or not wholly) on the menu."""
+    if not host.skipped:
+        return ""
+    lead = "skipped: " if host.usable else "this server's resolver is not offered: "
+    return lead + "; ".join(f"{what} {why}" for what, why in host.skipped)
 
 
 class AddressesScreen(FormScreen):
     HELP = "addresses"
+    host_dns = HostResolvers(())
+    dns_menu: list[tuple[str, str, tuple[str, ...]]] = []  # noqa: RUF012 -- replaced, never mutated
 
     def form(self) -> ComposeResult:
         a = self.ctx.answers
@@ -42,8 +73,13 @@ class AddressesScreen(FormScreen):
             yield Field("", Check("the DHCP server runs on this host", value=dhcp.force_server_address
                                      if dhcp else False, id="dhcp-force", compact=True),
                         field="pool.dhcp.force_server_address")
+        self.host_dns = host_resolvers(self.ctx.root)
+        self.dns_menu = dns_menu(self.host_dns)
+        yield Field("DNS for clients", Choice([(label, key) for key, label, _ in self.dns_menu],
+                                              dns_choice(self.dns_menu, list(pool.dns)), id="dns-choice"),
+                    field="pool.dns#menu", hint=skipped_hint(self.host_dns) or "pushed to clients")
         yield Field("DNS servers", text_input(", ".join(pool.dns), id="pool-dns"), field="pool.dns",
-                    hint="pushed to clients, comma-separated")
+                    hint="comma-separated IP addresses", id="dns-custom")
         yield Field("Tunnel", radio("tunnel", (("full: all traffic", "full"), ("split: only these networks", "split")),
                                     "full" if list(local_ts) == FULL else "split"), field="tunnel")
         yield Field("Networks", text_input(", ".join(n for n in local_ts if list(local_ts) != FULL),
@@ -62,12 +98,22 @@ class AddressesScreen(FormScreen):
     def on_radio_set_changed(self) -> None:
         self._show()
 
+    def on_choice_changed(self) -> None:
+        self._show()
+
     def _show(self) -> None:
         dhcp = radio_value(self.query_one("#pool-kind", RadioSet), "pool") == "dhcp"
         self.query_one("#pool-group").display = not dhcp
         self.query_one("#dhcp-group").display = dhcp
         split = radio_value(self.query_one("#tunnel", RadioSet), "full") == "split"
         self.query_one("#split-field").display = split
+        self.query_one("#dns-custom").display = self.query_one("#dns-choice", Choice).value == "custom"
+
+    def _dns(self) -> list[str]:
+        chosen = self.query_one("#dns-choice", Choice).value
+        if chosen == "custom":
+            return split_list(self.query_one("#pool-dns", Input).value)
+        return next(list(addrs) for key, _label, addrs in self.dns_menu if key == chosen)
 
     def claims(self, widget: Field, key: str) -> bool:
         if widget.field == "local_ts":
@@ -77,7 +123,7 @@ class AddressesScreen(FormScreen):
     def sections(self) -> dict[str, Any]:
         a = self.ctx.answers
         dhcp = radio_value(self.query_one("#pool-kind", RadioSet), "pool") == "dhcp"
-        pool: dict[str, Any] = {"dns": split_list(self.query_one("#pool-dns", Input).value)}
+        pool: dict[str, Any] = {"dns": self._dns()}
         if dhcp:
             old = a.pool.dhcp.model_dump(exclude_none=True, mode="json") if a.pool.dhcp else {}
             pool["addresses"] = "dhcp"

@@ -17,7 +17,7 @@ from screens.forms import FormScreen
 from screens.widgets.choice import Choice
 from screens.widgets.field import Field, int_or_text, text_input
 from screens.widgets.secret import SecretField
-from screens.widgets.toggles import Radio
+from screens.widgets.toggles import Radio, Radios
 from wizard.fs import paths
 from wizard.model.answers import CA, Secret
 from wizard.model.secrets import SecretSource
@@ -97,7 +97,7 @@ class CaScreen(FormScreen):
         ca = self.ctx.answers.ca
         assert self.ctx.session is not None, "the CA step comes after the welcome step"
         imported = self.ctx.session.ca_import
-        with RadioSet(id="ca-mode", compact=True):
+        with Radios(id="ca-mode", compact=True):
             yield Radio("Create a new CA", value=imported is None, id="ca-create", compact=True)
             yield Radio("Import an existing CA", value=imported is not None, id="ca-import", compact=True)
         parts = dn_fields(ca.dn)
@@ -178,6 +178,20 @@ class CaScreen(FormScreen):
             return self.query_one("#ca-dn", Input).value
         values = {key: self.query_one(f"#ca-dn-{key.lower()}", Input).value.strip() for key in ("C", "O", "CN")}
         return ", ".join(f"{key}={dn_value(value)}" for key, value in values.items() if value)
+
+    def claims(self, widget: Field, key: str) -> bool:
+        # A DN problem about the country goes under Country, where the focus goes too; the rest of the
+        # DN's problems sit below its last field.
+        if key == "ca.dn" and widget.field in ("ca.dn#C", "ca.dn") and self._country_problem():
+            return widget.field == "ca.dn#C"
+        return super().claims(widget, key)
+
+    def _country_problem(self) -> bool:
+        if not self.query("#ca-dn-c") or self.checked is None:
+            return False
+        message = self.checked.problems.get("ca.dn", "")
+        country = self.query_one("#ca-dn-c", Input).value.strip()
+        return bool(country) and f"C={country}" in message
 
     def ui_problems(self) -> dict[str, str]:
         out = super().ui_problems()

@@ -18,9 +18,12 @@ from textual.widgets import Button, Footer, Log, Static
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, detail: str = "", yes: str = "Yes", no: str = "Cancel") -> None:
+    def __init__(self, question: str, detail: str = "", yes: str = "Yes", no: str = "Cancel",
+                 default_yes: bool = False) -> None:
         super().__init__()
         self.question, self.detail, self.yes, self.no = question, detail, yes, no
+        # Which button Enter presses at first: the safe one, unless the caller knows going on is safe too.
+        self.default_yes = default_yes
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -33,7 +36,7 @@ class ConfirmScreen(ModalScreen[bool]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()  # the safe answer is the default
+        self.query_one("#yes" if self.default_yes else "#no", Button).focus()
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:

@@ -74,6 +74,7 @@ class FormMixin(_FormHost):
 
     def revalidate(self) -> field_check.Checked:
         from wizard.model import field_check
+        from wizard.model.wording import label
 
         sections = self.sections()
         checked = field_check.check(self.base_answers(), sections)
@@ -91,9 +92,9 @@ class FormMixin(_FormHost):
                                checked.warnings[notes[0]] if notes else None)
             claimed.update(mine)
             noted.update(notes)
-        rest = [f"{k}: {m}" for k, m in problems.items() if k not in claimed]
+        rest = [f"{label(k)}: {m}" for k, m in problems.items() if k not in claimed]
         # Notes only about what this form edits: "no client certificate" is news on the clients step only.
-        rest += [f"note: {k}: {m}" for k, m in checked.warnings.items()
+        rest += [f"note: {label(k)}: {m}" for k, m in checked.warnings.items()
                  if k not in noted and _section_of(k) in sections]
         text = "\n".join(rest)
         if text != self.problems_text:

@@ -11,6 +11,8 @@ from screens.ca import key_select
 from screens.forms import FormScreen
 from screens.widgets.choice import Choice
 from screens.widgets.field import Field, int_or_text, split_list, text_input
+from wizard.fs import paths
+from wizard.model.answers import default_ca_dn
 from wizard.pki.keytypes import KeyType
 
 HOST_KEYS: tuple[tuple[str, KeyType], ...] = (
@@ -52,9 +54,23 @@ class HostScreen(FormScreen):
         yield Static(WHY, id="why", classes="explain", markup=False)
 
     def sections(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "server": {"address": self.query_one("#server-address", Input).value.strip(),
                        "alt_names": split_list(self.query_one("#server-alt-names", Input).value)},
             "host": {"key": self.query_one("#host-key", Choice).value,
                      "lifetime_days": int_or_text(self.query_one("#host-lifetime", Input).value)},
         }
+        if self._ca_dn_follows():
+            # The CA step showed a DN named after the address known then; a new address renames it.
+            out["ca"] = self.ctx.answers.ca.model_dump(by_alias=True, exclude_none=True, mode="json", exclude={"dn"})
+        return out
+
+    def _ca_dn_follows(self) -> bool:
+        """Whether the CA's DN is still the one derived from the address and no CA exists yet to keep it."""
+        answers = self.ctx.answers
+        if answers.ca.dn != default_ca_dn(answers.server.address):
+            return False
+        try:
+            return not self.ctx.root(paths.CA_CERT).exists()
+        except ValueError:  # a link on the way: keep the DN, the apply reports the link
+            return False

@@ -19,6 +19,7 @@ from screens.widgets.choice import Choice
 from screens.widgets.field import Field, text_input
 from screens.widgets.toggles import Check
 from wizard.findings import Finding
+from wizard.model.wording import on_screen
 
 FIREWALLS: tuple[tuple[str, str], ...] = (
     ("auto (the active one)", "auto"), ("nftables", "nftables"), ("iptables", "iptables"),
@@ -37,10 +38,10 @@ def findings_text(findings: list[Finding], staged: bool) -> str:
     where = ("Checks of THIS machine (the plan targets a staged root; the checks still describe the host "
              "you run on):" if staged else "Checks of this host:")
     lines = [where]
-    for f in findings:
-        lines.append(f"[{MARK[f.severity]}] {f.check}: {f.message}")
+    for f in findings:  # in the screens' words: "WAN interface", not networking.wan_interface
+        lines.append(f"[{MARK[f.severity]}] {f.check}: {on_screen(f.message)}")
         if f.fix and f.severity in ("warning", "error"):
-            lines.append(f"        fix: {f.fix}")
+            lines.append(f"        fix: {on_screen(f.fix)}")
     return "\n".join(lines)
 
 

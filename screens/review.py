@@ -49,6 +49,7 @@ class PlanFailed(Message):
     problems: list[str]
 
 
+NOT_APPLIED = "Nothing was written: the plan was not applied. Review it, go back (Esc), or Apply again."
 _HEAD = {Change.CREATE: "create", Change.UPDATE: "update", Change.MODE: "chmod ", Change.REMOVE: "remove",
          Change.UNCHANGED: "keep  "}
 
@@ -84,6 +85,7 @@ class ReviewScreen(StepScreen):
         self.open_problems: list[str] = []
         self.blocking = 0
         self.shown: list[FileChange] = []
+        self.head = Text()  # the summary above the plan, as on_plan_ready wrote it
 
     def body(self) -> ComposeResult:
         yield Static("Computing the plan…", id="summary", markup=False)
@@ -171,6 +173,7 @@ class ReviewScreen(StepScreen):
         elif message.open_problems:
             head.append(f"{len(message.open_problems)} open problem(s), listed first below.\n", style="bold red")
         head.append(summary, style="bold")
+        self.head = head
         self.query_one("#summary", Static).update(head)
         notes = message.open_problems + [f"note: {n}" for n in message.plan.notes]
         self.query_one("#notes-text", Static).update("\n".join(notes))
@@ -187,6 +190,12 @@ class ReviewScreen(StepScreen):
         self._show_entry(0)
         self.query_one("#next", Button).disabled = bool(message.blocking)
         files.focus()
+
+    def _say_not_applied(self) -> None:
+        """After Cancel (or Esc) in the confirm dialog: say so at the top, where the admin looks next."""
+        head = self.head.copy()
+        head.append("\n" + NOT_APPLIED, style="bold")
+        self.query_one("#summary", Static).update(head)
 
     @on(OptionList.OptionHighlighted, "#files")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -241,7 +250,12 @@ class ReviewScreen(StepScreen):
         def confirmed(yes: bool | None) -> None:
             if yes and self.plan is not None and self._save():
                 self.dismiss(Confirmed("next", reviewed=staging.reviewed(self.plan, self.changes)))
+            elif not yes:
+                self._say_not_applied()
 
         question = (f"Apply this plan with {len(self.open_problems)} open problem(s)?" if self.open_problems
                     else "Apply this plan?")
-        self.app.push_screen(ConfirmScreen(question, detail, yes="Apply"), confirmed)
+        # As installers do (subiquity): Enter applies a plan with nothing open; with open problems, listed
+        # above, it cancels, so going on takes a deliberate choice.
+        self.app.push_screen(ConfirmScreen(question, detail, yes="Apply", default_yes=not self.open_problems),
+                             confirmed)

@@ -14,7 +14,7 @@ from screens.clients import secret_label, typed_key
 from screens.forms import Edited, FormDialog, FormScreen
 from screens.widgets.field import Field, int_or_text, split_list, text_input
 from screens.widgets.secret import SecretField
-from screens.widgets.toggles import Check, Radio
+from screens.widgets.toggles import Check, Radio, Radios
 from wizard.fs.paths import Root
 from wizard.model.answers import Answers, TransportPeer
 
@@ -31,8 +31,8 @@ def _dump(model: Any) -> dict[str, Any]:
     return model.model_dump(by_alias=True, exclude_none=True, mode="json") if model is not None else {}
 
 
-def radio(id: str, choices: tuple[tuple[str, str], ...], value: str) -> RadioSet:
-    return RadioSet(*(Radio(label, value=key == value, id=f"{id}-{key}", compact=True)
+def radio(id: str, choices: tuple[tuple[str, str], ...], value: str) -> Radios:
+    return Radios(*(Radio(label, value=key == value, id=f"{id}-{key}", compact=True)
                       for label, key in choices), id=id, compact=True, classes="inline")
 
 

@@ -45,7 +45,7 @@ def test_complete_example_loads() -> None:
 def test_minimal_file_gets_the_article_defaults() -> None:
     answers = answers_file.parse("version: 1\nserver: {address: VPN.Example.com.}\n")
     assert answers.server.address == "vpn.example.com"
-    assert answers.ca.dn == "C=CH, O=strongSwan, CN=strongSwan Root CA"
+    assert answers.ca.dn == "O=example.com, CN=vpn.example.com VPN CA"  # named after the server
     assert answers.ca.key.value == "rsa-4096" and answers.host.key.value == "rsa-2048"
     assert answers.pool.addresses == "10.10.10.0/24"
     assert answers.dpd.action == "clear" and answers.dpd.delay == "300s"

@@ -68,8 +68,9 @@ def test_cross_checks_reach_the_screens_under_their_field() -> None:
     bad = field_check.check(base, {"variants": {"ikev2-cert": {}, "l2tp": {
         "auth": "psk", "ip_range": "10.10.10.5-10.10.10.9", "local_ip": "10.10.10.1"}}})
     assert not bad.ok and {f.code for f in bad.findings} == {"answers.invalid"}
-    assert "overlaps pool.addresses" in (bad.for_field("variants.l2tp.ip_range") or "")
-    assert "inside pool.addresses" in (bad.for_field("variants.l2tp.local_ip") or "")
+    # in the screens' words: the pool by its on-screen label
+    assert "overlaps Address pool" in (bad.for_field("variants.l2tp.ip_range") or "")
+    assert "inside Address pool" in (bad.for_field("variants.l2tp.local_ip") or "")
 
 
 def test_a_client_key_ikev2_still_serves_is_a_warning_finding() -> None:

@@ -226,3 +226,31 @@ def test_an_l2tp_range_overlapping_a_local_network_is_one_error_naming_the_range
     findings = netchecks.check_pool(answers("variants: {l2tp: {users: [{name: a}]}}\n"), facts)
     errors = [f.message for f in findings if f.severity == "error"]
     assert errors == ["client network 192.168.42.10-192.168.42.250 overlaps 192.168.42.0/24 on lan0"], errors
+
+
+def lan_host(*addresses: str) -> NetFacts:
+    return replace(GOOD, interfaces=(Interface("eth0", addresses, True), Interface("lo", ("127.0.0.1/8",), True)),
+                   resolved={"vpn.example.com": ("192.168.1.20",)})
+
+
+@pytest.mark.parametrize("address", ["192.168.1.20", "vpn.example.com"])
+def test_a_private_server_address_on_a_host_without_a_public_one_says_what_to_do(address: str) -> None:
+    facts = lan_host("192.168.1.20/24")
+    found = [f for f in netchecks.check_server_address(answers().model_copy(update={"server": answers(
+        ).server.model_copy(update={"address": address})}), facts) if f.code == "server-address.private"]
+    assert len(found) == 1 and found[0].severity == "warning" and found[0].field == "server.address"
+    assert "is a private address and this host has no public one" in found[0].message
+    assert "forward UDP 500 and UDP 4500 to 192.168.1.20" in found[0].fix
+    assert "'Address clients dial'" in found[0].fix
+
+
+@pytest.mark.parametrize("addresses", [("100.64.0.5/10",), ("203.0.113.10/24",)])
+def test_cgnat_is_private_too_and_a_public_address_here_needs_no_advice(addresses: tuple[str, ...]) -> None:
+    facts = replace(lan_host(*addresses), resolved={})
+    ip = addresses[0].split("/")[0]
+    server = answers().server.model_copy(update={"address": ip})
+    codes = [f.code for f in netchecks.check_server_address(answers().model_copy(update={"server": server}), facts)]
+    assert ("server-address.private" in codes) == ip.startswith("100.64.")
+    # a host with a public address as well as the private one is reachable: nothing to point out
+    both = lan_host("192.168.1.20/24", "9.9.9.10/24")
+    assert "server-address.private" not in [f.code for f in netchecks.check_server_address(answers(), both)]

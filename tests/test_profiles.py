@@ -226,7 +226,7 @@ def test_mobileconfig_certificate_profile_matches_the_server(applied, tmp_path):
     assert ike["RemoteIdentifier"] == conn["local"]["id"] == "vpn.example.com"
     assert ike["RemoteIdentifier"] in san_values(host)
     assert ike["ServerCertificateCommonName"] == "vpn.example.com"
-    assert ike["ServerCertificateIssuerCommonName"] == "strongSwan Root CA"
+    assert ike["ServerCertificateIssuerCommonName"] == "vpn.example.com VPN CA"
     assert ike["AuthenticationMethod"] == "Certificate" and "ExtendedAuthEnabled" not in ike
     assert ike["PayloadCertificateUUID"] == p12["PayloadUUID"]
     assert ike["CertificateType"] == "RSA"

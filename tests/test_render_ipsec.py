@@ -48,7 +48,7 @@ def test_ikev2_cert_like_the_article() -> None:
     assert conn["left"] == "%any" and conn["leftid"] == "@vpn.example.com" and conn["leftcert"] == "vpn-host.pem"
     assert conn["leftsendcert"] == "always" and conn["leftsubnet"] == "0.0.0.0/0"
     assert conn["right"] == "%any" and conn["rightauth"] == "pubkey"
-    assert conn["rightca"] == "C=CH, O=strongSwan, CN=strongSwan Root CA"
+    assert conn["rightca"] == "O=example.com, CN=vpn.example.com VPN CA"
     assert conn["rightsourceip"] == "10.10.10.0/24" and conn["rightdns"] == "8.8.8.8,8.8.4.4"
     assert conn["auto"] == "add"
 

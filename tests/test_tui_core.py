@@ -13,6 +13,7 @@ from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file, field_check
 from wizard.model.answers import Answers, SecretRef, Server, updated
+from wizard.model.wording import PLAIN, on_screen
 from wizard.pki import encode, issue, keys, names
 from wizard.pki.keytypes import KeyType
 from wizard.plan import preflight, session, staging
@@ -44,7 +45,12 @@ def test_field_check_says_what_the_loader_says(section: str, value: object, yaml
     base = Answers(server=Server(address="a.example"))
     checked = field_check.check(base, {section: value})
     assert not checked.ok
-    assert checked.problems == loader_problems(yaml_text)
+    loader = loader_problems(yaml_text)
+    # the same fields; each sentence in the screens' words (wizard.model.wording), pydantic's replaced
+    assert checked.problems.keys() == loader.keys()
+    for field, message in loader.items():
+        shown = checked.problems[field]
+        assert shown == on_screen(message) or (message.startswith("Input should") and shown in PLAIN.values())
 
 
 def test_field_check_matches_nested_fields_and_returns_the_model() -> None:

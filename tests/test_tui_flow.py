@@ -110,6 +110,7 @@ async def flow_ikev2_cert(pilot: Pilot[Any]) -> None:
     await wait_screen(pilot, "AddressesScreen")
     await click_id(pilot, "tunnel-split")
     await fill(pilot, "#split-nets", "192.168.1.0/24, 10.1.0.0/16")
+    await choose(pilot, "#dns-choice", "custom")
     await fill(pilot, "#pool-dns", "192.168.1.1")
 
 
@@ -275,7 +276,7 @@ def test_nothing_is_written_before_the_review_is_confirmed(tmp_path: Path) -> No
         app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
         async with app.run_test(size=(80, 24)) as pilot:
             await eap_setup_to_confirm(pilot, app)
-            await pilot.press("enter")  # the default button is Cancel
+            await pilot.press("escape")  # Cancel
             await wait_screen(pilot, "ReviewScreen")
 
     run_async(go())

@@ -54,6 +54,7 @@ async def lab_flow(pilot: Pilot[Any]) -> None:
     await pilot.press("ctrl+n")
     await wait_screen(pilot, "AddressesScreen")
     await fill(pilot, "#pool-addresses", POOL)
+    await choose(pilot, "#dns-choice", "custom")
     await fill(pilot, "#pool-dns", SERVER_LAN_ADDR)
     await click_id(pilot, "proposals-modern")
 

@@ -31,6 +31,7 @@ from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers, Server
+from wizard.model.wording import on_screen
 from wizard.pki import encode, issue, names
 from wizard.pki.keys import generate_key, key_type_of
 from wizard.pki.keytypes import KeyType
@@ -84,12 +85,17 @@ def test_fields_show_the_loaders_message_as_you_type(tmp_path: Path) -> None:
             await fill(pilot, "#ca-lifetime", "99999")
             yaml_text = ("version: 1\nserver: {address: a.example}\n"
                          "ca: {dn: 'C=CHE, O=strongSwan, CN=strongSwan Root CA', lifetime_days: 99999}\n")
-            assert message_for(app, "ca.dn") == loader_message(yaml_text, "ca.dn")
-            assert field_message(app, "ca-lifetime") == loader_message(yaml_text, "ca.lifetime_days")
+            # a country problem sits under Country; the rest of the DN's below its last field
+            assert message_for(app, "ca.dn#C") == loader_message(yaml_text, "ca.dn")
+            assert message_for(app, "ca.dn") == ""
+            assert field_message(app, "ca-lifetime") == "must be at most 36500"
             await pilot.press("ctrl+n")  # refused: the step stays, the first bad field gets the focus
             await pilot.pause()
             assert type(app.screen).__name__ == "CaScreen" and app.screen.focused is not None
-            assert app.screen.focused.id == "ca-dn-cn"  # the DN's message sits below its last field
+            assert app.screen.focused.id == "ca-dn-c"
+            for part in ("c", "o", "cn"):
+                await fill(pilot, f"#ca-dn-{part}", "")
+            assert message_for(app, "ca.dn") == "empty distinguished name" and message_for(app, "ca.dn#C") == ""
             await fill(pilot, "#ca-dn-c", "DE")
             await fill(pilot, "#ca-dn-o", "Example, Inc.")
             await fill(pilot, "#ca-dn-cn", "Example CA")
@@ -135,7 +141,8 @@ def test_a_duplicate_client_is_refused_in_the_dialog_with_the_loaders_words(tmp_
             expected = loader_message(FAST.replace("clients: [{name: alice@example.com, key: ecdsa-p256}]",
                                                    "clients: [{name: alice@example.com}, {name: ALICE@example.com}]"),
                                       "clients")
-            assert field_message(app, "client-name") == expected
+            assert field_message(app, "client-name") == on_screen(expected)  # "client 2", not "clients[1]"
+            assert field_message(app, "client-name").startswith("client 2 'ALICE@example.com' repeats client 1")
             await pilot.press("ctrl+n")
             assert type(app.screen).__name__ == "ClientDialog"
             await pilot.press("escape")
@@ -380,7 +387,7 @@ def test_a_stored_passphrase_that_cannot_be_read_says_why(tmp_path: Path, monkey
             await fill(pilot, "#ca-key-file", str(key_file))
             assert "passphrase" in field_message(app, "ca-key-file")
             shown = str(app.screen.query_one("#problems", Static).render())
-            assert "ca.passphrase: environment variable SWAN_WIZARD_TEST_CA_PASS is not set" in shown
+            assert "CA key passphrase: environment variable SWAN_WIZARD_TEST_CA_PASS is not set" in shown
 
     run_async(go())
 

@@ -11,7 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, RadioSet
 
 from screens.widgets.field import Field, text_input
-from screens.widgets.toggles import Radio
+from screens.widgets.toggles import Radio, Radios
 from wizard.fs.paths import Root
 
 
@@ -74,7 +74,7 @@ class SecretField(Widget):
         prefix = self.id or self.key
         with Horizontal(classes="field-row"):
             yield Label(self.label, classes="field-label")
-            with RadioSet(id=f"{prefix}-kind", compact=True):
+            with Radios(id=f"{prefix}-kind", compact=True):
                 for choice in self.choices:
                     yield Radio(labels[choice], value=choice == self.initial, id=f"{prefix}-{choice}", compact=True)
         with Widget(classes="secret-typed" + ("" if self.initial == "type" else " -hidden")):

@@ -14,6 +14,7 @@ from typing import Literal
 
 from wizard.findings import Finding
 from wizard.model.answers import Answers, is_ip
+from wizard.model.wording import label, on_screen
 from wizard.render.firewall import client_networks, client_ranges, resolve_backend, resolve_wan
 from wizard.system.netfacts import IKE_PORTS, NetFacts, Unknown
 
@@ -52,7 +53,8 @@ def check_server_address(answers: Answers, facts: NetFacts) -> list[Finding]:
                         "publish a DNS A record for it, or give the public IP address as server.address")]
     local = _local_ips(facts)
     if any(ipaddress.ip_address(t) in local for t in targets):
-        return [Finding("server-address.local", "ok", "server.address", f"{address} is an address of this host")]
+        return [Finding("server-address.local", "ok", "server.address", f"{address} is an address of this host"),
+                *behind_nat(address, targets, facts)]
     wan_ip = next((a.ip for i in facts.interfaces if i.name == facts.default_interface
                    for a in (ipaddress.ip_interface(x) for x in i.addresses) if a.version == 4), None)
     where = f" to {wan_ip}" if wan_ip else ""
@@ -60,6 +62,30 @@ def check_server_address(answers: Answers, facts: NetFacts) -> list[Finding]:
                     f"{address} ({', '.join(targets)}) is not an address of this host: it is behind NAT "
                     "or the name points elsewhere",
                     f"on the router, forward UDP 500 and UDP 4500{where} (ESP is carried inside UDP 4500 then)")]
+
+
+# Addresses no internet router forwards: RFC 1918 and the carrier-grade NAT range (RFC 6598).
+NAT_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+
+
+def is_nat_address(text: str) -> bool:
+    ip = ipaddress.ip_address(text)
+    return any(ip.version == n.version and ip in n for n in NAT_RANGES)
+
+
+def behind_nat(address: str, targets: list[str], facts: NetFacts) -> list[Finding]:
+    """A server address clients on the internet cannot dial: a private one, on a host with no public
+    address of its own, so a NAT router stands between it and them."""
+    private = [t for t in targets if is_nat_address(t)]
+    public_here = [a.ip for a in facts.addresses() if a.ip.is_global]
+    if not private or public_here:
+        return []
+    where = f"{address} ({', '.join(private)})" if private != [address] else address
+    return [Finding("server-address.private", "warning", "server.address",
+                    f"{where} is a private address and this host has no public one: it sits behind NAT, "
+                    "and clients on the internet cannot dial it",
+                    f"on the NAT router, forward UDP 500 and UDP 4500 to {private[0]}; then give the router's "
+                    "public address, or a DNS name for it, as 'Address clients dial' on the Host step")]
 
 
 PortState = Literal["taken", "ike", "free", "unknown"]
@@ -234,9 +260,9 @@ def pool_overlaps(label: str, blocks: list[str], field: str, facts: NetFacts) ->
 def check_pool(answers: Answers, facts: NetFacts) -> list[Finding]:
     out = []
     # One line per range the admin configured, not per CIDR block of it (an L2TP range takes up to ~14).
-    for label, blocks in client_ranges(answers):
-        field = "pool.addresses" if label == answers.pool.addresses else "variants.l2tp.ip_range"
-        out += pool_overlaps(label, blocks, field, facts)
+    for where, blocks in client_ranges(answers):
+        field = "pool.addresses" if where == answers.pool.addresses else "variants.l2tp.ip_range"
+        out += pool_overlaps(where, blocks, field, facts)
     for i, dns in enumerate(answers.pool.dns):
         ip = ipaddress.ip_address(dns)
         if ip.is_loopback:
@@ -291,7 +317,8 @@ def check_ipv6(answers: Answers, facts: NetFacts) -> list[Finding]:
         return [Finding("ipv6.outside", "warning", "",
                         "this host has IPv6 but the tunnel carries IPv4 only: clients with "
                         "IPv6 reach IPv6 sites outside the tunnel",
-                        "add ::/0 to local_ts with an IPv6 pool to route it, or turn IPv6 off on the clients")]
+                        "turn IPv6 off on the clients; or route it through the tunnel, which takes an answers "
+                        "file (::/0 in local_ts and an IPv6 pool; the wizard's screens set IPv4 only)")]
     return [Finding("ipv6.none", "info", "",
                     "no IPv6 default route here: the tunnel is IPv4 only and IPv6 is left out")]
 
@@ -321,11 +348,12 @@ def refusal(answers: Answers, findings: list[Finding]) -> list[str]:
 def open_lines(answers: Answers, findings: list[Finding], warnings: list[tuple[str, str]]) -> list[str]:
     """Every open error and warning, FAILs first, one line each: what heads the review and the confirmation.
 
-    ``warnings`` are the plan's (field, message) pairs; an accepted FAIL says that the admin accepted it."""
+    ``warnings`` are the plan's (field, message) pairs; an accepted FAIL says that the admin accepted it.
+    In the screens' words: fields by their on-screen labels (the review shows these lines)."""
     accepted = set(answers.networking.accept_failed_checks)
-    out = [f"FAIL {f.check}: {f.message}" + (" (accepted by the admin, recorded in the answers)"
-                                             if f.check in accepted else "")
+    out = [f"FAIL {f.check}: {on_screen(f.message)}" + (" (accepted by the admin, recorded in the answers)"
+                                                        if f.check in accepted else "")
            for f in findings if f.severity == "error"]
-    out += [f"WARN {f.check}: {f.message}" for f in findings if f.severity == "warning"]
-    out += [f"WARN {field}: {message}" for field, message in warnings]
+    out += [f"WARN {f.check}: {on_screen(f.message)}" for f in findings if f.severity == "warning"]
+    out += [f"WARN {label(field)}: {on_screen(message)}" for field, message in warnings]
     return out

@@ -162,8 +162,59 @@ class Server(Section):
         return [check_hostname_or_ip(v) for v in values]
 
 
+# The DN a CA gets when its server address cannot name it (the address is not valid yet).
+FALLBACK_CA_DN: Final = "CN=VPN CA"
+_X509_NAME_MAX = 64  # ub-common-name and ub-organization-name (RFC 5280)
+
+
+def default_ca_dn(address: str) -> str:
+    """The CA's DN when the answers give none: named after the server clients dial, so the CA a client
+    installs says which VPN it belongs to (``vpn.example.com`` gives ``O=example.com, CN=vpn.example.com
+    VPN CA``); the organisation is the name's domain, left out for an IP address or a one-label name."""
+    try:
+        name = check_hostname_or_ip(address)
+    except ValueError:
+        return FALLBACK_CA_DN
+    parts = []
+    labels = name.split(".")
+    if not is_ip(name) and len(labels) > 1:
+        domain = ".".join(labels[1:]) if len(labels) > 2 else name
+        if len(domain) <= _X509_NAME_MAX:
+            parts.append(f"O={domain}")
+    cn = f"{name} VPN CA"
+    parts.append(f"CN={cn if len(cn) <= _X509_NAME_MAX else 'VPN CA'}")
+    return ", ".join(parts)
+
+
+def _address_of(server: Any) -> str | None:
+    if isinstance(server, Server):
+        return server.address
+    if isinstance(server, dict) and isinstance(server.get("address"), str):
+        return str(server["address"])
+    return None
+
+
+def with_default_ca_dn(data: Any) -> Any:
+    """Answers data with the CA's DN derived from the server address where the admin set none: the one
+    place the UI's answers and a loaded file get it. A DN that is given is kept, whatever it says."""
+    if not isinstance(data, dict):
+        return data
+    address = _address_of(data.get("server"))
+    ca = data.get("ca", {})
+    if address is None:
+        return data
+    if isinstance(ca, CA):
+        if "dn" in ca.model_fields_set:
+            return data
+        ca = ca.model_dump(by_alias=True, exclude_none=True, exclude={"dn"})
+    if isinstance(ca, dict) and "dn" not in ca:
+        return {**data, "ca": {**ca, "dn": default_ca_dn(address)}}
+    return data
+
+
 class CA(Section):
-    dn: str = Field("C=CH, O=strongSwan, CN=strongSwan Root CA", description="distinguished name of the CA")
+    dn: str = Field(FALLBACK_CA_DN, description="distinguished name of the CA (default: named after server.address, "
+                                                 "e.g. O=example.com, CN=vpn.example.com VPN CA)")
     key: KeyType = KeyType.RSA_4096
     lifetime_days: int = Field(3650, ge=1, le=36500)
     passphrase: Secret | None = Field(None, description="encrypt the CA key at rest with this passphrase")
@@ -828,6 +879,11 @@ class Answers(Section):
     logging: str = Field("cfg 2, dmn 2, ike 2, net 2", description="charon log levels per subsystem (charondebug)")
     networking: Networking = Field(default_factory=Networking)
     radius: Radius | None = Field(None, description="RADIUS servers for variants.ikev2-eap.backend: radius")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_ca_dn(cls, data: Any) -> Any:
+        return with_default_ca_dn(data)
 
     @field_validator("logging")
     @classmethod

@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 
 from wizard.findings import field_path
 from wizard.fs.boundedread import UnreadableFile, read_regular
+from wizard.model import wording
 from wizard.model.answers import Answers, SecretRef
 from wizard.model.yamlsource import MAX_BYTES, LoadedYaml, YamlProblem
 from wizard.model.yamlsource import load as load_yaml
@@ -88,7 +89,9 @@ def _message(error: ErrorDetails, loc: tuple[str | int, ...]) -> str:
     return message
 
 
-def problems_from(exc: ValidationError, source: LoadedYaml | None, source_name: str) -> list[Problem]:
+def problems_from(exc: ValidationError, source: LoadedYaml | None, source_name: str,
+                  screen: bool = False) -> list[Problem]:
+    """One problem per error; ``screen``: each message in the screens' words (wizard.model.wording)."""
     problems = []
     for error in exc.errors():
         loc = _clean_loc(error["loc"])
@@ -96,6 +99,8 @@ def problems_from(exc: ValidationError, source: LoadedYaml | None, source_name: 
             # The unknown key is the input's own, whatever it holds ("[" included): never dropped as a tag.
             loc = (*_clean_loc(error["loc"][:-1]), error["loc"][-1])
         message = _message(error, loc)
+        if screen:
+            message = wording.plain(error["type"], message, error.get("ctx"))
         line = source.line_of(loc) if source else None
         shown_loc = loc[:-1] if error["type"] == "extra_forbidden" else loc
         field = field_path(loc) if error["type"] == "extra_forbidden" else field_path(shown_loc)

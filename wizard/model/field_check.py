@@ -2,20 +2,20 @@
 
 A screen hands in the sections it edits as plain data (what the YAML would say); they are validated
 inside the whole answers, so cross-section rules (unique client names, at least one variant) apply
-too, and every problem comes back under the same dotted field name and with the same sentence
-``swan-wizard validate`` prints for a file.
+too, and every problem comes back under the same dotted field name as ``swan-wizard validate`` prints
+for a file, its sentence in the screens' words (``wizard.model.wording``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from wizard.findings import Finding
-from wizard.model import answers_file
+from wizard.model import answers_file, wording
 from wizard.model.answers import Answers, answers_warnings
 
 
@@ -87,7 +87,8 @@ def check(answers: Answers, changes: Mapping[str, Any]) -> Checked:
     try:
         result = Answers.model_validate(data)
     except ValidationError as exc:
+        # The screens' words: on-screen labels and plain sentences, not pydantic's or the YAML's.
         return Checked(None, tuple(Finding("answers.invalid", "error", p.field, p.message)
-                                   for p in answers_file.problems_from(exc, None, "")))
-    return Checked(result, tuple(answers_warnings(result)))
+                                   for p in answers_file.problems_from(exc, None, "", screen=True)))
+    return Checked(result, tuple(replace(f, message=wording.on_screen(f.message)) for f in answers_warnings(result)))
 
