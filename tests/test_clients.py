@@ -389,3 +389,24 @@ def test_answers_with_revoked_entries_validate():
     bad = text.replace("'0A:FF'", "'xyz'")
     with pytest.raises(Exception, match="hexadecimal"):
         answers_file.parse(bad)
+
+
+OLD_DEFAULT_DN = "C=CH, O=strongSwan, CN=strongSwan Root CA"
+
+
+def test_a_ca_made_under_another_default_name_is_kept_by_answers_that_give_none(tmp_path, capsys):
+    # Applied when the default DN was the article's sample; the answers file never named the CA.
+    named = ANSWERS.replace("ca: {key: ecdsa-p256}", f"ca: {{key: ecdsa-p256, dn: '{OLD_DEFAULT_DN}'}}")
+    setup = Setup(tmp_path, capsys, named)
+    setup.answers.write_text(ANSWERS)
+    code, _out, err = setup.run("apply", str(setup.answers), "--root", str(setup.root.path))
+    assert code == 0, err
+    setup.assert_ca_untouched()
+    code, _out, err = setup.run("server", "address", "vpn2.example.com", "--answers", str(setup.answers),
+                                "--root", str(setup.root.path))
+    assert code == 0, err
+    setup.assert_ca_untouched()
+    assert setup.load().ca.dn == OLD_DEFAULT_DN  # saved as it is, no longer derived from an address
+    setup.answers.write_text(setup.answers.read_text().replace(OLD_DEFAULT_DN, "C=DE, O=Other, CN=Other CA"))
+    code, _out, err = setup.run("apply", str(setup.answers), "--root", str(setup.root.path))
+    assert code == 3 and "does not match" in err, err  # a name the admin gives must still match

@@ -36,7 +36,7 @@ from wizard.model.secrets import SecretSource
 from wizard.pki import encode
 from wizard.pki.keytypes import KeyType
 from wizard.plan.apply import Held, apply, lock, make_dirs, wait_seconds, write_atomic
-from wizard.plan.planner import all_names, build_plan, needed_bytes
+from wizard.plan.planner import all_names, build_plan, keep_existing_ca_name, needed_bytes
 from wizard.plan.preview import describe
 from wizard.plan.session import save_answers
 from wizard.problems import Exit, InvalidAnswers, Problem, WizardError, io_failures, note, warn
@@ -454,7 +454,8 @@ def server_address(target: Target, address: str) -> Outcome:
             server = updated(answers.server, address=address)
         if server.address == answers.server.address:
             target.report(f"the server address is {server.address} already")
-        new = updated(answers, server=server)
+        # A CA name derived from the old address would follow it: the CA keeps the name it has.
+        new = updated(keep_existing_ca_name(answers, target.root), server=server)
         outcome = execute(target, answers, Change(new), held)
     if not target.dry_run and server.address != answers.server.address:
         count = len(all_names(new))

@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import PurePosixPath
 
+from cryptography import x509
+
 from wizard.certs import ledger, revocation
 from wizard.certs.materials import Materials, client_files, host_cert_locations, ledger_action, peer_files
 from wizard.certs.materials import build as build_materials
@@ -17,9 +19,10 @@ from wizard.fs import paths
 from wizard.fs.changes import DirAction, FileAction, Plan
 from wizard.fs.paths import Root
 from wizard.model import credentials
-from wizard.model.answers import Answers, answers_warnings
+from wizard.model.answers import Answers, answers_warnings, default_ca_dn, updated
 from wizard.model.credentials import Credential
 from wizard.model.secrets import SecretSource
+from wizard.pki import names
 from wizard.pki.keys import key_type_of
 from wizard.render import connections, firewall, managed_block, profiles
 from wizard.render import ipsec as render_ipsec
@@ -245,6 +248,24 @@ def _scope_holds(answers: Answers, root: Root, cache: ProfileCache) -> tuple[byt
     return (ca, host) if client_context(answers, cache.salt, ca, host) == cache.context else None
 
 
+def keep_existing_ca_name(answers: Answers, root: Root) -> Answers:
+    """The answers with the DN of the CA on disk where they only derive one from the server address.
+
+    A CA is never renamed: a DN the admin gives must match it (else the plan is refused), but one the
+    answers merely default to (``default_ca_dn``, which follows the server address, and differs from what
+    older versions defaulted to) yields to the CA that exists."""
+    if answers.ca.dn != default_ca_dn(answers.server.address):
+        return answers
+    pem = root.read_bytes(paths.CA_CERT)
+    try:
+        subject = x509.load_pem_x509_certificate(pem).subject if pem else None
+    except ValueError:
+        return answers  # the plan reports the damaged certificate
+    if subject is None or subject == names.parse_dn(answers.ca.dn):
+        return answers
+    return updated(answers, ca=updated(answers.ca, dn=names.format_dn(subject)))
+
+
 def build_plan(answers: Answers, root: Root, source: SecretSource, facts: ServiceFacts | None = None,
                progress: Progress | None = None, now: datetime | None = None, net: NetFacts | None = None,
                renew: Collection[str] = (), new_passwords: Collection[str] = (), verify: bool = False,
@@ -255,6 +276,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     ``verify`` opens and checks every client's files even where the ledger vouches for them; ``scope`` (client
     commands) names the clients and users whose files are planned, the others' staying as they are, as long
     as nothing they depend on changed (``client_context``): otherwise, and with ``verify``, every client is."""
+    answers = keep_existing_ca_name(answers, root)
     rendered = profile_cache.load(root)
     on_disk = _scope_holds(answers, root, rendered) if scope is not None and not verify else None
     if on_disk is None:
