@@ -122,7 +122,7 @@ class CaScreen(FormScreen):
             yield Field("CA key (PEM)", text_input(imported.key if imported else "", id="ca-key-file"),
                         field="ca_import.key")
             yield Static("", id="import-info", markup=False)
-        yield SecretField("Key passphrase", field="ca.passphrase", key="ca-passphrase", root=self.ctx.root,
+        yield SecretField("Key passphrase", field="ca.passphrase", key="ca-passphrase",
                           current=ca.passphrase, choices=("none", "type"), id="ca-passphrase")
         yield Static(KEEP_SAFE, id="keep-safe", classes="warning", markup=False)
 

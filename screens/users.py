@@ -85,7 +85,7 @@ class UserDialog(FormDialog):
             for alias, _attr, label in self.choices:
                 yield Check(label, value=(alias in u.variants) if u else True, id=f"user-{alias}", compact=True)
         yield Field("", Static(""), classes="catch-all", field="user.variants")
-        yield SecretField("Password", field="user.password", key="user-pending", root=self.root,
+        yield SecretField("Password", field="user.password", key="user-pending",
                           current=u.password if u else GENERATE, generated=GENERATE, id="user-password")
 
     def entry(self) -> UserEntry:
@@ -158,7 +158,7 @@ class UsersScreen(ListFormScreen):
 
     def row(self, item: Any) -> tuple[str, ...]:
         marks = ["yes" if alias in item.variants else "-" for alias, _b, _c in USER_VARIANTS]
-        return (item.name, *marks, secret_label(self.ctx.root, item.password))
+        return (item.name, *marks, secret_label(item.password))
 
     def sections(self) -> dict[str, Any]:
         out: dict[str, Any] = {"variants": split(self.ctx.answers.variants, self.entries)}

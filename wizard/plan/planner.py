@@ -18,7 +18,7 @@ from wizard.fs.paths import Root
 from wizard.model import credentials
 from wizard.model.answers import Answers, answers_warnings
 from wizard.model.credentials import Credential
-from wizard.model.secrets import SecretSource
+from wizard.model.secrets import SecretSource, secret_refs, typed_key, typed_secret_path
 from wizard.pki.keys import key_type_of
 from wizard.render import connections, firewall, managed_block, profiles
 from wizard.render import ipsec as render_ipsec
@@ -33,8 +33,8 @@ from wizard.system.service import ServiceFacts, commands
 
 Progress = Callable[[str, int, int], object]  # (stage, done, total); what it returns is ignored
 
-PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.RADIUS_DIR,
-                paths.WIZARD_STATE, paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
+PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.TYPED_SECRETS_DIR,
+                paths.RADIUS_DIR, paths.WIZARD_STATE, paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
 
 
 def _layout_files(answers: Answers, m: Materials, server: ServerSpec) -> list[FileAction]:
@@ -112,6 +112,24 @@ def _stale_secret_files(root: Root, creds: dict[str, Credential]) -> list[FileAc
                        else "no longer part of the answers")
             for entry in sorted(base.iterdir())
             if entry.name not in wanted and entry.is_file() and not entry.is_symlink()]
+
+
+def _typed_secret_files(answers: Answers, root: Root, source: SecretSource) -> list[FileAction]:
+    """Each typed secret the answers reference, in its own 0600 file (what a replay of the saved answers
+    reads), and the removal of every typed secret they no longer reference (a deleted user's password)."""
+    out: dict[PurePosixPath, FileAction] = {}
+    for where, ref in secret_refs(answers):
+        key = typed_key(ref)
+        if key is None or typed_secret_path(key) in out:
+            continue  # one user's password referenced by several variants is one file
+        value = source.resolve(ref, where) or b""
+        out[typed_secret_path(key)] = FileAction(typed_secret_path(key), value + b"\n", 0o600, secret=True,
+                                                 why=f"typed secret for {where}")
+    base = root(paths.TYPED_SECRETS_DIR)
+    stale = [FileAction(paths.TYPED_SECRETS_DIR / entry.name, None, why="no longer part of the answers")
+             for entry in (sorted(base.iterdir()) if base.is_dir() else [])
+             if paths.TYPED_SECRETS_DIR / entry.name not in out and entry.is_file() and not entry.is_symlink()]
+    return [*out.values(), *stale]
 
 
 def _stale_radius_files(root: Root, wanted: set[PurePosixPath]) -> list[FileAction]:
@@ -242,6 +260,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
     files += _client_files(m) + ([ledger_action(answers, m)] if m.clients else [])
     files += _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
+    files += _typed_secret_files(answers, root, source)
     files += _l2tp_files(answers, root, creds)
     # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
     rendered = profile_cache.load(root)

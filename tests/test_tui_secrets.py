@@ -1,0 +1,112 @@
+"""Typed secrets through the wizard: kept in memory and in one 0600 session file that holds only what the
+answers reference, gone with a deleted user and after apply; saved answers that replay under any root."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+from test_tui_flow import add_user, fast_keys, flow_ikev2_eap, replay, set_variants, start, to_review_and_apply, walk
+from test_tui_support import fake_netfacts, probe_with, run_async, wait_screen
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from screens.app import create_app
+from wizard.plan.session import SAVED_ANSWERS, SESSION_SECRETS
+
+
+def under(root: Path, logical: object) -> Path:
+    return root / str(logical).lstrip("/")
+
+
+def delimited(secret: bytes) -> re.Pattern[bytes]:
+    """``secret`` as a stored value: not inside a longer run of base64 characters. A 3-letter password
+    also turns up by chance inside PEM bodies and DER bytes (keys, certificates); a file that stores it
+    (a secret file, JSON, a config line) always bounds it by a quote, space, ':' or line break."""
+    return re.compile(rb"(?<![A-Za-z0-9+/=])" + re.escape(secret) + rb"(?![A-Za-z0-9+/=])")
+
+
+async def remove_user(pilot: Pilot[Any], name: str) -> None:
+    table = pilot.app.screen.query_one(DataTable)
+    names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    table.focus()
+    table.move_cursor(row=names.index(name))
+    await pilot.press("delete")
+    await pilot.pause()
+
+
+def test_a_deleted_users_typed_password_is_gone_from_memory_the_session_and_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    kept = under(root, SESSION_SECRETS)
+    seen: dict[str, Any] = {}
+
+    async def go() -> None:
+        app = create_app(root, net_probe=fake_netfacts, probe=probe_with())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            await fast_keys(pilot)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "VariantsScreen")
+            await set_variants(pilot, {"ikev2-eap"})
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "UsersScreen")
+            await add_user(pilot, "alice")
+            await add_user(pilot, "bob", "abc")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "AddressesScreen")
+            # Kept for a resume after a dropped link: one 0600 file, only the referenced secrets.
+            assert app.session is not None
+            seen["typed"] = dict(app.session.typed)
+            seen["file"] = json.loads(kept.read_text())
+            seen["mode"] = stat.S_IMODE(kept.stat().st_mode)
+            await pilot.press("escape")
+            await wait_screen(pilot, "UsersScreen")
+            await remove_user(pilot, "bob")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "AddressesScreen")
+            seen["typed after"] = dict(app.session.typed)
+            seen["file after"] = kept.exists()
+            await to_review_and_apply(pilot)
+            seen["typed applied"] = dict(app.session.typed)
+
+    run_async(go())
+    assert seen["typed"] == {"user-bob": "abc"} and seen["file"] == {"user-bob": "abc"} and seen["mode"] == 0o600
+    assert seen["typed after"] == {} and seen["file after"] is False
+    assert seen["typed applied"] == {} and not kept.exists()
+    pattern = delimited(b"abc")
+    holding = [str(p.relative_to(root)) for p in root.rglob("*")
+               if p.is_file() and not p.is_symlink() and pattern.search(p.read_bytes())]
+    assert holding == []
+
+
+def test_typed_secrets_file_is_removed_after_apply_and_written_where_replay_reads(tmp_path: Path) -> None:
+    """Saved under one --root, the answers replay under another root (the tree copied, the first one gone):
+    they name the typed secret by its logical path, never through the --root prefix."""
+    first, other = tmp_path / "first", tmp_path / "other"
+    app = run_async(walk(first, flow_ikev2_eap))
+    assert app.applied
+    saved = under(first, SAVED_ANSWERS)
+    text = saved.read_text()
+    assert str(first) not in text and "/etc/swan-wizard/secrets/typed/user-bob" in text
+    assert not under(first, SESSION_SECRETS).exists()
+    shutil.copytree(first, other, symlinks=True)
+    shutil.rmtree(first)
+    result = replay(under(other, SAVED_ANSWERS), other)
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to change" in result.stdout, result.stdout
+
+
+def test_review_help_says_what_the_session_keeps_on_disk() -> None:
+    from screens import ASSETS
+    from wizard.fs.paths import TYPED_SECRETS_DIR
+    from wizard.plan.session import SESSION_FILE
+
+    text = (ASSETS / "help" / "review.md").read_text()
+    assert "Nothing has been written" not in text
+    for path in (SESSION_FILE, SESSION_SECRETS):
+        assert f"`{Path(str(path)).name}` (0600)" in text
+    assert str(TYPED_SECRETS_DIR) in text and str(SESSION_FILE.parent) in text
