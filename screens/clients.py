@@ -86,7 +86,7 @@ class ClientDialog(FormDialog):
         return {"clients": clients}
 
     def claims(self, widget: Field, key: str) -> bool:
-        # "clients[1] 'Bob' repeats clients[0]" is about the name being typed here.
+        # "there is already a client 'Bob'" is about the name being typed here.
         if key == "clients" and widget.field.endswith(".name"):
             return True
         return super().claims(widget, key)

@@ -112,7 +112,8 @@ class UserDialog(FormDialog):
     def claims(self, widget: Field, key: str) -> bool:
         # The loader names the user inside one variant's list; here it is the one user being edited.
         if widget.field == "user.name":
-            return ".users" in key and (key.endswith(".name") or key.endswith(".users"))
+            # "variants": one user spelled two ways across the variants (Dave on EAP, dave on XAUTH).
+            return key == "variants" or (".users" in key and (key.endswith(".name") or key.endswith(".users")))
         if widget.field == "user.password":
             return ".users" in key and key.endswith(".password")
         return super().claims(widget, key)
