@@ -1,0 +1,64 @@
+"""One generated password per user across the password variants (EAP, XAUTH, L2TP), as rendered into
+swanctl.conf (NT hash and XAUTH secret), ipsec.secrets and chap-secrets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wizard.pki.ntlm import nt_hash
+
+REPO = Path(__file__).resolve().parents[1]
+
+ANSWERS = """version: 1
+layout: {layout}
+server: {{address: vpn.example.com}}
+ca: {{key: rsa-2048}}
+host: {{key: rsa-2048}}
+clients: [{{name: bob, key: rsa-2048}}]
+variants:
+  ikev2-eap: {{users: [{{name: bob}}, {{name: carol}}]}}
+  ikev1-xauth: {{auth: psk, users: [{{name: bob}}]}}
+  l2tp: {{auth: cert, users: [{{name: bob}}, {{name: carol}}]}}
+"""
+
+
+def apply(tmp_path: Path, layout: str, root: Path) -> None:
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(ANSWERS.format(layout=layout))
+    result = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(root)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+def stored(root: Path, key: str) -> str:
+    return (root / "etc/swan-wizard/secrets" / key).read_text().strip()
+
+
+@pytest.mark.parametrize("layout", ["swanctl", "ipsec"])
+def test_a_user_on_three_variants_gets_one_generated_password(layout: str, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    apply(tmp_path, layout, root)
+    bob = {stored(root, f"{v}.user.bob") for v in ("eap", "xauth", "l2tp")}
+    carol = {stored(root, f"{v}.user.carol") for v in ("eap", "l2tp")}
+    assert len(bob) == 1 and len(carol) == 1 and bob != carol
+    password = bob.pop()
+    chap = (root / "etc/ppp/chap-secrets").read_text()
+    assert f'"bob" l2tpd "{password}" *' in chap
+    conf = (root / ("etc/swanctl/conf.d/swan-wizard.conf" if layout == "swanctl" else "etc/ipsec.secrets")).read_text()
+    assert password in conf  # the XAUTH secret
+    assert nt_hash(password).hex() in conf.lower()  # the EAP user's NT hash of the same password
+
+
+def test_a_new_variant_of_a_user_takes_the_password_stored_for_another(tmp_path: Path) -> None:
+    """An existing user added to more variants keeps the one password their devices already know."""
+    root = tmp_path / "root"
+    secrets = root / "etc/swan-wizard/secrets"
+    secrets.mkdir(parents=True, mode=0o700)
+    (secrets / "l2tp.user.bob").write_text("stored-l2tp-pass-for-bob\n")
+    (secrets / "l2tp.user.bob").chmod(0o600)
+    apply(tmp_path, "swanctl", root)
+    assert {stored(root, f"{v}.user.bob") for v in ("eap", "xauth", "l2tp")} == {"stored-l2tp-pass-for-bob"}
