@@ -61,6 +61,14 @@ class FormMixin(_FormHost):
                 out.update(secret.problems())
         return out
 
+    def ui_warnings(self) -> dict[str, str]:
+        """Notes the loader cannot make (a weak typed password), by field: shown, never blocking."""
+        out: dict[str, str] = {}
+        for secret in self.query(SecretField):
+            if _shown(secret):
+                out.update(secret.warnings())
+        return out
+
     def typed(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for secret in self.query(SecretField):
@@ -78,6 +86,7 @@ class FormMixin(_FormHost):
         sections = self.sections()
         checked = field_check.check(self.base_answers(), sections)
         extra = self.ui_problems()
+        extra_notes = self.ui_warnings()
         problems = {**checked.problems, **extra}
         self.checked = checked
         claimed: set[str] = set()
@@ -87,8 +96,8 @@ class FormMixin(_FormHost):
                 continue
             mine = [k for k in extra if widget.field == k] + [k for k in checked.problems if self.claims(widget, k)]
             notes = [k for k in checked.warnings if self.claims(widget, k)]
-            widget.set_message(problems[mine[0]] if mine else None,
-                               checked.warnings[notes[0]] if notes else None)
+            note = extra_notes.get(widget.field) or (checked.warnings[notes[0]] if notes else None)
+            widget.set_message(problems[mine[0]] if mine else None, note)
             claimed.update(mine)
             noted.update(notes)
         rest = [f"{k}: {m}" for k, m in problems.items() if k not in claimed]

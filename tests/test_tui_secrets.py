@@ -110,3 +110,29 @@ def test_review_help_says_what_the_session_keeps_on_disk() -> None:
     for path in (SESSION_FILE, SESSION_SECRETS):
         assert f"`{Path(str(path)).name}` (0600)" in text
     assert str(TYPED_SECRETS_DIR) in text and str(SESSION_FILE.parent) in text
+
+
+def test_a_weak_typed_password_is_warned_about_in_the_dialog_and_may_be_kept(tmp_path: Path) -> None:
+    from test_tui_screens import app_at, field_message
+    from test_tui_support import click_id, fill
+
+    async def go() -> None:
+        app = app_at(tmp_path, "users")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("a")
+            await wait_screen(pilot, "UserDialog")
+            await fill(pilot, "#user-name", "bob")
+            await click_id(pilot, "user-password-type")
+            await fill(pilot, "#user-password-text", "s3cret")
+            await fill(pilot, "#user-password-again", "s3cret")
+            message = field_message(app, "user-password-text")
+            assert message.startswith("note: weak password (strength 0 of 4): "), message
+            assert "commonly used password" in message
+            await fill(pilot, "#user-password-text", "tundra-viaduct-17-marzipan")
+            assert field_message(app, "user-password-text") == ""
+            await fill(pilot, "#user-password-text", "s3cret")
+            await pilot.press("ctrl+n")  # a warning, not a refusal
+            await wait_screen(pilot, "UsersScreen")
+            assert [e.name for e in app.screen.entries] == ["alice", "bob"]
+
+    run_async(go())

@@ -62,3 +62,19 @@ def test_a_new_variant_of_a_user_takes_the_password_stored_for_another(tmp_path:
     (secrets / "l2tp.user.bob").chmod(0o600)
     apply(tmp_path, "swanctl", root)
     assert {stored(root, f"{v}.user.bob") for v in ("eap", "xauth", "l2tp")} == {"stored-l2tp-pass-for-bob"}
+
+
+def test_a_weak_given_password_is_one_warning_line_without_the_password(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("version: 1\nserver: {address: vpn.example.com}\nca: {key: ecdsa-p256}\n"
+                       "host: {key: ecdsa-p256}\nvariants:\n  ikev2-eap: {users: [{name: bob, password: {env: PW}},"
+                       " {name: carol, password: {env: STRONG}}]}\n")
+    env = {"PATH": "/usr/bin:/bin", "PW": "s3cret", "STRONG": "tundra-viaduct-17-marzipan"}
+    result = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(tmp_path / "r")],
+                            capture_output=True, text=True, cwd=REPO, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    weak = [line for line in result.stderr.splitlines() if "weak password" in line]
+    assert weak == [weak[0]] and weak[0].startswith(
+        "swan-wizard: warning: variants.ikev2-eap.users[0].password: weak password (strength 0 of 4): "), weak
+    assert "similar to a commonly used password" in weak[0]
+    assert "s3cret" not in result.stderr + result.stdout

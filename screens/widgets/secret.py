@@ -126,6 +126,15 @@ class SecretField(Widget):
             return {f"{self.field}#again": "the two entries differ"}
         return {}
 
+    def warnings(self) -> dict[str, str]:
+        """A weak typed password: said under it, in zxcvbn's words; the admin may keep it."""
+        if self.kind != "type":
+            return {}
+        from wizard.model.strength import weakness
+
+        why = weakness(self.typed_text()[0])
+        return {f"{self.field}#typed": why} if why else {}
+
     def typed(self) -> dict[str, str]:
         if self.kind != "type":
             return {}

@@ -19,6 +19,7 @@ from wizard.model import credentials
 from wizard.model.answers import Answers, answers_warnings
 from wizard.model.credentials import Credential
 from wizard.model.secrets import SecretSource, secret_refs, typed_key, typed_secret_path
+from wizard.model.strength import weakness
 from wizard.pki.keys import key_type_of
 from wizard.render import connections, firewall, managed_block, profiles
 from wizard.render import ipsec as render_ipsec
@@ -130,6 +131,24 @@ def _typed_secret_files(answers: Answers, root: Root, source: SecretSource) -> l
              for entry in (sorted(base.iterdir()) if base.is_dir() else [])
              if paths.TYPED_SECRETS_DIR / entry.name not in out and entry.is_file() and not entry.is_symlink()]
     return [*out.values(), *stale]
+
+
+def _weak_secrets(answers: Answers, m: Materials, creds: dict[str, Credential],
+                  source: SecretSource) -> list[tuple[str, str]]:
+    """One warning per password or key the admin gave (never a generated one) that zxcvbn rates weak:
+    the field and why, never the value."""
+    given = [(c.field, c.value) for c in creds.values() if not c.generated]
+    index = {c.name: i for i, c in enumerate(answers.clients)}
+    given += [(f"clients[{index.get(b.name, 0)}].p12_password", b.p12_password) for b in m.clients
+              if not b.password_generated]
+    passphrase = source.resolve(answers.ca.passphrase, "ca.passphrase")
+    given += [("ca.passphrase", passphrase)] if passphrase else []
+    out = []
+    for field, value in given:
+        why = weakness(value.decode("utf-8", errors="replace"))
+        if why is not None:
+            out.append((field, why))
+    return out
 
 
 def _stale_radius_files(root: Root, wanted: set[PurePosixPath]) -> list[FileAction]:
@@ -293,7 +312,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
                     firewall=fw.commands,
                     settings_changed=(_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
                                       or _read_text(root, paths.RADIUS_SETTINGS) != radius)) if facts else ()
-    warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings)
+    warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings,
+                *_weak_secrets(answers, m, creds, source))
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
                 tuple(handouts))
 
