@@ -136,3 +136,60 @@ def test_a_weak_typed_password_is_warned_about_in_the_dialog_and_may_be_kept(tmp
             assert [e.name for e in app.screen.entries] == ["alice", "bob"]
 
     run_async(go())
+
+
+THREE = """version: 1
+server: {address: vpn.example.com}
+ca: {key: ecdsa-p256}
+host: {key: rsa-2048}
+variants: {ikev2-eap: {users: []}, ikev1-xauth: {auth: psk}, l2tp: {auth: cert}}
+pool: {addresses: 10.10.10.0/24, dns: [10.10.10.1]}
+"""
+
+
+def test_the_add_user_dialog_gives_one_password_for_all_variants_unless_asked_otherwise(tmp_path: Path) -> None:
+    from test_tui_screens import app_at
+    from test_tui_support import click_id, fill
+    from textual.widgets import Checkbox
+
+    from screens.widgets.secret import SecretField
+
+    shown: dict[str, Any] = {}
+
+    async def go() -> None:
+        app = app_at(tmp_path, "users", THREE)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("a")
+            await wait_screen(pilot, "UserDialog")
+            screen = app.screen
+            shown["default"] = screen.query_one("#user-same", Checkbox).value
+            shown["fields"] = [f.id for f in screen.query(SecretField) if f.display]
+            await fill(pilot, "#user-name", "bob")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "UsersScreen")
+            await pilot.press("a")
+            await wait_screen(pilot, "UserDialog")
+            await fill(pilot, "#user-name", "carol")
+            await click_id(pilot, "user-same")
+            shown["own fields"] = [f.id for f in app.screen.query(SecretField) if f.display]
+            await click_id(pilot, "user-password-ikev2-eap-type")
+            await fill(pilot, "#user-password-ikev2-eap-text", "tundra-viaduct-17-marzipan")
+            await fill(pilot, "#user-password-ikev2-eap-again", "tundra-viaduct-17-marzipan")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "UsersScreen")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "AddressesScreen")
+            assert app.session is not None
+            shown["answers"] = app.session.answers
+            shown["typed"] = dict(app.session.typed)
+
+    run_async(go())
+    assert shown["default"] is True and shown["fields"] == ["user-password"]
+    assert shown["own fields"] == ["user-password-ikev2-eap", "user-password-ikev1-xauth", "user-password-l2tp"]
+    v = shown["answers"].variants
+    logins = {alias: {u.name: u for u in section.users}
+              for alias, section in (("eap", v.ikev2_eap), ("xauth", v.ikev1_xauth), ("l2tp", v.l2tp))}
+    assert all(users["bob"].password.generate and not users["bob"].own_password for users in logins.values())
+    assert logins["eap"]["carol"].password.file == "/etc/swan-wizard/secrets/typed/user-ikev2-eap-carol"
+    assert all(logins[a]["carol"].password.generate and logins[a]["carol"].own_password for a in ("xauth", "l2tp"))
+    assert shown["typed"] == {"user-ikev2-eap-carol": "tundra-viaduct-17-marzipan"}

@@ -78,3 +78,16 @@ def test_a_weak_given_password_is_one_warning_line_without_the_password(tmp_path
         "swan-wizard: warning: variants.ikev2-eap.users[0].password: weak password (strength 0 of 4): "), weak
     assert "similar to a commonly used password" in weak[0]
     assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_own_password_gives_a_variant_a_generated_password_of_its_own(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(ANSWERS.format(layout="swanctl").replace(
+        "l2tp: {auth: cert, users: [{name: bob}, {name: carol}]}",
+        "l2tp: {auth: cert, users: [{name: bob, own_password: true}, {name: carol}]}"))
+    result = subprocess.run([sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(root)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert stored(root, "eap.user.bob") == stored(root, "xauth.user.bob") != stored(root, "l2tp.user.bob")
+    assert stored(root, "eap.user.carol") == stored(root, "l2tp.user.carol")

@@ -252,6 +252,9 @@ class User(Section):
 
     name: str
     password: Secret = Field(default_factory=lambda: GENERATE)
+    own_password: bool = Field(
+        False, description="a generated password of its own here: by default a user on several of ikev2-eap, "
+                           "ikev1-xauth and l2tp gets one generated password for all of them")
 
     @field_validator("name")
     @classmethod

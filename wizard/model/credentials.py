@@ -119,7 +119,7 @@ def _stored_user_passwords(answers: Answers, root: Root) -> dict[str, bytes]:
     the first variant that has one: what the user's other variants get when theirs is new."""
     out: dict[str, bytes] = {}
     for variant, alias, i, user in _logins(answers):
-        if user.name.lower() in out or not _is_generated(user.password):
+        if user.name.lower() in out or not _is_generated(user.password) or user.own_password:
             continue
         field = f"variants.{alias}.users[{i}].password"
         old = legacy_key(variant, user.name)
@@ -140,6 +140,7 @@ def resolve(answers: Answers, root: Root, source: SecretSource,
     shared = _stored_user_passwords(answers, root)
 
     def add(secret: Secret | None, variant: Variant, owner: str | None, field: str, user: bool = False) -> None:
+        """``user``: a login that shares one generated password with the user's other variants."""
         fresh = shared.get(owner.lower()) if user and owner is not None else None
         credential = _resolve(root, source, secret, variant, owner, field, notes, fresh)
         assert credential.key not in out, credential.key  # secret_key is one-to-one
@@ -149,7 +150,7 @@ def resolve(answers: Answers, root: Root, source: SecretSource,
 
     if v.ikev2_eap is not None:
         for i, user in enumerate(v.ikev2_eap.users):
-            add(user.password, "eap", user.name, f"variants.ikev2-eap.users[{i}].password", user=True)
+            add(user.password, "eap", user.name, f"variants.ikev2-eap.users[{i}].password", user=not user.own_password)
     if v.transport is not None:
         for i, peer in enumerate(v.transport.peers):
             if peer.auth == "psk":
@@ -165,5 +166,6 @@ def resolve(answers: Answers, root: Root, source: SecretSource,
         if ikev1.auth == "psk":
             add(ikev1.psk, variant, None, f"variants.{section}.psk")
         for i, user in enumerate(ikev1.users):
-            add(user.password, variant, user.name, f"variants.{section}.users[{i}].password", user=True)
+            add(user.password, variant, user.name, f"variants.{section}.users[{i}].password",
+                user=not user.own_password)
     return out
