@@ -363,8 +363,30 @@ class ListFormScreen(FormScreen):
     def action_remove(self) -> None:
         if self.items:
             del self.items[self._cursor_row()]
+            # A removed item's typed password goes from memory now (the app drops it from the session
+            # file when the step ends and the answers no longer name it).
+            kept = _typed_keys(self.sections())
+            self.pending_typed = {k: v for k, v in self.pending_typed.items() if k in kept}
             self._fill()
             self.revalidate()
+
+
+def _typed_keys(data: object) -> set[str]:
+    """The typed-secret keys referenced in sections (models or their plain data)."""
+    from pydantic import BaseModel
+
+    from wizard.model.answers import SecretRef
+    from wizard.model.secrets import secret_refs, typed_key
+
+    if isinstance(data, BaseModel):
+        return {key for _where, ref in secret_refs(data) if (key := typed_key(ref)) is not None}
+    if isinstance(data, dict):
+        own = typed_key(SecretRef(file=data["file"])) if set(data) == {"file"} and isinstance(data["file"], str) \
+            else None
+        return ({own} if own else set()).union(*(_typed_keys(v) for v in data.values()))
+    if isinstance(data, list | tuple):
+        return set().union(*(_typed_keys(v) for v in data))
+    return set()
 
 
 def _section_of(key: str) -> str:

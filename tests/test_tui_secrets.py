@@ -193,3 +193,28 @@ def test_the_add_user_dialog_gives_one_password_for_all_variants_unless_asked_ot
     assert logins["eap"]["carol"].password.file == "/etc/swan-wizard/secrets/typed/user-ikev2-eap-carol"
     assert all(logins[a]["carol"].password.generate and logins[a]["carol"].own_password for a in ("xauth", "l2tp"))
     assert shown["typed"] == {"user-ikev2-eap-carol": "tundra-viaduct-17-marzipan"}
+
+
+def test_removing_a_user_drops_the_password_typed_for_them_in_the_same_step(tmp_path: Path) -> None:
+    from test_tui_screens import app_at
+
+    seen: dict[str, Any] = {}
+
+    async def go() -> None:
+        app = app_at(tmp_path, "users")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await add_user(pilot, "bob", "tundra-viaduct-17-marzipan")
+            await add_user(pilot, "carol", "marzipan-17-viaduct-tundra")
+            seen["before"] = set(app.screen.pending_typed)
+            await remove_user(pilot, "bob")
+            seen["after"] = dict(app.screen.pending_typed)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "AddressesScreen")
+            assert app.session is not None
+            seen["session"] = dict(app.session.typed)
+            seen["file"] = json.loads(under(tmp_path, SESSION_SECRETS).read_text())
+
+    run_async(go())
+    assert seen["before"] == {"user-bob", "user-carol"}
+    assert seen["after"] == {"user-carol": "marzipan-17-viaduct-tundra"}
+    assert seen["session"] == seen["file"] == seen["after"]
