@@ -91,3 +91,10 @@ def test_own_password_gives_a_variant_a_generated_password_of_its_own(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert stored(root, "eap.user.bob") == stored(root, "xauth.user.bob") != stored(root, "l2tp.user.bob")
     assert stored(root, "eap.user.carol") == stored(root, "l2tp.user.carol")
+
+
+def test_a_long_password_is_rated_by_its_first_characters() -> None:
+    from wizard.model.strength import weakness
+
+    assert weakness("a" * 200) is not None  # repeated: weak, however long (zxcvbn itself refuses > 72)
+    assert weakness("tundra-viaduct-17-marzipan" * 8) is None

@@ -8,6 +8,7 @@ from functools import lru_cache
 # zxcvbn's scores: 0 too guessable ... 4 very unguessable; below 3 an offline attack on a captured
 # handshake (PSK, MSCHAPv2) or a stolen .p12 would find it quickly.
 GOOD_ENOUGH = 3
+MAX_RATED = 72
 
 
 @lru_cache(maxsize=256)
@@ -17,8 +18,9 @@ def weakness(password: str) -> str | None:
         return None
     from zxcvbn import zxcvbn  # loads its word lists: only when a password is rated
 
-    # zxcvbn's matching is quadratic in the length: a long password is strong for this purpose anyway.
-    rated = zxcvbn(password[:100])
+    # zxcvbn refuses more than 72 characters (its matching is quadratic in the length): the first 72 rate
+    # the rest, and a longer password is strong enough for this purpose anyway.
+    rated = zxcvbn(password[:MAX_RATED])
     score = int(rated["score"])
     if score >= GOOD_ENOUGH:
         return None
