@@ -94,7 +94,7 @@ class UserDialog(FormDialog):
     def form(self) -> ComposeResult:
         u = self.original
         yield Field("Name", text_input(u.name if u else "", id="user-name", placeholder="alice"), field="user.name")
-        with Horizontal(classes="variant-row"):
+        with Horizontal(classes="variant-row login-row"):
             yield Static("Logs in with", classes="field-label")
             for alias, _attr, label in self.choices:
                 yield Check(label, value=(alias in u.variants) if u else True, id=f"user-{alias}", compact=True)

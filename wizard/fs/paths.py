@@ -137,10 +137,10 @@ class Root:
         nothing the wizard reads or writes is reached through a link. Writes do not rely on this check
         alone (it is made before the file is used): they go through ``safefs.Tree``.
         """
-        return Path(self._real(logical)[1])
+        return Path(self.locate(logical)[1])
 
-    def _real(self, logical: PurePosixPath | str) -> tuple[str, str]:
-        """(logical, real) as text, checked as ``__call__`` describes."""
+    def locate(self, logical: PurePosixPath | str) -> tuple[str, str]:
+        """(logical, real) as text, checked as ``__call__`` describes: what every lookup goes through."""
         # A PurePosixPath is normalised already (no "//", no trailing "/"); building one costs more than the rest.
         text = str(logical) if isinstance(logical, PurePosixPath) else str(PurePosixPath(logical))
         if not text.startswith("/"):
@@ -155,7 +155,7 @@ class Root:
 
         The content is remembered with the file's stamp: ``unchanged`` can then tell, with one lstat, that the
         file still holds it."""
-        text, real = self._real(logical)
+        text, real = self.locate(logical)
         try:
             fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError as exc:

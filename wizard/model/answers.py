@@ -247,6 +247,8 @@ class Client(Section):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("is required: a name such as alice@example.com")
         if "/" in value or "\\" in value:
             raise ValueError(f"'{value}' contains a path separator; a client name becomes a directory name")
         if value in (".", ".."):
@@ -310,6 +312,8 @@ class User(Section):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("is required: a login name such as alice")
         if not _USER_NAME.fullmatch(value):
             raise ValueError(f"'{value}' may only hold letters, digits and @ . _ + - "
                              "(and start with a letter or digit)")

@@ -46,15 +46,15 @@ class StagedRoot(Root):
     hidden: tuple[PurePosixPath, ...] = ()
     overlay: tuple[tuple[PurePosixPath, Path], ...] = ()
 
-    def __call__(self, logical: PurePosixPath | str) -> Path:
-        logical = PurePosixPath(logical)
+    def locate(self, logical: PurePosixPath | str) -> tuple[str, str]:
+        path = PurePosixPath(logical)
         for source, real in self.overlay:
-            if logical == source:
-                return real
+            if path == source:
+                return str(path), str(real)
         for hidden in self.hidden:
-            if logical == hidden or hidden in logical.parents:
-                return _NOWHERE.joinpath(*logical.parts[1:])
-        return super().__call__(logical)
+            if path == hidden or hidden in path.parents:
+                return str(path), str(_NOWHERE.joinpath(*path.parts[1:]))
+        return super().locate(path)
 
 
 def staged_root(root: Root, mode: Mode, ca_import: CaImport | None) -> Root:
