@@ -3,8 +3,9 @@
 One factory (:func:`create_app`) builds the app for the CLI (``swan-wizard`` without a command, see
 ``wizard.cli.cmd_tui``) and for the tests. Each step screen is built from a typed context and dismisses
 with a typed result (``screens.context``): a form step with the sections it edited, which the app puts into
-a validated copy of the whole answers (``wizard.model.answers.updated``); the app stores typed secrets
-0600, saves the session, and shows the next step that applies.
+a validated copy of the whole answers (``wizard.model.answers.updated``); the app keeps typed secrets in
+the session (in memory; ``wizard.plan.session`` says what is kept on disk), saves it, and shows the next step
+that applies.
 """
 
 from __future__ import annotations
@@ -153,9 +154,12 @@ class SwanWizardApp(App[int]):
             if result.applied:
                 from wizard.plan import session as sessions
 
-                # The answers file is saved and the system matches it: nothing is left to resume.
+                # The answers file is saved and the system matches it: nothing is left to resume. Apply
+                # wrote the typed secrets to their own files: the session's copies go.
                 self.applied = True
                 sessions.discard(self.root)
+                if self.session is not None:
+                    self.session = dataclasses.replace(self.session, typed={})
                 self.saved_session = None
             self.exit_code = result.exit_code
 
@@ -163,13 +167,13 @@ class SwanWizardApp(App[int]):
         from wizard.model.answers import updated
         from wizard.plan import session as sessions
 
-        for key, value in result.typed.items():
-            sessions.store_typed_secret(self.root, key, value)
         assert self.session is not None, "a step after the welcome always has a session"
         if result.changes:
             self.session = dataclasses.replace(self.session, answers=updated(self.session.answers, **result.changes))
         if result.session_changes:
             self.session = dataclasses.replace(self.session, **result.session_changes)
+        # In memory, with only what the answers still reference: a deleted user's password goes here.
+        self.session = sessions.with_typed(self.session, result.typed)
 
     def _save(self, target: str) -> None:
         """Save the session after every step, pointing at the step to come back to."""

@@ -107,7 +107,7 @@ class ApplyScreen(StepScreen):
         root = self.ctx.root
         say = self.post_message
         plan = staging.compute_plan(
-            s.answers, root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir,
+            s.answers, root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir, typed=s.typed,
             progress=lambda stage, done, total: say(ApplyProgress(
                 "generating keys" if stage == "keys" else "issuing certificates", done, total)))
         reviewed = self.ctx.reviewed

@@ -19,6 +19,7 @@ from screens.widgets.field import Field, int_or_text, text_input
 from screens.widgets.secret import SecretField
 from screens.widgets.toggles import Radio, Radios
 from wizard.fs import paths
+from wizard.fs.paths import Root
 from wizard.model.answers import CA, Secret
 from wizard.model.secrets import SecretSource
 from wizard.pki.keytypes import KeyType
@@ -72,11 +73,14 @@ def _inspect(cert: str, key: str, passphrase: bytes | None, stamp: tuple[float, 
         return str(exc)
 
 
-def stored_passphrase(secret: Secret | None, environ: Mapping[str, str]) -> tuple[bytes | None, str]:
-    """The passphrase an {env}/{file} reference holds, or None and why it cannot be read (a variable not
-    set yet, a missing file): the screen shows the reason. Anything else is a bug and is not caught."""
+def stored_passphrase(secret: Secret | None, environ: Mapping[str, str], root: Root | None = None,
+                      typed: Mapping[str, str] | None = None) -> tuple[bytes | None, str]:
+    """The passphrase an {env}/{file} reference holds (a typed one: from the session, else under ``root``), or
+    None and why it cannot be read (a variable not set yet, a missing file): the screen shows the reason.
+    Anything else is a bug and is not caught."""
     try:
-        return SecretSource(environ=environ).resolve(secret, "ca.passphrase"), ""
+        source = SecretSource(environ=environ, root=root or Root.of(None), typed=typed or {})
+        return source.resolve(secret, "ca.passphrase"), ""
     except InvalidAnswers as exc:
         return None, "; ".join(p.message for p in exc.problems)
 
@@ -122,7 +126,7 @@ class CaScreen(FormScreen):
             yield Field("CA key (PEM)", text_input(imported.key if imported else "", id="ca-key-file"),
                         field="ca_import.key")
             yield Static("", id="import-info", markup=False)
-        yield SecretField("Key passphrase", field="ca.passphrase", key="ca-passphrase", root=self.ctx.root,
+        yield SecretField("Key passphrase", field="ca.passphrase", key="ca-passphrase",
                           current=ca.passphrase, choices=("none", "type"), id="ca-passphrase")
         yield Static(KEEP_SAFE, id="keep-safe", classes="warning", markup=False)
 
@@ -142,7 +146,8 @@ class CaScreen(FormScreen):
             text, _ = secret.typed_text()
             if text:
                 return text.encode()
-        passphrase, self._passphrase_problem = stored_passphrase(secret.value(), os.environ)
+        typed = self.ctx.session.typed if self.ctx.session else {}
+        passphrase, self._passphrase_problem = stored_passphrase(secret.value(), os.environ, self.ctx.root, typed)
         return passphrase
 
     def _import_files(self) -> tuple[str, str]:

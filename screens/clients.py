@@ -20,13 +20,13 @@ from wizard.plan.session import SECRET_KEY, is_typed_ref
 ENCRYPTIONS = (("legacy: 3DES, imports everywhere", "legacy"), ("aes256: stronger, newer clients only", "aes256"))
 
 
-def secret_label(root: Root, secret: Any) -> str:
+def secret_label(secret: Any) -> str:
     if secret is None:
         return "-"
     if isinstance(secret, SecretRef):
         if secret.generate:
             return "generated"
-        if is_typed_ref(root, secret):
+        if is_typed_ref(secret):
             return "typed"
         if secret.env:
             return f"env {secret.env}"
@@ -61,7 +61,7 @@ class ClientDialog(FormDialog):
         yield Field("Lifetime (days)", text_input(str(c.lifetime_days), id="client-lifetime"),
                     field=f"clients[{i}].lifetime_days")
         yield SecretField("PKCS#12 password", field=f"clients[{i}].p12_password", key="p12-pending",
-                          root=self.root, current=c.p12_password, generated=GENERATE, id="client-p12")
+                          current=c.p12_password, generated=GENERATE, id="client-p12")
         yield Field("Bundle encryption", Choice(ENCRYPTIONS, value=c.p12_encryption, id="client-encryption"),
                     field=f"clients[{i}].p12_encryption")
 
@@ -86,7 +86,7 @@ class ClientDialog(FormDialog):
         return {"clients": clients}
 
     def claims(self, widget: Field, key: str) -> bool:
-        # "clients[1] 'Bob' repeats clients[0]" is about the name being typed here.
+        # "there is already a client 'Bob'" is about the name being typed here.
         if key == "clients" and widget.field.endswith(".name"):
             return True
         return super().claims(widget, key)
@@ -119,7 +119,7 @@ class ClientsScreen(ListFormScreen):
 
     def row(self, item: Any) -> tuple[str, ...]:
         c: Client = item
-        return (c.name, c.key.value, str(c.lifetime_days), secret_label(self.ctx.root, c.p12_password),
+        return (c.name, c.key.value, str(c.lifetime_days), secret_label(c.p12_password),
                 c.p12_encryption)
 
     def sections(self) -> dict[str, Any]:

@@ -61,6 +61,14 @@ class FormMixin(_FormHost):
                 out.update(secret.problems())
         return out
 
+    def ui_warnings(self) -> dict[str, str]:
+        """Notes the loader cannot make (a weak typed password), by field: shown, never blocking."""
+        out: dict[str, str] = {}
+        for secret in self.query(SecretField):
+            if _shown(secret):
+                out.update(secret.warnings())
+        return out
+
     def typed(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for secret in self.query(SecretField):
@@ -79,6 +87,7 @@ class FormMixin(_FormHost):
         sections = self.sections()
         checked = field_check.check(self.base_answers(), sections)
         extra = self.ui_problems()
+        extra_notes = self.ui_warnings()
         problems = {**checked.problems, **extra}
         self.checked = checked
         claimed: set[str] = set()
@@ -88,8 +97,8 @@ class FormMixin(_FormHost):
                 continue
             mine = [k for k in extra if widget.field == k] + [k for k in checked.problems if self.claims(widget, k)]
             notes = [k for k in checked.warnings if self.claims(widget, k)]
-            widget.set_message(problems[mine[0]] if mine else None,
-                               checked.warnings[notes[0]] if notes else None)
+            note = extra_notes.get(widget.field) or (checked.warnings[notes[0]] if notes else None)
+            widget.set_message(problems[mine[0]] if mine else None, note)
             claimed.update(mine)
             noted.update(notes)
         rest = [f"{label(k)}: {m}" for k, m in problems.items() if k not in claimed]
@@ -355,8 +364,30 @@ class ListFormScreen(FormScreen):
     def action_remove(self) -> None:
         if self.items:
             del self.items[self._cursor_row()]
+            # A removed item's typed password goes from memory now (the app drops it from the session
+            # file when the step ends and the answers no longer name it).
+            kept = _typed_keys(self.sections())
+            self.pending_typed = {k: v for k, v in self.pending_typed.items() if k in kept}
             self._fill()
             self.revalidate()
+
+
+def _typed_keys(data: object) -> set[str]:
+    """The typed-secret keys referenced in sections (models or their plain data)."""
+    from pydantic import BaseModel
+
+    from wizard.model.answers import SecretRef
+    from wizard.model.secrets import secret_refs, typed_key
+
+    if isinstance(data, BaseModel):
+        return {key for _where, ref in secret_refs(data) if (key := typed_key(ref)) is not None}
+    if isinstance(data, dict):
+        own = typed_key(SecretRef(file=data["file"])) if set(data) == {"file"} and isinstance(data["file"], str) \
+            else None
+        return ({own} if own else set()).union(*(_typed_keys(v) for v in data.values()))
+    if isinstance(data, list | tuple):
+        return set().union(*(_typed_keys(v) for v in data))
+    return set()
 
 
 def _section_of(key: str) -> str:

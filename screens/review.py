@@ -114,7 +114,7 @@ class ReviewScreen(StepScreen):
         try:
             assert s is not None, "the review comes after the welcome step"
             plan = staging.compute_plan(
-                s.answers, self.ctx.root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir,
+                s.answers, self.ctx.root, mode=s.mode, ca_import=s.ca_import, base_dir=s.base_dir, typed=s.typed,
                 progress=lambda stage, done, total: self.post_message(PlanProgress(stage, done, total)))
             changes = file_changes(plan, self.ctx.root)
             findings = self._findings()

@@ -2,7 +2,9 @@
 typed passwords.
 
 One list for all three: a user can log in through several variants. The answers keep a list per
-variant; this screen merges them by name and splits them again.
+variant; this screen merges them by name and splits them again. A user has one password for all their
+variants ("Same password for all", on by default: one generated password, see wizard.model.credentials),
+or one per variant.
 """
 
 from __future__ import annotations
@@ -34,7 +36,16 @@ USER_VARIANTS: tuple[tuple[str, str, str], ...] = (
 class UserEntry:
     name: str
     variants: tuple[str, ...]  # aliases: ikev2-eap, ikev1-xauth, l2tp
-    password: Any
+    password: Any  # the one password for all variants (same: True), else the first variant's
+    same: bool = True
+    own: tuple[tuple[str, Any], ...] = ()  # same: False: (alias, password) per variant
+
+    def password_for(self, alias: str) -> Any:
+        return dict(self.own).get(alias, self.password) if not self.same else self.password
+
+
+def _plain(secret: Any) -> Any:
+    return secret.model_dump(exclude_none=True, mode="json") if hasattr(secret, "model_dump") else secret
 
 
 def enabled_user_variants(variants: Variants) -> list[tuple[str, str, str]]:
@@ -43,14 +54,18 @@ def enabled_user_variants(variants: Variants) -> list[tuple[str, str, str]]:
 
 
 def merge(variants: Variants) -> list[UserEntry]:
-    entries: dict[str, UserEntry] = {}
+    logins: dict[str, list[tuple[str, Any, bool]]] = {}
     for alias, attr, _ in USER_VARIANTS:
         section = getattr(variants, attr)
         for user in section.users if section is not None else []:
-            old = entries.get(user.name)
-            entries[user.name] = UserEntry(user.name, (*old.variants, alias) if old else (alias,),
-                                           old.password if old else user.password)
-    return list(entries.values())
+            logins.setdefault(user.name, []).append((alias, user.password, user.own_password))
+    out = []
+    for name, found in logins.items():
+        # One password for all unless a variant has its own: a flag, or a reference that differs.
+        same = not any(own for _a, _p, own in found) and all(p == found[0][1] for _a, p, _o in found)
+        out.append(UserEntry(name, tuple(a for a, _p, _o in found), found[0][1], same,
+                             () if same else tuple((a, p) for a, p, _o in found)))
+    return out
 
 
 def split(variants: Variants, entries: list[UserEntry]) -> dict[str, Any]:
@@ -60,8 +75,7 @@ def split(variants: Variants, entries: list[UserEntry]) -> dict[str, Any]:
         if getattr(variants, attr) is None:
             continue
         data[alias]["users"] = [
-            {"name": e.name, "password": e.password.model_dump(exclude_none=True, mode="json")
-             if hasattr(e.password, "model_dump") else e.password}
+            {"name": e.name, "password": _plain(e.password_for(alias)), **({} if e.same else {"own_password": True})}
             for e in entries if alias in e.variants]
     return data
 
@@ -80,20 +94,57 @@ class UserDialog(FormDialog):
     def form(self) -> ComposeResult:
         u = self.original
         yield Field("Name", text_input(u.name if u else "", id="user-name", placeholder="alice"), field="user.name")
-        with Horizontal(classes="variant-row"):
+        with Horizontal(classes="variant-row login-row"):
             yield Static("Logs in with", classes="field-label")
             for alias, _attr, label in self.choices:
                 yield Check(label, value=(alias in u.variants) if u else True, id=f"user-{alias}", compact=True)
         yield Field("", Static(""), classes="catch-all", field="user.variants")
-        yield SecretField("Password", field="user.password", key="user-pending", root=self.root,
+        same = u.same if u else True
+        if len(self.choices) > 1:
+            yield Check("Same password for all", value=same, id="user-same", compact=True)
+        yield SecretField("Password", field="user.password", key="user-pending",
                           current=u.password if u else GENERATE, generated=GENERATE, id="user-password")
+        for alias, _attr, label in self.choices:
+            own = u.password_for(alias) if u and alias in u.variants else GENERATE
+            yield SecretField(f"{label}", field=f"user.password.{alias}", key="user-pending",
+                              current=own, generated=GENERATE, id=f"user-password-{alias}")
+
+    def on_mount(self) -> None:
+        self._show_passwords()
+        super().on_mount()
+
+    def chosen(self) -> tuple[str, ...]:
+        return tuple(alias for alias, _a, _l in self.choices if self.query_one(f"#user-{alias}", Checkbox).value)
+
+    def same(self) -> bool:
+        """One password for all the user's variants: asked for, or only one variant chosen."""
+        boxes = self.query("#user-same").results(Checkbox)
+        return next((box.value for box in boxes), True) or len(self.chosen()) < 2
+
+    def _show_passwords(self) -> None:
+        """One password field, or one per chosen variant: hidden fields keep no problems (forms._shown)."""
+        same, chosen = self.same(), self.chosen()
+        self.query_one("#user-password", SecretField).display = same
+        for alias, _attr, _label in self.choices:
+            self.query_one(f"#user-password-{alias}", SecretField).display = not same and alias in chosen
+
+    def on_checkbox_changed(self) -> None:
+        self._show_passwords()
+        super().on_checkbox_changed()
 
     def entry(self) -> UserEntry:
         name = self.query_one("#user-name", Input).value.strip()
-        secret = self.query_one(SecretField)
+        secret = self.query_one("#user-password", SecretField)
         secret.key = typed_key("user", name)
-        chosen = tuple(alias for alias, _a, _l in self.choices if self.query_one(f"#user-{alias}", Checkbox).value)
-        return UserEntry(name, chosen, secret.value())
+        chosen = self.chosen()
+        if self.same():
+            return UserEntry(name, chosen, secret.value())
+        own = []
+        for alias in chosen:
+            field = self.query_one(f"#user-password-{alias}", SecretField)
+            field.key = typed_key(f"user-{alias}", name)
+            own.append((alias, field.value()))
+        return UserEntry(name, chosen, own[0][1], False, tuple(own))
 
     def sections(self) -> dict[str, Any]:
         entries = list(self.entries)
@@ -112,9 +163,12 @@ class UserDialog(FormDialog):
     def claims(self, widget: Field, key: str) -> bool:
         # The loader names the user inside one variant's list; here it is the one user being edited.
         if widget.field == "user.name":
-            return ".users" in key and (key.endswith(".name") or key.endswith(".users"))
+            # "variants": one user spelled two ways across the variants (Dave on EAP, dave on XAUTH).
+            return key == "variants" or (".users" in key and (key.endswith(".name") or key.endswith(".users")))
         if widget.field == "user.password":
             return ".users" in key and key.endswith(".password")
+        if widget.field.startswith("user.password."):
+            return f".{widget.field.rsplit('.', 1)[1]}.users" in key and key.endswith(".password")
         return super().claims(widget, key)
 
     def item(self) -> UserEntry:
@@ -158,7 +212,7 @@ class UsersScreen(ListFormScreen):
 
     def row(self, item: Any) -> tuple[str, ...]:
         marks = ["yes" if alias in item.variants else "-" for alias, _b, _c in USER_VARIANTS]
-        return (item.name, *marks, secret_label(self.ctx.root, item.password))
+        return (item.name, *marks, secret_label(item.password) if item.same else "per variant")
 
     def sections(self) -> dict[str, Any]:
         out: dict[str, Any] = {"variants": split(self.ctx.answers.variants, self.entries)}

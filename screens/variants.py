@@ -66,7 +66,7 @@ class PeerDialog(FormDialog):
                     field=f"{self.prefix}.id")
         yield Field("Authentication", radio("peer-auth", (("certificate", "cert"), ("pre-shared key", "psk")),
                                             p.auth if p else "cert"), field=f"{self.prefix}.auth")
-        yield SecretField("Pre-shared key", field=f"{self.prefix}.psk", key="transport-pending", root=self.root,
+        yield SecretField("Pre-shared key", field=f"{self.prefix}.psk", key="transport-pending",
                           current=p.psk if p else None, id="peer-psk")
         yield Field("Start", radio("peer-start", (("on traffic", "trap"), ("at once", "start"),
                                                   ("wait for peer", "none")), p.start if p else "trap"),
@@ -124,7 +124,6 @@ class VariantsScreen(FormScreen):
     def form(self) -> ComposeResult:
         v = self.ctx.answers.variants
         enabled = set(v.enabled())
-        root = self.ctx.root
         yield Field("Layout", radio("layout", (("swanctl (modern)", "swanctl"),
                                                ("ipsec.conf (the article's)", "ipsec")), self.ctx.answers.layout),
                     field="layout")
@@ -140,7 +139,7 @@ class VariantsScreen(FormScreen):
                     yield Field("Authentication", radio("xauth-auth", (("client certificate", "cert"),
                                                                        ("group PSK", "psk")), x.auth if x else "cert"),
                                 field="variants.ikev1-xauth.auth")
-                    yield SecretField("Group PSK", field="variants.ikev1-xauth.psk", key="xauth-psk", root=root,
+                    yield SecretField("Group PSK", field="variants.ikev1-xauth.psk", key="xauth-psk",
                                       current=x.psk if x else None, id="xauth-psk")
             elif key == "transport":
                 with Vertical(id="opts-transport", classes="variant-options"):
@@ -157,7 +156,7 @@ class VariantsScreen(FormScreen):
                     auth = radio("l2tp-auth", (("pre-shared key", "psk"), ("certificate", "cert")),
                                  lt.auth if lt else "psk")
                     yield Field("Authentication", auth, field="variants.l2tp.auth")
-                    yield SecretField("Pre-shared key", field="variants.l2tp.psk", key="l2tp-psk", root=root,
+                    yield SecretField("Pre-shared key", field="variants.l2tp.psk", key="l2tp-psk",
                                       current=lt.psk if lt else None, id="l2tp-psk")
                     yield Field("Address range", text_input(lt.ip_range if lt else "192.168.42.10-192.168.42.250",
                                                             id="l2tp-range"), field="variants.l2tp.ip_range")
@@ -184,7 +183,7 @@ class VariantsScreen(FormScreen):
                                                 id="radius-ports"),
                             field="radius.servers[0].port", hint="authentication, then accounting")
                 yield SecretField("Shared secret", field="radius.servers[0].secret", key="radius-0",
-                                  root=self.ctx.root, current=first.secret if first else None, id="radius-secret")
+                                  current=first.secret if first else None, id="radius-secret")
                 yield Check("Send accounting records (Start/Stop)", value=radius.accounting if radius else False,
                             id="radius-accounting", compact=True)
                 if radius and len(radius.servers) > 1:
@@ -220,7 +219,7 @@ class VariantsScreen(FormScreen):
         table = self.query_one("#peers-table", DataTable)
         table.clear()
         for p in self.peers:
-            table.add_row(p.name, p.address, p.auth, secret_label(self.ctx.root, p.psk) if p.auth == "psk" else "-",
+            table.add_row(p.name, p.address, p.auth, secret_label(p.psk) if p.auth == "psk" else "-",
                           p.start)
 
     def _checked(self, key: str) -> bool:

@@ -117,15 +117,15 @@ class WelcomeScreen(StepScreen):
                             severity="error", timeout=15)
                 return
             try:
-                answers, moved = session.externalize_literals(self.ctx.root, answers)
-            except (OSError, ValueError) as exc:
+                answers, moved, typed = session.externalize_literals(answers)
+            except ValueError as exc:
                 self.notify(str(exc), title="Cannot keep the answers' passwords", severity="error", timeout=15)
                 return
             if moved:
                 self.notify(f"{len(moved)} plaintext secrets of the answers file ({', '.join(moved)}) are now kept "
-                            "in 0600 files; the answers only reference them", timeout=15)
+                            "as typed secrets; the answers only reference them", timeout=15)
             fresh = session.Session(answers=answers, step="ca", mode="modify",
-                                    base_dir=str(report.existing.answers_file.parent))
+                                    base_dir=str(report.existing.answers_file.parent), typed=typed)
             self.dismiss(Began("next", session=fresh, report=report))
         elif choice in ("new", "start-over"):
             mode: session.Mode = "start-over" if choice == "start-over" else "new"

@@ -44,7 +44,8 @@ def write_answers(directory: Path, text: str = BASE, name: str = "answers.yaml")
 def apply_root(root: Path, answers: Path, now: datetime | None = None) -> Path:
     """`swan-wizard apply ANSWERS --root ROOT` in-process (the same plan and apply code)."""
     parsed = answers_file.load(answers)
-    plan = build_plan(parsed, Root.of(root), SecretSource(base_dir=answers.parent, environ=ENV), now=now)
+    plan = build_plan(parsed, Root.of(root), SecretSource(base_dir=answers.parent, environ=ENV, root=Root.of(root)),
+                      now=now)
     apply(plan, Root.of(root), run_commands=False, report=lambda _line: None)
     return root
 

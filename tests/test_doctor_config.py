@@ -64,6 +64,21 @@ def test_loose_permissions_are_found_and_fixed(root: Path) -> None:
     assert not doctor(root).by_code("config.permissions")[0].is_problem
 
 
+def test_typed_passwords_and_their_directory_are_secrets_to_the_doctor(tmp_path: Path) -> None:
+    typed = tmp_path / "root/etc/swan-wizard/secrets/typed"
+    typed.mkdir(parents=True)
+    (typed / "user-bob").write_text("tundra-viaduct-17-marzipan\n")
+    answers = write_answers(tmp_path, EAP.replace("{name: bob}", "{name: bob, password: {file: "
+                                                  "/etc/swan-wizard/secrets/typed/user-bob}}"))
+    root = apply_root(tmp_path / "root", answers)
+    assert mode(typed) == 0o700 and mode(typed / "user-bob") == 0o600
+    os.chmod(typed, 0o755)
+    os.chmod(typed / "user-bob", 0o644)
+    found = {Path(f.autofix.chmod_path) for f in doctor(root).findings  # type: ignore[union-attr]
+             if f.code == "config.permissions" and f.autofix}
+    assert {typed, typed / "user-bob"} <= found
+
+
 def test_fix_from_the_command_line_changes_the_exit_status(root: Path) -> None:
     os.chmod(root / "etc/swan-wizard/ca/ca.key", 0o644)
     base = [sys.executable, "-m", "wizard.cli", "doctor", "--root", str(root), "--offline"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from collections import OrderedDict
 from pathlib import Path, PurePosixPath
@@ -13,6 +14,7 @@ from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file, field_check
 from wizard.model.answers import Answers, SecretRef, Server, updated
+from wizard.model.secrets import typed_key, typed_ref
 from wizard.model.wording import PLAIN, on_screen
 from wizard.pki import encode, issue, keys, names
 from wizard.pki.keytypes import KeyType
@@ -68,21 +70,26 @@ def test_field_check_matches_nested_fields_and_returns_the_model() -> None:
 
 def test_session_round_trip_is_private_and_secret_free(tmp_path: Path) -> None:
     root = Root.of(tmp_path)
-    ref = session.store_typed_secret(root, "ca-passphrase", "s3cret passphrase")
+    ref = typed_ref("ca-passphrase")
     answers = updated(Answers(server=Server(address="vpn.example.com")), ca={"passphrase": ref.model_dump(
         exclude_none=True)})
     saved = session.save(root, session.Session(answers=answers, step="clients", mode="start-over",
-                                               ca_import=session.CaImport("/a/ca.pem", "/a/ca.key")))
+                                               ca_import=session.CaImport("/a/ca.pem", "/a/ca.key"),
+                                               typed={"ca-passphrase": "s3cret passphrase"}))
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert stat.S_IMODE(saved.parent.stat().st_mode) == 0o700
     assert "s3cret" not in saved.read_text()
-    typed = Path(ref.file or "")
-    assert typed.read_text() == "s3cret passphrase\n" and stat.S_IMODE(typed.stat().st_mode) == 0o600
+    kept = root(session.SESSION_SECRETS)
+    assert json.loads(kept.read_text()) == {"ca-passphrase": "s3cret passphrase"}
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     loaded = session.load(root)
     assert loaded.answers == answers and loaded.step == "clients" and loaded.mode == "start-over"
     assert loaded.ca_import == session.CaImport("/a/ca.pem", "/a/ca.key")
+    assert loaded.typed == {"ca-passphrase": "s3cret passphrase"}
     assert session.info(root) is not None and session.info(root).step == "clients"  # type: ignore[union-attr]
-    assert session.is_typed_ref(root, ref) and not session.is_typed_ref(root, SecretRef(env="X"))
+    assert session.is_typed_ref(ref) and not session.is_typed_ref(SecretRef(env="X"))
+    session.discard(root)
+    assert not kept.exists() and not root(session.SESSION_FILE).exists()
 
 
 def test_literal_secrets_are_refused_anywhere(tmp_path: Path) -> None:
@@ -106,10 +113,11 @@ def test_a_broken_session_is_reported_not_resumed(tmp_path: Path) -> None:
 
 
 def test_typed_secrets_must_be_one_line(tmp_path: Path) -> None:
+    current = session.Session(answers=Answers(server=Server(address="a.example")), step="ca")
     with pytest.raises(ValueError):
-        session.store_typed_secret(Root.of(tmp_path), "k", "two\nlines")
+        session.with_typed(current, {"k": "two\nlines"})
     with pytest.raises(ValueError):
-        session.typed_secret_logical("../escape")
+        typed_ref("../escape")
 
 
 def test_saved_answers_replay(tmp_path: Path) -> None:
@@ -265,11 +273,12 @@ def test_literal_secrets_of_a_hand_written_file_move_to_0600_files(tmp_path: Pat
     root = Root.of(tmp_path)
     answers = answers_file.parse("version: 1\nserver: {address: a.example}\nca: {passphrase: ca-pass}\n"
                                  "variants:\n  ikev2-eap:\n    users: [{name: u, password: user-pass}]\n")
-    moved, fields = session.externalize_literals(root, answers)
+    moved, fields, typed = session.externalize_literals(answers)
     assert fields == ["ca.passphrase", "variants.ikev2-eap.users[0].password"]
     assert answers_file.literal_secret_fields(moved) == []
     user = moved.variants.ikev2_eap.users[0].password  # type: ignore[union-attr]
-    assert isinstance(user, SecretRef) and Path(user.file or "").read_text() == "user-pass\n"
-    assert stat.S_IMODE(Path(user.file or "").stat().st_mode) == 0o600
-    session.save(root, session.Session(answers=moved, step="ca"))
+    key = typed_key(user)
+    assert key is not None and typed[key] == "user-pass"
+    session.save(root, session.Session(answers=moved, step="ca", typed=typed))
     assert "user-pass" not in root(session.SESSION_FILE).read_text()
+    assert stat.S_IMODE(root(session.SESSION_SECRETS).stat().st_mode) == 0o600

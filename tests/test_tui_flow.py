@@ -20,8 +20,9 @@ from test_tui_support import choose, click_id, fake_netfacts, fill, probe_with, 
 from textual.pilot import Pilot
 
 from screens.app import SwanWizardApp, create_app
+from wizard.fs.paths import TYPED_SECRETS_DIR
 from wizard.model import answers_file
-from wizard.plan.session import SAVED_ANSWERS, SESSION_FILE
+from wizard.plan.session import SAVED_ANSWERS, SESSION_FILE, SESSION_SECRETS
 
 REPO = Path(__file__).resolve().parents[1]
 TYPED = {"bob": "bob-typed-pass-1", "psk": "group-psk-typed-2", "dave": "dave-typed-pass-3"}
@@ -228,11 +229,14 @@ def test_each_variant_through_the_ui_then_replay_changes_nothing(variant: str, t
     text = saved.read_text()
     for secret in TYPED.values():
         assert secret not in text
-    typed_files = sorted((root / "var/lib/swan-wizard/typed-secrets").glob("typed-*")) \
-        if (root / "var/lib/swan-wizard/typed-secrets").is_dir() else []
+    typed_dir = root / str(TYPED_SECRETS_DIR).lstrip("/")
+    typed_files = sorted(typed_dir.iterdir()) if typed_dir.is_dir() else []
     for typed in typed_files:
         assert stat.S_IMODE(typed.stat().st_mode) == 0o600
-        assert str(typed) in text  # referenced as {file: PATH}
+        # referenced as {file: LOGICAL PATH}: never through the --root prefix
+        assert f"/etc/swan-wizard/secrets/typed/{typed.name}" in text
+    assert str(root) not in text
+    assert not (root / str(SESSION_SECRETS).lstrip("/")).exists()
 
     result = replay(saved, root)
     assert result.returncode == 0, result.stderr
@@ -257,7 +261,8 @@ def test_typed_passwords_reach_the_engine_but_not_the_answers(tmp_path: Path) ->
     data = yaml.safe_load((root / str(SAVED_ANSWERS).lstrip("/")).read_text())
     users = {u["name"]: u["password"] for u in data["variants"]["ikev2-eap"]["users"]}
     assert users["alice"] == {"generate": True}
-    bob_file = Path(users["bob"]["file"])
+    assert users["bob"] == {"file": "/etc/swan-wizard/secrets/typed/user-bob"}
+    bob_file = root / users["bob"]["file"].lstrip("/")
     assert bob_file.read_text().strip() == TYPED["bob"]
     assert stat.S_IMODE(bob_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(bob_file.parent.stat().st_mode) == 0o700
@@ -281,8 +286,9 @@ def test_nothing_is_written_before_the_review_is_confirmed(tmp_path: Path) -> No
 
     run_async(go())
     written = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    # Only the wizard's own state: the session and the typed password, both 0600.
-    assert written == ["var/lib/swan-wizard/session.yaml", "var/lib/swan-wizard/typed-secrets/typed-user-bob"]
+    # Only the wizard's own state: the session and the one file of its typed secrets, both 0600.
+    assert written == ["var/lib/swan-wizard/session-secrets.json", "var/lib/swan-wizard/session.yaml"]
     for name in written:
         assert stat.S_IMODE((root / name).stat().st_mode) == 0o600
-    assert TYPED["bob"] not in (root / written[0]).read_text()
+    assert TYPED["bob"] not in (root / written[1]).read_text()
+    assert TYPED["bob"] in (root / written[0]).read_text()

@@ -23,7 +23,7 @@ from test_tui_support import (
     wait_screen,
     wait_until,
 )
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Checkbox, Input, OptionList, Static
 
 from screens import steps
 from screens.app import SwanWizardApp, create_app
@@ -141,8 +141,9 @@ def test_a_duplicate_client_is_refused_in_the_dialog_with_the_loaders_words(tmp_
             expected = loader_message(FAST.replace("clients: [{name: alice@example.com, key: ecdsa-p256}]",
                                                    "clients: [{name: alice@example.com}, {name: ALICE@example.com}]"),
                                       "clients")
-            assert field_message(app, "client-name") == on_screen(expected)  # "client 2", not "clients[1]"
-            assert field_message(app, "client-name").startswith("client 2 'ALICE@example.com' repeats client 1")
+            assert field_message(app, "client-name") == on_screen(expected)  # no "clients[1]"
+            assert field_message(app, "client-name").startswith(
+                "there is already a client 'alice@example.com'; 'ALICE@example.com' is the same name")
             await pilot.press("ctrl+n")
             assert type(app.screen).__name__ == "ClientDialog"
             await pilot.press("escape")
@@ -173,9 +174,45 @@ def test_a_typed_password_must_be_typed_twice(tmp_path: Path) -> None:
             v = app.session.answers.variants
             assert [u.name for u in v.ikev2_eap.users] == ["alice", "bob"]  # type: ignore[union-attr]
             bob = v.ikev2_eap.users[1]  # type: ignore[union-attr]
-            assert bob.password.file is not None and Path(bob.password.file).read_text() == "one-password\n"
+            assert bob.password.file == "/etc/swan-wizard/secrets/typed/user-bob"
+            assert app.session.typed == {"user-bob": "one-password"}
 
     run_async(go())
+
+
+USERS_TWO_WAYS = FAST.replace("variants: {ikev2-cert: {}, ikev2-eap: {users: [{name: alice}]}}",
+                              "variants: {ikev2-eap: {users: [{name: Dave}]}, ikev1-xauth: {auth: psk}}")
+
+
+@pytest.mark.parametrize("variants", [("ikev2-eap",), ("ikev1-xauth",)])
+def test_a_user_name_differing_only_in_case_is_refused_in_the_dialog(variants: tuple[str, ...],
+                                                                      tmp_path: Path) -> None:
+    """``dave`` beside ``Dave``: on the same variant (the list's rule) and on another one (one user, one
+    spelling), refused under the name, in words with no list index; the YAML loader says the same."""
+    async def go() -> None:
+        app = app_at(tmp_path, "users", USERS_TWO_WAYS)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("a")
+            await wait_screen(pilot, "UserDialog")
+            await fill(pilot, "#user-name", "dave")
+            for alias in ("ikev2-eap", "ikev1-xauth"):
+                if app.screen.query_one(f"#user-{alias}", Checkbox).value != (alias in variants):
+                    await click_id(pilot, f"user-{alias}")
+            await pilot.pause()
+            message = field_message(app, "user-name")
+            assert "'Dave'" in message and "ignoring case" in message and "[" not in message, message
+            await pilot.press("ctrl+n")
+            assert type(app.screen).__name__ == "UserDialog"
+
+    run_async(go())
+    users = {"ikev2-eap": "[{name: Dave}]", "ikev1-xauth": "[]"}
+    for alias in variants:
+        users[alias] = users[alias].replace("]", ", {name: dave}]").replace("[, ", "[")
+    text = USERS_TWO_WAYS.replace("ikev2-eap: {users: [{name: Dave}]}", f"ikev2-eap: {{users: {users['ikev2-eap']}}}"
+                                  ).replace("ikev1-xauth: {auth: psk}",
+                                            f"ikev1-xauth: {{auth: psk, users: {users['ikev1-xauth']}}}")
+    with pytest.raises(InvalidAnswers, match="ignoring case"):
+        answers_file.parse(text)
 
 
 # -- keys: F1 everywhere, Esc back ---------------------------------------------------------------------
@@ -364,7 +401,8 @@ def test_import_an_existing_ca_with_a_passphrase(tmp_path: Path) -> None:
     from wizard.plan.apply import apply
     from wizard.plan.staging import compute_plan
 
-    plan = compute_plan(s.answers, Root.of(root), ca_import=s.ca_import)
+    assert s.typed == {"ca-passphrase": "old-ca-pass"}  # kept by the session, for the plan to write
+    plan = compute_plan(s.answers, Root.of(root), ca_import=s.ca_import, typed=s.typed)
     apply(plan, Root.of(root))
     assert Root.of(root)(paths.CA_CERT).read_bytes() == cert_file.read_bytes()
     assert Root.of(root)(paths.CA_KEY).read_bytes() == key_file.read_bytes()

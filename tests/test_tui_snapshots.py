@@ -224,3 +224,24 @@ def test_review_apply_and_running(size: str, root: Path) -> None:
         assert app.return_value == 0
 
     run_async(go())
+
+
+def test_user_dialog_with_every_password_variant(root: Path) -> None:
+    """EAP, XAUTH and L2TP on: every choice and field of the add-user dialog within 80 columns."""
+    every = ANSWERS.replace("host: {key: ecdsa-p256}", "host: {key: rsa-2048}").replace(
+        "ikev2-eap: {users: [{name: alice}, {name: bob}]}",
+        "ikev2-eap: {users: [{name: alice}, {name: bob}]}\n  ikev1-xauth: {users: [{name: bob}]}\n"
+        "  l2tp: {users: [{name: bob}]}")
+
+    async def go() -> None:
+        app = create_app(root, net_probe=fake_netfacts, probe=probe_with(), start="users",
+                         session=session.Session(answers=answers_file.parse(every), step="users"),
+                         report=fake_report(Root.of(root)))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "UsersScreen")
+            await pilot.press("a")
+            await wait_screen(pilot, "UserDialog")
+            await pilot.pause()
+            snap(app, root, "user-dialog-all-80x24")
+
+    run_async(go())

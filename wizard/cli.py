@@ -41,7 +41,7 @@ def _plan(args: argparse.Namespace, root: Root | None = None, before: tuple[byte
     answers = answers_file.reload(args.answers, before) if before else answers_file.load(args.answers)
     root = root or Root.of(args.root)
     facts, net = system_facts(root, answers)
-    source = SecretSource(base_dir=Path(args.answers).resolve().parent)
+    source = SecretSource(base_dir=Path(args.answers).resolve().parent, root=root)
     plan = build_plan(answers, root, source, facts=facts, progress=_progress, net=net,
                       verify=getattr(args, "verify", False))
     return answers, root, plan
@@ -95,8 +95,8 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
     # A bad answers file or secret is reported before taking the lock: nothing is written, not even the lock.
     data = answers_file.read(args.answers)
     answers = answers_file.parse(data, str(args.answers))
-    SecretSource(base_dir=Path(args.answers).resolve().parent).check_all(answers)
     root = Root.of(args.root)
+    SecretSource(base_dir=Path(args.answers).resolve().parent, root=root).check_all(answers)
     if root.is_live:
         _refuse_failed_checks(answers)
     with _lock(args, root, "is applying to") as held:
@@ -162,7 +162,7 @@ def cmd_selftest(args: argparse.Namespace) -> Exit:
 
     answers = answers_file.load(args.answers)
     root = Root.of(args.root)
-    source = SecretSource(base_dir=Path(args.answers).resolve().parent)
+    source = SecretSource(base_dir=Path(args.answers).resolve().parent, root=root)
     radius = None
     if args.radius_user:
         password = os.environ.get(RADIUS_PASSWORD_ENV)

@@ -1,4 +1,4 @@
-"""How one secret is given on a form: generated, typed (stored 0600, referenced by file), none, or kept."""
+"""How one secret is given on a form: generated, typed (kept by the session, referenced by file), none, or kept."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from textual.widgets import Input, Label, RadioSet
 
 from screens.widgets.field import Field, text_input
 from screens.widgets.toggles import Radio, Radios
-from wizard.fs.paths import Root
 
 
 class SecretField(Widget):
-    """How one secret is given: generated, typed (stored 0600, referenced by file), none, or kept as is.
+    """How one secret is given: generated, typed (kept by the session, referenced by file), none, or kept.
 
-    The typed value never goes into the answers: :meth:`result` returns the ``{file: ...}`` reference
-    and, separately, the text for the app to store.
+    The typed value never goes into the answers: :meth:`value` returns the ``{file: ...}`` reference
+    and :meth:`typed`, separately, the text for the app to keep in memory.
     """
 
     DEFAULT_CSS = """
@@ -32,19 +31,18 @@ class SecretField(Widget):
     SecretField .secret-typed.-hidden { display: none; }
     """
 
-    def __init__(self, label: str, *, field: str, key: str, root: Root, current: Any,
+    def __init__(self, label: str, *, field: str, key: str, current: Any,
                  choices: tuple[str, ...] = ("generate", "type"), generated: Any = None,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.label = label
         self.field = field
         self.key = key
-        self.root = root
         self.current = current
         self.generated = generated  # the value "generate" stands for (None: the model's default)
-        from wizard.plan.session import is_typed_ref
+        from wizard.model.secrets import typed_key
 
-        typed = is_typed_ref(root, current)
+        typed = typed_key(current) is not None
         kept = current is not None and not typed and not self._is_generated(current)
         self.choices = choices + (("keep",) if kept else ())
         if typed:
@@ -108,9 +106,11 @@ class SecretField(Widget):
         if kind == "keep":
             return self.current
         if kind == "type":
-            from wizard.plan.session import typed_secret_ref
+            from wizard.model.secrets import typed_ref
 
-            return typed_secret_ref(self.root, self.key)
+            if self.had_typed and not self.typed_text()[0]:
+                return self.current  # unchanged: the secret already kept under its key (a renamed user too)
+            return typed_ref(self.key)
         return self.generated
 
     def problems(self) -> dict[str, str]:
@@ -125,6 +125,15 @@ class SecretField(Widget):
         if text != again:
             return {f"{self.field}#again": "the two entries differ"}
         return {}
+
+    def warnings(self) -> dict[str, str]:
+        """A weak typed password: said under it, in zxcvbn's words; the admin may keep it."""
+        if self.kind != "type":
+            return {}
+        from wizard.model.strength import weakness
+
+        why = weakness(self.typed_text()[0])
+        return {f"{self.field}#typed": why} if why else {}
 
     def typed(self) -> dict[str, str]:
         if self.kind != "type":

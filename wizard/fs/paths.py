@@ -70,6 +70,9 @@ CA_CERT = CA_DIR / "ca.pem"
 CLIENTS_DIR = WIZARD_ETC / "clients"
 PEERS_DIR = WIZARD_ETC / "peers"
 SECRETS_DIR = WIZARD_ETC / "secrets"
+# Secrets the admin typed in the wizard, one 0600 file each, written by apply. The answers reference them by
+# this logical path, which is read under the root of the run (see model.secrets.SecretSource).
+TYPED_SECRETS_DIR = SECRETS_DIR / "typed"
 RADIUS_DIR = WIZARD_ETC / "radius"
 
 

@@ -247,6 +247,8 @@ class Client(Section):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("is required: a name such as alice@example.com")
         if "/" in value or "\\" in value:
             raise ValueError(f"'{value}' contains a path separator; a client name becomes a directory name")
         if value in (".", ".."):
@@ -303,10 +305,15 @@ class User(Section):
 
     name: str
     password: Secret = Field(default_factory=lambda: GENERATE)
+    own_password: bool = Field(
+        False, description="a generated password of its own here: by default a user on several of ikev2-eap, "
+                           "ikev1-xauth and l2tp gets one generated password for all of them")
 
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("is required: a login name such as alice")
         if not _USER_NAME.fullmatch(value):
             raise ValueError(f"'{value}' may only hold letters, digits and @ . _ + - "
                              "(and start with a letter or digit)")
@@ -323,20 +330,36 @@ N = TypeVar("N", bound=_Named)
 
 def unique_names(items: list[N], what: str) -> list[N]:
     """One rule for every list of names (clients, users): ``Dave`` and ``dave`` are the same entry, since
-    certificate file names and login names on clients' devices are easily typed in either case."""
-    seen: dict[str, int] = {}
-    for i, item in enumerate(items):
+    certificate file names and login names on clients' devices are easily typed in either case. The
+    message is the one the form shows under the name being typed: no list indexes."""
+    seen: dict[str, str] = {}
+    for item in items:
         key = item.name.lower()
         if key in seen:
-            first = seen[key]
-            raise ValueError(f"{what}[{i}] '{item.name}' repeats {what}[{first}] '{items[first].name}' "
-                             "(names are compared ignoring case)")
-        seen[key] = i
+            other = seen[key]
+            raise ValueError(f"there is already a {what} '{other}'"
+                             + (f"; '{item.name}' is the same name (names are compared ignoring case)"
+                                if other != item.name else ""))
+        seen[key] = item.name
     return items
 
 
 def _unique_users(users: list[User]) -> list[User]:
-    return unique_names(users, "users")
+    return unique_names(users, "user")
+
+
+def _one_spelling_per_user(variants: Variants) -> None:
+    """The rule of ``unique_names`` across the password variants: a user in several of them is one user,
+    so ``Dave`` on EAP and ``dave`` on XAUTH is one name spelled two ways (the admin means one person;
+    the secrets, profiles and README would say two)."""
+    spelled: dict[str, tuple[str, str]] = {}
+    for alias in ("ikev2-eap", "ikev1-xauth", "l2tp"):
+        section = getattr(variants, alias.replace("-", "_"))
+        for user in section.users if section is not None else []:
+            first = spelled.setdefault(user.name.lower(), (user.name, alias))
+            if first[0] != user.name:
+                raise ValueError(f"user '{user.name}' ({alias}) is '{first[0]}' in {first[1]}: spell one user "
+                                 "the same everywhere (names are compared ignoring case)")
 
 
 class Ikev2Cert(Section):
@@ -542,6 +565,7 @@ class Variants(Section):
             raise ValueError("ikev1-xauth with auth: psk and l2tp with auth: psk cannot both be on: IKEv1 main mode "
                              "picks the pre-shared key before it knows which connection the client wants; "
                              "set auth: cert for one of them")
+        _one_spelling_per_user(self)
         return self
 
     def users_in_radius(self) -> list[str]:
@@ -894,7 +918,7 @@ class Answers(Section):
     @field_validator("clients")
     @classmethod
     def _unique_clients(cls, clients: list[Client]) -> list[Client]:
-        return unique_names(clients, "clients")
+        return unique_names(clients, "client")
 
     @property
     def log_levels(self) -> dict[str, int]:

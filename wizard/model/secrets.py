@@ -1,20 +1,27 @@
 """Resolving the secrets an answers file references: ``{env: NAME}``, ``{file: PATH}``, generated.
 
 Secret values only ever live in memory and in 0600 files; nothing here prints or logs them.
+
+A password typed in the wizard is referenced as ``{file: /etc/swan-wizard/secrets/typed/KEY}``: a logical
+path, read under the run's root (``--root``), so saved answers replay the same on the real system and under
+any other root. Until apply writes that file, the wizard hands the value over in memory (``typed``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets as _random
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
 
+from wizard.fs import paths
 from wizard.fs.boundedread import UnreadableFile, read_regular
+from wizard.fs.paths import Root
 from wizard.model.answers import Secret, SecretRef
 from wizard.problems import InvalidAnswers, Problem
 
@@ -44,12 +51,57 @@ def generate_password(groups: int = 4, group_len: int = 5) -> str:
     return value
 
 
+# The key of a typed secret: its file name under paths.TYPED_SECRETS_DIR.
+TYPED_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,160}$")
+
+
+def typed_secret_path(key: str) -> PurePosixPath:
+    if not TYPED_KEY.match(key):
+        raise ValueError(f"not a usable secret key: {key!r}")
+    return paths.TYPED_SECRETS_DIR / key
+
+
+def typed_ref(key: str) -> SecretRef:
+    """The reference the answers hold for a typed secret: a logical path, never one under a --root."""
+    return SecretRef(file=str(typed_secret_path(key)))
+
+
+def typed_key(secret: object) -> str | None:
+    """The key of a typed-secret reference, or None for any other secret."""
+    if not isinstance(secret, SecretRef) or secret.file is None:
+        return None
+    path = PurePosixPath(secret.file)
+    return path.name if path.parent == paths.TYPED_SECRETS_DIR and TYPED_KEY.match(path.name) else None
+
+
+def secret_refs(model: object, where: str = "") -> Iterator[tuple[str, SecretRef]]:
+    """Every secret reference in ``model`` with its dotted field path (``variants.ikev2-eap.users[0].password``)."""
+    if isinstance(model, SecretRef):
+        yield where, model
+    elif isinstance(model, BaseModel):
+        for name, info in type(model).model_fields.items():
+            yield from secret_refs(getattr(model, name), f"{where}.{info.alias or name}" if where
+                                   else (info.alias or name))
+    elif isinstance(model, list):
+        for i, item in enumerate(model):
+            yield from secret_refs(item, f"{where}[{i}]")
+
+
+def check_one_line(value: str) -> None:
+    """A typed secret is one non-empty line: secret files are read up to their first line break."""
+    if not value or any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("a secret must be one non-empty line without control characters")
+
+
 @dataclass(frozen=True)
 class SecretSource:
-    """Where {env} and relative {file} references are looked up."""
+    """Where {env} and relative {file} references are looked up; typed secrets (see the module text)
+    come from ``typed`` first, then from their file under ``root``."""
 
     base_dir: Path = field(default_factory=Path.cwd)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    root: Root = field(default_factory=lambda: Root.of(None))
+    typed: Mapping[str, str] = field(default_factory=dict)
 
     def resolve(self, secret: Secret | None, field_name: str) -> bytes | None:
         """The secret's bytes, or None for "generate" (the caller decides where a generated one lives)."""
@@ -64,6 +116,12 @@ class SecretSource:
                 raise InvalidAnswers([Problem(f"environment variable {secret.env} is not set or empty",
                                               field_name)])
             return _checked(value, field_name, f"environment variable {secret.env}")
+        key = typed_key(secret)
+        if key is not None:
+            if key in self.typed:
+                return _checked(self.typed[key], field_name, "the typed secret")
+            path = self.root(typed_secret_path(key))
+            return _checked(read_secret_file(path, field_name), field_name, f"secret file {path}")
         if secret.file is not None:
             path = Path(secret.file).expanduser()
             if not path.is_absolute():
@@ -76,21 +134,11 @@ class SecretSource:
         """Resolve every secret the answers reference, so a missing or unreadable one is refused before a
         run takes the lock or writes anything (the plan resolves them again where they are used)."""
         problems: list[Problem] = []
-
-        def walk(value: object, where: str) -> None:
-            if isinstance(value, SecretRef):
-                try:
-                    self.resolve(value, where)
-                except InvalidAnswers as exc:
-                    problems.extend(exc.problems)
-            elif isinstance(value, BaseModel):
-                for name, info in type(value).model_fields.items():
-                    walk(getattr(value, name), f"{where}.{info.alias or name}" if where else (info.alias or name))
-            elif isinstance(value, list):
-                for i, item in enumerate(value):
-                    walk(item, f"{where}[{i}]")
-
-        walk(answers, "")
+        for where, ref in secret_refs(answers):
+            try:
+                self.resolve(ref, where)
+            except InvalidAnswers as exc:
+                problems.extend(exc.problems)
         if problems:
             raise InvalidAnswers(problems)
 

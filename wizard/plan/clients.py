@@ -84,7 +84,9 @@ class Target:
     @property
     def source(self) -> SecretSource:
         base = self.answers_path.resolve().parent
-        return SecretSource(base_dir=base) if self.environ is None else SecretSource(base, self.environ)
+        if self.environ is None:
+            return SecretSource(base_dir=base, root=self.root)
+        return SecretSource(base, self.environ, root=self.root)
 
     def load(self) -> Answers:
         return answers_file.load(self.answers_path)

@@ -21,7 +21,8 @@ from wizard.fs.paths import Root
 from wizard.model import credentials
 from wizard.model.answers import Answers, answers_warnings, default_ca_dn, updated
 from wizard.model.credentials import Credential
-from wizard.model.secrets import SecretSource
+from wizard.model.secrets import SecretSource, secret_refs, typed_key, typed_secret_path
+from wizard.model.strength import weakness
 from wizard.pki import names
 from wizard.pki.keys import key_type_of
 from wizard.render import connections, firewall, managed_block, profiles
@@ -37,8 +38,8 @@ from wizard.system.service import ServiceFacts, commands
 
 Progress = Callable[[str, int, int], object]  # (stage, done, total); what it returns is ignored
 
-PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.RADIUS_DIR,
-                paths.WIZARD_STATE, paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
+PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.TYPED_SECRETS_DIR,
+                paths.RADIUS_DIR, paths.WIZARD_STATE, paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
 
 
 def _layout_files(answers: Answers, m: Materials, server: ServerSpec) -> list[FileAction]:
@@ -116,6 +117,50 @@ def _stale_secret_files(root: Root, creds: dict[str, Credential]) -> list[FileAc
                        else "no longer part of the answers")
             for entry in sorted(base.iterdir())
             if entry.name not in wanted and entry.is_file() and not entry.is_symlink()]
+
+
+def _typed_secret_files(answers: Answers, root: Root, source: SecretSource) -> list[FileAction]:
+    """Each typed secret the answers reference, in its own 0600 file (what a replay of the saved answers
+    reads), and the removal of every typed secret they no longer reference (a deleted user's password)."""
+    out: dict[PurePosixPath, FileAction] = {}
+    for where, ref in secret_refs(answers):
+        key = typed_key(ref)
+        if key is None or typed_secret_path(key) in out:
+            continue  # one user's password referenced by several variants is one file
+        value = source.resolve(ref, where) or b""
+        out[typed_secret_path(key)] = FileAction(typed_secret_path(key), value + b"\n", 0o600, secret=True,
+                                                 why=f"typed secret for {where}")
+    base = root(paths.TYPED_SECRETS_DIR)
+    stale = [FileAction(paths.TYPED_SECRETS_DIR / entry.name, None, why="no longer part of the answers")
+             for entry in (sorted(base.iterdir()) if base.is_dir() else [])
+             if paths.TYPED_SECRETS_DIR / entry.name not in out and entry.is_file() and not entry.is_symlink()]
+    return [*out.values(), *stale]
+
+
+# Rating costs a few milliseconds a password: thousands of given passwords would add seconds to every plan.
+MAX_RATED_SECRETS = 64
+
+
+def _weak_secrets(answers: Answers, m: Materials, creds: dict[str, Credential],
+                  source: SecretSource, verify: bool = False) -> list[tuple[str, str]]:
+    """One warning per password or key the admin gave (never a generated one) that zxcvbn rates weak:
+    the field and why, never the value. The first MAX_RATED_SECRETS are rated (all with ``verify``)."""
+    given = [(c.field, c.value) for c in creds.values() if not c.generated]
+    index = {c.name: i for i, c in enumerate(answers.clients)}
+    given += [(f"clients[{index.get(b.name, 0)}].p12_password", b.p12_password) for b in m.clients
+              if not b.password_generated]
+    passphrase = source.resolve(answers.ca.passphrase, "ca.passphrase")
+    given += [("ca.passphrase", passphrase)] if passphrase else []
+    out = []
+    rated = given if verify else given[:MAX_RATED_SECRETS]
+    for field, value in rated:
+        why = weakness(value.decode("utf-8", errors="replace"))
+        if why is not None:
+            out.append((field, why))
+    if len(rated) < len(given):
+        out.append(("secrets", f"{len(given) - len(rated)} more passwords given in the answers were not rated "
+                               "for strength (plan --verify rates them all)"))
+    return out
 
 
 def _stale_radius_files(root: Root, wanted: set[PurePosixPath]) -> list[FileAction]:
@@ -312,6 +357,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     files += _client_files(m) + ([ledger_action(answers, m, scope)] if m.clients or (scope and answers.clients)
                                  else [])
     files += _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
+    files += _typed_secret_files(answers, root, source)
     files += _l2tp_files(answers, root, creds)
     # Ready-to-import profiles and a README per client; the CRL of revoked client certificates.
     if verify:
@@ -346,7 +392,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
                     firewall=fw.commands,
                     settings_changed=(_read_text(root, paths.STRONGSWAN_SETTINGS) != settings
                                       or _read_text(root, paths.RADIUS_SETTINGS) != radius)) if facts else ()
-    warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings)
+    warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings,
+                *_weak_secrets(answers, m, creds, source, verify))
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
                 tuple(handouts))
 

@@ -1,18 +1,26 @@
 """The wizard's session: the answers so far and the step to come back to, saved after every screen.
 
-``/var/lib/swan-wizard/session.yaml`` under the root, mode 0600, holds no plaintext secret: a password
-the admin typed is stored on its own in a 0600 file and the answers reference it as ``{file: PATH}``,
-exactly as a hand-written answers file would (``answers_file.dumps`` refuses literal secrets too).
-If the SSH connection drops, the next ``swan-wizard`` finds the session and offers to resume it.
+``/var/lib/swan-wizard/session.yaml`` under the root, mode 0600, holds no plaintext secret: the answers
+reference a password the admin typed as ``{file: /etc/swan-wizard/secrets/typed/KEY}`` (see
+``wizard.model.secrets``), exactly as a hand-written answers file would (``answers_file.dumps`` refuses
+literal secrets too). The typed values stay in memory (``Session.typed``); so that a session resumed after
+a dropped SSH link still has them, ``save`` keeps them in ONE 0600 file, ``session-secrets.json`` beside
+it, holding only the secrets the answers still reference, rewritten atomically with the session and
+removed with it (after a successful apply, which writes each typed secret to its own file under
+/etc/swan-wizard/secrets/typed/). If the SSH connection drops, the next ``swan-wizard`` finds the session
+and offers to resume it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -21,22 +29,23 @@ from pydantic import ValidationError
 from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file
-from wizard.model.answers import Answers, SecretRef
+from wizard.model.answers import Answers
 from wizard.model.answers_file import literal_secret_fields
+from wizard.model.secrets import TYPED_KEY, check_one_line, secret_refs, typed_key, typed_ref
 from wizard.model.yamlsource import YamlProblem
 from wizard.model.yamlsource import load as load_yaml
 from wizard.plan.apply import make_dirs, remove_under, write_atomic, write_under
 from wizard.problems import InvalidAnswers, Problem
 
 SESSION_FILE = paths.WIZARD_STATE / "session.yaml"
-# Typed secrets outlive the session: the saved answers keep referencing them for every later replay.
-TYPED_SECRETS_DIR = paths.WIZARD_STATE / "typed-secrets"
+# The typed secrets the session's answers reference, by key: only while the session is unfinished.
+SESSION_SECRETS = paths.WIZARD_STATE / "session-secrets.json"
 # Where the review screen saves the answers by default, and where "modify" finds them again.
 SAVED_ANSWERS = paths.WIZARD_ETC / "answers.yaml"
 
 Mode = Literal["new", "modify", "start-over"]
-SECRET_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,160}$")
-_PRIVATE = {paths.WIZARD_STATE: 0o700, TYPED_SECRETS_DIR: 0o700}
+SECRET_KEY = TYPED_KEY
+_PRIVATE = {paths.WIZARD_STATE: 0o700}
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class Session:
     mode: Mode = "new"
     ca_import: CaImport | None = None
     base_dir: str | None = None  # where relative {file: ...} references resolve (a loaded answers file's dir)
+    # Typed secrets by key (wizard.model.secrets.typed_ref); never in session.yaml. See with_typed.
+    typed: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,22 +85,40 @@ def _path_parts(field: str) -> list[str | int]:
     return parts
 
 
-def externalize_literals(root: Root, answers: Answers) -> tuple[Answers, list[str]]:
-    """Move every plaintext secret of (hand-written) answers into its own 0600 file, referenced by
-    ``{file: PATH}``, so the session and the saved answers can hold the answers. Returns the new
-    answers and the fields that were moved."""
+def externalize_literals(answers: Answers) -> tuple[Answers, list[str], dict[str, str]]:
+    """Turn every plaintext secret of (hand-written) answers into a typed secret, so the session and the
+    saved answers can hold the answers. Returns the new answers, the fields that were moved and the
+    secrets by key (for ``Session.typed``)."""
     fields = literal_secret_fields(answers)
     if not fields:
-        return answers, []
+        return answers, [], {}
     data = answers.model_dump(by_alias=True, exclude_none=True, mode="json")
-    for field in fields:
-        *parents, last = _path_parts(field)
+    typed: dict[str, str] = {}
+    for name in fields:
+        *parents, last = _path_parts(name)
         node: Any = data
         for part in parents:
             node = node[part]
-        key = "literal-" + re.sub(r"[^A-Za-z0-9@._+-]", "-", field)
-        node[last] = store_typed_secret(root, key, str(node[last])).model_dump(exclude_none=True)
-    return Answers.model_validate(data), fields
+        key = "literal-" + re.sub(r"[^A-Za-z0-9@._+-]", "-", name)
+        check_one_line(str(node[last]))
+        typed[key] = str(node[last])
+        node[last] = typed_ref(key).model_dump(exclude_none=True)
+    return Answers.model_validate(data), fields, typed
+
+
+def referenced_typed(answers: Answers) -> set[str]:
+    """The keys of the typed secrets ``answers`` reference."""
+    return {key for _where, ref in secret_refs(answers) if (key := typed_key(ref)) is not None}
+
+
+def with_typed(current: Session, new: Mapping[str, str] | None = None) -> Session:
+    """``current`` with ``new`` typed secrets added and every secret its answers no longer reference
+    dropped (a deleted user's password goes at once)."""
+    for value in (new or {}).values():
+        check_one_line(value)
+    wanted = referenced_typed(current.answers)
+    merged = {**current.typed, **(new or {})}
+    return dataclasses.replace(current, typed={k: v for k, v in merged.items() if k in wanted})
 
 
 def _check_no_literals(answers: Answers) -> None:
@@ -114,7 +143,32 @@ def save(root: Root, current: Session, now: datetime | None = None) -> Path:
     data["answers"] = answers_file.to_data(current.answers)
     text = ("# Swan Wizard: an unfinished wizard session; `swan-wizard` offers to resume it.\n"
             + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100))
+    _save_typed(root, with_typed(current).typed)
     return write_under(root, SESSION_FILE, text.encode(), 0o600, _PRIVATE)
+
+
+def _save_typed(root: Root, typed: Mapping[str, str]) -> None:
+    """The one file of typed secrets: rewritten atomically (0600, root's, in the 0700 state directory),
+    removed when the answers reference none."""
+    if typed:
+        text = json.dumps(dict(sorted(typed.items())), indent=1) + "\n"
+        write_under(root, SESSION_SECRETS, text.encode(), 0o600, _PRIVATE)
+    elif root(SESSION_SECRETS).exists():
+        remove_under(root, SESSION_SECRETS)
+
+
+def _load_typed(root: Root) -> dict[str, str]:
+    path = root(SESSION_SECRETS)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidAnswers([Problem(f"cannot read the typed secrets: {exc}", "", str(path))]) from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) and TYPED_KEY.match(k)
+                                             for k, v in data.items()):
+        raise InvalidAnswers([Problem("is not a file of typed secrets", "", str(path))])
+    return data
 
 
 def _read(root: Root) -> dict[str, Any]:
@@ -144,8 +198,8 @@ def load(root: Root) -> Session:
         raise InvalidAnswers([Problem(f"unknown mode {mode!r}", "mode", source)])
     imported = data.get("ca_import")
     ca_import = CaImport(str(imported["cert"]), str(imported["key"])) if isinstance(imported, dict) else None
-    return Session(answers=answers, step=str(data.get("step") or "welcome"), mode=mode,
-                   ca_import=ca_import, base_dir=data.get("base_dir"))
+    return with_typed(Session(answers=answers, step=str(data.get("step") or "welcome"), mode=mode,
+                              ca_import=ca_import, base_dir=data.get("base_dir"), typed=_load_typed(root)))
 
 
 def info(root: Root) -> SessionInfo | None:
@@ -162,35 +216,14 @@ def info(root: Root) -> SessionInfo | None:
 
 
 def discard(root: Root) -> None:
+    """The session is over (applied, or dropped): its file and its typed secrets go."""
     remove_under(root, SESSION_FILE)
+    remove_under(root, SESSION_SECRETS)
 
 
-def typed_secret_logical(key: str) -> PurePosixPath:
-    if not SECRET_KEY.match(key):
-        raise ValueError(f"not a usable secret key: {key!r}")
-    return TYPED_SECRETS_DIR / f"typed-{key}"
-
-
-def typed_secret_ref(root: Root, key: str) -> SecretRef:
-    """The reference the answers hold for a typed secret: the real path, so a replay reads the same file."""
-    return SecretRef(file=str(root(typed_secret_logical(key))))
-
-
-def is_typed_ref(root: Root, secret: object) -> bool:
-    """Whether a secret reference points at a file this module stored."""
-    if not isinstance(secret, SecretRef) or secret.file is None:
-        return False
-    return Path(secret.file).parent == root(TYPED_SECRETS_DIR)
-
-
-def store_typed_secret(root: Root, key: str, value: str) -> SecretRef:
-    """Keep a typed password in its own 0600 file and return the reference to it."""
-    if not value or "\n" in value or "\r" in value:
-        # secrets.SecretSource reads the first line: a line break would silently cut the secret.
-        raise ValueError("a secret must be one non-empty line")
-    logical = typed_secret_logical(key)
-    write_under(root, logical, value.encode() + b"\n", 0o600, _PRIVATE)
-    return typed_secret_ref(root, key)
+def is_typed_ref(secret: object) -> bool:
+    """Whether a secret reference names a typed secret."""
+    return typed_key(secret) is not None
 
 
 def save_answers(answers: Answers, target: str | Path, text: str | None = None) -> Path:

@@ -15,7 +15,7 @@ always taken against the real root, so the review shows what will really change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -69,9 +69,11 @@ def staged_root(root: Root, mode: Mode, ca_import: CaImport | None) -> Root:
 
 def compute_plan(answers: Answers, root: Root, *, mode: Mode = "new", ca_import: CaImport | None = None,
                  base_dir: str | None = None, progress: Callable[[str, int, int], object] | None = None,
-                 now: datetime | None = None) -> Plan:
-    """The plan for the wizard's answers; reads only (key generation happens in memory)."""
-    source = SecretSource(base_dir=Path(base_dir) if base_dir else Path.cwd())
+                 now: datetime | None = None, typed: Mapping[str, str] | None = None) -> Plan:
+    """The plan for the wizard's answers; reads only (key generation happens in memory). ``typed``: the
+    session's typed secrets, which the plan writes to their files."""
+    # The real root: "start over" hides the stored secrets from the planner, never the typed ones.
+    source = SecretSource(base_dir=Path(base_dir) if base_dir else Path.cwd(), root=root, typed=typed or {})
     facts, net = system_facts(root, answers)
     return build_plan(answers, staged_root(root, mode, ca_import), source, facts=facts, progress=progress,
                       now=now, net=net)

@@ -26,6 +26,7 @@ from wizard.checks.doctor.certs import load_certs
 from wizard.checks.doctor.confparse import KEY_KINDS, SECRET_LINE, root_reader
 from wizard.checks.doctor.context import Context
 from wizard.fs import paths
+from wizard.fs.paths import Root
 from wizard.model.answers import Answers, SecretRef
 from wizard.model.secrets import SecretSource
 from wizard.pki import certinfo
@@ -106,10 +107,11 @@ def _unquote(value: str) -> str:
 def known_secrets(ctx: Context) -> set[str]:
     """Every secret value the doctor can find for this root (never written anywhere, only searched for)."""
     found: list[str] = []
-    secrets_dir = ctx.root(paths.SECRETS_DIR)
-    if secrets_dir.is_dir():
-        for f in secrets_dir.iterdir():
-            found += _first_line(f)
+    for folder in (paths.SECRETS_DIR, paths.TYPED_SECRETS_DIR):
+        secrets_dir = ctx.root(folder)
+        if secrets_dir.is_dir():
+            for f in secrets_dir.iterdir():
+                found += _first_line(f) if f.is_file() else []
     for f in ctx.root(paths.CLIENTS_DIR).glob("*/p12-password"):
         found += _first_line(f)
     for secret in ctx.installed.secrets:
@@ -124,12 +126,12 @@ def known_secrets(ctx: Context) -> set[str]:
                 found.append(_unquote(tokens[2]))
     if ctx.answers is not None:
         found += _answers_secrets(ctx.answers, Path(ctx.answers_path).resolve().parent if ctx.answers_path
-                                  else Path.cwd())
+                                  else Path.cwd(), ctx.root)
     return {s for s in found if len(s) >= MIN_SECRET and s != REDACTED}
 
 
-def _answers_secrets(answers: Answers, base_dir: Path) -> list[str]:
-    source = SecretSource(base_dir=base_dir)
+def _answers_secrets(answers: Answers, base_dir: Path, root: Root) -> list[str]:
+    source = SecretSource(base_dir=base_dir, root=root)
     refs = [answers.ca.passphrase, *(c.p12_password for c in answers.clients)]
     v = answers.variants
     for variant in (v.ikev2_eap, v.ikev1_xauth, v.l2tp):

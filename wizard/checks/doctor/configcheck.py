@@ -17,13 +17,13 @@ from wizard.fs import paths
 from wizard.model.proposals import check_proposal
 
 # Directories that hold only secrets: group and others must not even list them.
-PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.RADIUS_DIR,
-                paths.WIZARD_STATE, paths.BACKUPS_DIR, paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
+PRIVATE_DIRS = (paths.CA_DIR, paths.CLIENTS_DIR, paths.PEERS_DIR, paths.SECRETS_DIR, paths.TYPED_SECRETS_DIR,
+                paths.RADIUS_DIR, paths.WIZARD_STATE, paths.BACKUPS_DIR, paths.SWANCTL_PRIVATE, paths.IPSEC_PRIVATE)
 # Files that are secrets wherever they are, and directories whose every file is one (client folders hold
 # the key, the PKCS#12 and profiles with its password).
 SECRET_DIRS = (paths.SWANCTL_PRIVATE, paths.SWANCTL_DIR / "rsa", paths.SWANCTL_DIR / "ecdsa",
                paths.SWANCTL_DIR / "pkcs8", paths.SWANCTL_DIR / "pkcs12", paths.IPSEC_PRIVATE, paths.SECRETS_DIR,
-               paths.RADIUS_DIR)
+               paths.TYPED_SECRETS_DIR, paths.RADIUS_DIR)
 # The eap-radius settings hold the RADIUS shared secrets.
 SECRET_FILES = (paths.IPSEC_SECRETS, paths.PPP_CHAP_SECRETS, paths.CA_KEY, paths.RADIUS_SETTINGS)
 
