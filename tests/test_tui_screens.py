@@ -662,3 +662,26 @@ def test_a_radius_backend_without_a_server_is_named_on_the_step(tmp_path: Path) 
             assert "radius.servers[0].address" in str(app.screen.query("Field.-error").first().field)
 
     run_async(go())
+
+
+def test_keys_typed_ahead_after_tab_go_to_the_next_field(tmp_path: Path) -> None:
+    """Over a slow link the keys of "name, Tab, address" arrive together: the address must land in the next
+    field, not in the one Tab left (Tab used to move the focus only after the keys behind it were handed out)."""
+    from textual import events
+
+    async def go() -> None:
+        app = app_at(tmp_path, "host")
+        async with app.run_test(size=(80, 24)) as pilot:
+            address = app.screen.query_one("#server-address", Input)
+            address.focus()
+            await pilot.pause()
+            address.value = ""
+            # Queued in one go, as a terminal read delivers them; pilot.press would wait after each key.
+            for key, char in [("g", "g"), ("w", "w"), ("tab", None), ("x", "x"), ("y", "y")]:
+                app.post_message(events.Key(key, char))
+            await wait_until(pilot, lambda: app.screen.query_one("#server-alt-names", Input).value
+                             or address.value not in ("", "g", "gw"), "the typed keys")
+            await pilot.pause()
+            assert (address.value, app.screen.query_one("#server-alt-names", Input).value) == ("gw", "xy")
+
+    run_async(go())

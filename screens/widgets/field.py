@@ -3,6 +3,7 @@ that turn typed text into answer values."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
@@ -58,9 +59,33 @@ class Field(Widget):
         return self.has_class("-error")
 
 
+class FieldInput(Input):
+    """An Input where keys typed ahead behind a Tab go to the field the Tab moves to.
+
+    Textual queues each key at the widget focused when the key arrives, and a Tab moves the focus only
+    once it has bubbled up to the app: "name<Tab>address" arriving in one read (type-ahead, a slow SSH
+    link) put the address into the name field. Here Tab moves the focus at once, and a character queued
+    here after the focus left is handed on to the widget focused now (where bindings resolve anyway).
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        focused = self.screen.focused
+        if focused is self and event.key in ("tab", "shift+tab"):
+            event.stop()
+            event.prevent_default()
+            if event.key == "tab":
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+        elif event.is_printable and focused is not None and focused is not self:
+            event.stop()
+            event.prevent_default()  # Input's own handler would insert it here
+            focused.post_message(events.Key(event.key, event.character))
+
+
 def text_input(value: str = "", *, id: str, placeholder: str = "", password: bool = False) -> Input:
     # No cursor blink: nothing redraws while the admin thinks (slow links) and snapshots are stable.
-    inp = Input(value, placeholder=placeholder, id=id, password=password, compact=True)
+    inp = FieldInput(value, placeholder=placeholder, id=id, password=password, compact=True)
     inp.cursor_blink = False
     return inp
 
