@@ -68,9 +68,10 @@ class PeerDialog(FormDialog):
                                             p.auth if p else "cert"), field=f"{self.prefix}.auth")
         yield SecretField("Pre-shared key", field=f"{self.prefix}.psk", key="transport-pending",
                           current=p.psk if p else None, id="peer-psk")
+        # Labels short enough for the three to fit the dialog at 80 columns.
         yield Field("Start", radio("peer-start", (("on traffic", "trap"), ("at once", "start"),
-                                                  ("wait for peer", "none")), p.start if p else "trap"),
-                    field=f"{self.prefix}.start")
+                                                  ("by the peer", "none")), p.start if p else "trap"),
+                    field=f"{self.prefix}.start", hint="by the peer: this host waits for it to connect")
 
     def on_radio_set_changed(self) -> None:
         self.query_one("#peer-psk").display = radio_value(self.query_one("#peer-auth", RadioSet), "cert") == "psk"

@@ -245,3 +245,23 @@ def test_user_dialog_with_every_password_variant(root: Path) -> None:
             snap(app, root, "user-dialog-all-80x24")
 
     run_async(go())
+
+
+def test_peer_dialog_with_a_pre_shared_key(root: Path) -> None:
+    """The add-peer dialog with every field shown (PSK chosen): each choice within 80 columns."""
+    async def act(pilot: Pilot[Any]) -> None:
+        from test_tui_support import click_id, screen_text
+        from textual.widgets import Checkbox
+
+        pilot.app.screen.query_one("#use-transport", Checkbox).value = True
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_screen(pilot, "PeerDialog")
+        await click_id(pilot, "peer-auth-psk")
+        text = screen_text(pilot.app)
+        # Every label of every choice is whole (the last one was cut at the dialog's edge).
+        for label in ("certificate", "pre-shared key", "on traffic", "at once", "by the peer"):
+            assert f" {label} " in text, text
+        assert "is required: a short name such as office" in text, text  # not "'' may only hold ..."
+
+    shoot(root, "variants", "VariantsScreen", "peer-dialog-psk-80x24", (80, 24), act)

@@ -478,6 +478,8 @@ class TransportPeer(PskChoice):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("is required: a short name such as office")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", value):
             raise ValueError(f"'{value}' may only hold letters, digits, - and _")
         return value
