@@ -68,3 +68,31 @@ def test_the_exit_summary_says_what_happened(tmp_path: Path):
     early = exit_summary(None, Root.of(tmp_path / "empty"), applied=False, session_file=session)
     assert early[0].startswith("Swan Wizard: nothing was applied") and str(session) in early[2]
     assert exit_summary(None, Root.of(tmp_path / "empty"), applied=False, session_file=None) == [early[0]]
+
+
+PEERS = """\
+version: 1
+server: {address: vpn.example.com}
+ca: {key: ecdsa-p256}
+host: {key: ecdsa-p256}
+clients: []
+variants:
+  transport:
+    peers:
+      - {name: backup, address: 198.51.100.20}
+      - {name: office, address: 198.51.100.7, auth: psk, psk: {generate: true}}
+"""
+
+
+def test_a_transport_peer_is_told_where_its_key_and_certificate_are(tmp_path: Path):
+    """A certificate peer's key, certificate and CA are written for the peer's own strongSwan: the last step and
+    the exit summary say where, and how to fetch them (a PSK peer has no files; no client folder, no README)."""
+    root, answers = applied(tmp_path, PEERS)
+    folder = root(paths.PEERS_DIR / "backup")
+    assert sorted(p.name for p in folder.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]
+    shown = next_steps(answers, root)  # type: ignore[arg-type]
+    for lines in (shown, exit_summary(answers, root, applied=True, session_file=None)):  # type: ignore[arg-type]
+        text = "\n".join(lines)
+        assert f"backup (198.51.100.20), in {folder}:" in text, text
+        assert "scp -r root@vpn.example.com:/etc/swan-wizard/peers/backup ." in text, text
+        assert "office" not in text and "README.txt" not in text, text

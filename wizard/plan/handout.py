@@ -72,6 +72,32 @@ def client_files(answers: Answers, root: Root) -> list[ClientFiles]:
     return out
 
 
+def peer_folders(answers: Answers, root: Root) -> list[tuple[str, str, Path, str]]:
+    """Transport peers with a folder under the root (certificate peers: their key, certificate and CA, for
+    the peer's own strongSwan): (name, address, folder here, folder on the real system)."""
+    transport = answers.variants.transport
+    out = []
+    for peer in transport.peers if transport is not None else []:
+        logical = paths.PEERS_DIR / peer.name
+        if root(logical).is_dir():
+            out.append((peer.name, peer.address, root(logical), str(logical)))
+    return out
+
+
+def _peer_lines(answers: Answers, root: Root, limit: int) -> list[str]:
+    peers = peer_folders(answers, root)
+    if not peers:
+        return []
+    lines = ["", f"Transport peers ({len(peers)}): copy each folder to its peer over a trusted channel: its "
+             "strongSwan needs that key, certificate and CA."]
+    for name, address, folder, logical in peers[:limit]:
+        lines.append(f"{visible(name)} ({visible(address)}), in {folder}:")
+        lines.append(f"    scp -r {shlex.quote(f'root@{answers.server.address}:{logical}')} .")
+    if len(peers) > limit:
+        lines.append(f"... and {len(peers) - limit} more under {root(paths.PEERS_DIR)}")
+    return lines
+
+
 def next_steps(answers: Answers, root: Root, limit: int = 50, files: bool = True) -> list[str]:
     """Lines for the last step and the exit summary: per client (the first ``limit``), its folder, its files
     (``files``: which goes to which system) and how to fetch it; then the commands for later."""
@@ -93,6 +119,7 @@ def next_steps(answers: Answers, root: Root, limit: int = 50, files: bool = True
         lines.append("")
         lines.append(f"... and {len(clients) - len(shown)} more under {root(paths.CLIENTS_DIR)} "
                      "(swan-wizard client list shows them all)")
+    lines += _peer_lines(answers, root, limit)
     saved = shlex.quote(str(root(SAVED_ANSWERS)) if root(SAVED_ANSWERS).is_file() else "ANSWERS.yaml")
     prefix = f" --root {shlex.quote(str(root.path))}" if not root.is_live else ""
     lines += [
@@ -111,9 +138,10 @@ def exit_summary(answers: Answers | None, root: Root, applied: bool, session_fil
     where = "this system" if root.is_live else str(root.path)
     if applied and answers is not None:
         # Short enough for a 24-line terminal: the folder's README.txt says which file goes to which system.
+        readme = ["Each client folder's README.txt says which file goes to which system."]
         return [f"Swan Wizard applied the VPN server's files to {where}.",
                 *next_steps(answers, root, limit=3, files=False),
-                "Each client folder's README.txt says which file goes to which system."]
+                *(readme if client_files(answers, root) else [])]
     lines = [f"Swan Wizard: nothing was applied to {where}."]
     if session_file is not None:
         lines += ["Your answers so far are saved in", f"  {session_file}", "run swan-wizard again to resume."]
