@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static
 
@@ -36,6 +37,16 @@ else:
     _FormHost = object
 
 
+# From this many clients and users on, a form checks the answers when typing pauses, not on every key.
+LARGE_ANSWERS = 500
+TYPING_PAUSE = 0.3
+
+
+def _answers_size(answers: Answers) -> int:
+    v = answers.variants
+    return len(answers.clients) + sum(len(s.users) for s in (v.ikev2_eap, v.ikev1_xauth, v.l2tp) if s is not None)
+
+
 class FormMixin(_FormHost):
     """Validation as you type, shared by step screens and item dialogs.
 
@@ -47,6 +58,7 @@ class FormMixin(_FormHost):
 
     checked: field_check.Checked | None = None
     problems_text: str = ""
+    _pending_check: Timer | None = None
 
     def base_answers(self) -> Answers:
         raise NotImplementedError
@@ -118,7 +130,14 @@ class FormMixin(_FormHost):
         return self.checked is not None and self.checked.ok and not self.ui_problems()
 
     def on_input_changed(self) -> None:
-        self.revalidate()
+        if _answers_size(self.base_answers()) < LARGE_ANSWERS:
+            self.revalidate()
+            return
+        # Answers this large take a noticeable time to check (every client is validated): the check waits
+        # for a pause in the typing instead of running on every key. OK and Next check at once anyway.
+        if self._pending_check is not None:
+            self._pending_check.stop()
+        self._pending_check = self.set_timer(TYPING_PAUSE, self.revalidate)
 
     def on_checkbox_changed(self) -> None:
         self.revalidate()
