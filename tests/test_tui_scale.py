@@ -80,3 +80,46 @@ def test_with_few_clients_every_key_is_checked(monkeypatch: Any) -> None:
             assert "may only hold" in field_message(app, "client-name")
 
     run_async(go())
+
+
+def test_a_long_list_is_narrowed_by_typing_and_edits_the_row_shown() -> None:
+    from textual.widgets import DataTable, Input
+
+    async def go() -> None:
+        app = _app(Path(tempfile.mkdtemp()), forms.FILTER_FROM + 10)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "ClientsScreen")
+            box = app.screen.query_one("#list-filter", Input)
+            assert box.display
+            await pilot.press("slash")
+            assert app.screen.focused is box
+            await fill(pilot, "#list-filter", "C00017")  # any case
+            await pilot.pause()
+            table = app.screen.query_one(DataTable)
+            assert table.row_count == 1 and str(table.get_row_at(0)[0]) == "c00017@example.com"
+            await pilot.press("enter")
+            assert app.screen.focused is table
+            await pilot.press("e")
+            await wait_screen(pilot, "ClientDialog")
+            assert app.screen.query_one("#client-name", Input).value == "c00017@example.com"
+            await pilot.press("escape")
+            await wait_screen(pilot, "ClientsScreen")
+            await pilot.press("delete")
+            await pilot.pause()
+            names = [c.name for c in app.screen.clients]
+            assert "c00017@example.com" not in names and len(names) == forms.FILTER_FROM + 9
+            assert table.row_count == 0  # the filter still applies: nothing else matches
+
+    run_async(go())
+
+
+def test_a_short_list_has_no_filter_line() -> None:
+    from textual.widgets import Input
+
+    async def go() -> None:
+        app = _app(Path(tempfile.mkdtemp()), 3)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "ClientsScreen")
+            assert not app.screen.query_one("#list-filter", Input).display
+
+    run_async(go())
