@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static
 
@@ -36,6 +37,16 @@ else:
     _FormHost = object
 
 
+# From this many clients and users on, a form checks the answers when typing pauses, not on every key.
+LARGE_ANSWERS = 500
+TYPING_PAUSE = 0.3
+
+
+def _answers_size(answers: Answers) -> int:
+    v = answers.variants
+    return len(answers.clients) + sum(len(s.users) for s in (v.ikev2_eap, v.ikev1_xauth, v.l2tp) if s is not None)
+
+
 class FormMixin(_FormHost):
     """Validation as you type, shared by step screens and item dialogs.
 
@@ -47,6 +58,7 @@ class FormMixin(_FormHost):
 
     checked: field_check.Checked | None = None
     problems_text: str = ""
+    _pending_check: Timer | None = None
 
     def base_answers(self) -> Answers:
         raise NotImplementedError
@@ -117,8 +129,17 @@ class FormMixin(_FormHost):
     def valid(self) -> bool:
         return self.checked is not None and self.checked.ok and not self.ui_problems()
 
-    def on_input_changed(self) -> None:
-        self.revalidate()
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == LIST_FILTER:
+            return  # narrows a list; edits no answer
+        if _answers_size(self.base_answers()) < LARGE_ANSWERS:
+            self.revalidate()
+            return
+        # Answers this large take a noticeable time to check (every client is validated): the check waits
+        # for a pause in the typing instead of running on every key. OK and Next check at once anyway.
+        if self._pending_check is not None:
+            self._pending_check.stop()
+        self._pending_check = self.set_timer(TYPING_PAUSE, self.revalidate)
 
     def on_checkbox_changed(self) -> None:
         self.revalidate()
@@ -265,19 +286,29 @@ class FormDialog(FormMixin, ModalScreen[Edited | None]):
         self.focus_next()
 
 
+# A list this long gets a filter line above it ("/" to reach it): type part of a name to narrow the rows.
+FILTER_FROM = 20
+LIST_FILTER = "list-filter"
+
+
 class ListFormScreen(FormScreen):
-    """A step that edits a list of items through an item dialog: add, edit (or Enter on a row), remove."""
+    """A step that edits a list of items through an item dialog: add, edit (or Enter on a row), remove.
+    A long list can be narrowed by typing part of a row into the filter line."""
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding("a", "add", "Add"),
         Binding("e", "edit", "Edit"),
         Binding("delete", "remove", "Remove"),
+        Binding("slash", "filter", "Filter", show=False),
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.items: list[Any] = self.initial_items()
         self.pending_typed: dict[str, str] = {}
+        self.filter_text = ""
+        self.shown_items: list[int] = []  # the items shown, in table order
+        self._pending_filter: Timer | None = None
 
     def initial_items(self) -> list[Any]:
         raise NotImplementedError
@@ -297,6 +328,7 @@ class ListFormScreen(FormScreen):
     def items_table(self, table_id: str) -> ComposeResult:
         from textual.widgets import DataTable
 
+        yield Input(placeholder="filter: type part of a name", id=LIST_FILTER, compact=True)
         yield DataTable(id=table_id, cursor_type="row", zebra_stripes=True)
         yield from self.row_buttons()
 
@@ -308,17 +340,49 @@ class ListFormScreen(FormScreen):
         self._fill()
         table.focus()
 
+    def matching(self) -> list[int]:
+        """The items whose row holds the filter text (any case), in list order."""
+        needle = self.filter_text.strip().casefold()
+        if not needle:
+            return list(range(len(self.items)))
+        return [i for i, item in enumerate(self.items) if needle in "\t".join(self.row(item)).casefold()]
+
     def _fill(self) -> None:
-        """Show ``items`` in the screen's table; the cursor stays on the row it was on."""
+        """Show the matching items in the screen's table; the cursor stays on the row it was on."""
         from textual.widgets import DataTable
 
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
-        for item in self.items:
-            table.add_row(*self.row(item))
-        if self.items:
-            table.move_cursor(row=min(row, len(self.items) - 1))
+        self.shown_items = self.matching()
+        for index in self.shown_items:
+            table.add_row(*self.row(self.items[index]))
+        if self.shown_items:
+            table.move_cursor(row=min(row, len(self.shown_items) - 1))
+        self.query_one(f"#{LIST_FILTER}", Input).display = len(self.items) >= FILTER_FROM or bool(self.filter_text)
+
+    @on(Input.Changed, f"#{LIST_FILTER}")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        if len(self.items) < LARGE_ANSWERS:
+            self._fill()
+            return
+        # Refilling thousands of rows on every key would lag: the table follows when typing pauses.
+        if self._pending_filter is not None:
+            self._pending_filter.stop()
+        self._pending_filter = self.set_timer(TYPING_PAUSE, self._fill)
+
+    @on(Input.Submitted, f"#{LIST_FILTER}")
+    def _filter_done(self) -> None:
+        from textual.widgets import DataTable
+
+        self._fill()
+        self.query_one(DataTable).focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one(f"#{LIST_FILTER}", Input)
+        if box.display:
+            box.focus()
 
     def row_buttons(self) -> ComposeResult:
         with Horizontal(classes="row-buttons"):
@@ -343,10 +407,12 @@ class ListFormScreen(FormScreen):
 
         self.app.push_screen(self.dialog(index), done)
 
-    def _cursor_row(self) -> int:
+    def _cursor_item(self) -> int | None:
+        """The index in ``items`` of the row under the cursor (None: no row shown)."""
         from textual.widgets import DataTable
 
-        return self.query_one(DataTable).cursor_row
+        row = self.query_one(DataTable).cursor_row
+        return self.shown_items[row] if 0 <= row < len(self.shown_items) else None
 
     @on(Button.Pressed, "#add")
     def action_add(self) -> None:
@@ -354,16 +420,19 @@ class ListFormScreen(FormScreen):
 
     @on(Button.Pressed, "#edit")
     def action_edit(self) -> None:
-        if self.items:
-            self._edit(self._cursor_row())
+        index = self._cursor_item()
+        if index is not None:
+            self._edit(index)
 
     def on_data_table_row_selected(self, event: Any) -> None:
-        self._edit(event.cursor_row)
+        if 0 <= event.cursor_row < len(self.shown_items):
+            self._edit(self.shown_items[event.cursor_row])
 
     @on(Button.Pressed, "#remove")
     def action_remove(self) -> None:
-        if self.items:
-            del self.items[self._cursor_row()]
+        index = self._cursor_item()
+        if index is not None:
+            del self.items[index]
             # A removed item's typed password goes from memory now (the app drops it from the session
             # file when the step ends and the answers no longer name it).
             kept = _typed_keys(self.sections())
