@@ -81,8 +81,8 @@ class Setup:
     def assert_ca_untouched(self) -> None:
         assert (self.root(paths.CA_KEY).read_bytes(), self.root(paths.CA_CERT).read_bytes()) == self.ca
 
-    def assert_apply_is_silent(self) -> None:
-        code, out, err = self.run("apply", str(self.answers), "--root", str(self.root.path))
+    def assert_apply_is_silent(self, *options: str) -> None:
+        code, out, err = self.run("apply", str(self.answers), "--root", str(self.root.path), *options)
         assert code == 0, err
         assert "Nothing to change" in out, out
 

@@ -159,14 +159,15 @@ class _KeyPool:
 
 def build(answers: Answers, root: Root, source: SecretSource, progress: Progress | None = None,
           now: datetime | None = None, renew: Collection[str] = (),
-          new_passwords: Collection[str] = (), verify: bool = False, scope: Collection[str] | None = None
-          ) -> Materials:
+          new_passwords: Collection[str] = (), verify: bool = False, scope: Collection[str] | None = None,
+          book: Ledger | None = None) -> Materials:
     """``renew``: clients that get a new certificate for their existing key even though theirs still fits;
     ``new_passwords``: clients whose generated PKCS#12 password is replaced (``swan-wizard client ...``);
     ``verify``: every client's files are opened and checked, whatever the ledger says;
-    ``scope``: only these clients get bundles (a client command), None: every client of the answers."""
+    ``scope``: only these clients get bundles (a client command), None: every client of the answers;
+    ``book``: the ledger, when the caller loaded it already."""
     now = now or datetime.now(UTC)
-    book = ledger.load(root)
+    book = book if book is not None else ledger.load(root)
     notes: list[str] = [book.note] if book.note else []
     revoked = frozenset(int(r.serial, 16) for r in answers.revoked)
     conflicts: list[Problem] = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import PurePosixPath
 
+from wizard.fs import stamps
 from wizard.fs.paths import Root
 from wizard.fs.safefs import Found, Tree, is_private
 
@@ -85,6 +86,8 @@ class Plan:
     # (those earlier runs created, with the mode they were made with) are removed when empty.
     reverts: bool = False
     remove_dirs: tuple[DirAction, ...] = ()
+    # The stamps of the client folders to record once the files are written (see fs.stamps).
+    stamps: stamps.Request | None = None
 
 
 class Change(StrEnum):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from wizard.fs import paths
+from wizard.fs import paths, stamps
 from wizard.fs.changes import Change, Command, DirAction, FileChange, Plan, file_changes, pending
 from wizard.fs.paths import Root
 from wizard.fs.safefs import TOP, LinkRefused, Staged, Tree, default_dir_mode, is_private, temp_name, write_all
@@ -370,6 +370,8 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
         tree.sync()
         tree.unlink(paths.JOURNAL_FILE)
         tree.sync()
+    if plan.stamps is not None:
+        _record_stamps(tree, plan.stamps, time.time_ns())
     failures: list[Problem] = []
     if run_commands and root.is_live and plan.commands:
         owed = pending_commands(tree)
@@ -415,6 +417,21 @@ def _write_changes(tree: Tree, todo: list[FileChange], dir_modes: dict[PurePosix
         for left in staged.values():  # a failure on the way: nothing half-written stays behind
             with contextlib.suppress(OSError):
                 tree.discard(left)
+
+
+def _record_stamps(tree: Tree, request: stamps.Request, written_until: int) -> None:
+    """Record the stamps of the client folders this run wrote or checked (after the clock tick of the last
+    write has passed), with those it left unopened as they were; an unchanged record is not written again."""
+    names = request.to_take()
+    taken: dict[str, str] = {}
+    if names:
+        folder = tree.dir(paths.CLIENTS_DIR)
+        if folder is not None:
+            stamps.settle(written_until)
+            taken = stamps.take(folder, names)
+    record = request.result(taken)
+    if record != request.loaded:
+        tree.write(stamps.STAMPS, stamps.render(record), 0o600)
 
 
 def _remove_empty_dirs(tree: Tree, dirs: tuple[DirAction, ...], say: Report) -> None:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from cryptography import x509
@@ -15,9 +15,10 @@ from wizard.certs import ledger, revocation
 from wizard.certs.materials import Materials, client_files, host_cert_locations, ledger_action, peer_files
 from wizard.certs.materials import build as build_materials
 from wizard.checks import netchecks
-from wizard.fs import paths
+from wizard.fs import paths, stamps
 from wizard.fs.changes import DirAction, FileAction, Plan
 from wizard.fs.paths import Root
+from wizard.fs.stamps import FolderStamps
 from wizard.model import credentials
 from wizard.model.answers import Answers, answers_warnings, default_ca_dn, updated
 from wizard.model.credentials import Credential
@@ -25,6 +26,7 @@ from wizard.model.secrets import SecretSource, secret_refs, typed_key, typed_sec
 from wizard.model.strength import weakness
 from wizard.pki import names
 from wizard.pki.keys import key_type_of
+from wizard.plan import standing
 from wizard.render import connections, firewall, managed_block, profiles
 from wizard.render import ipsec as render_ipsec
 from wizard.render import l2tp as render_l2tp
@@ -323,17 +325,30 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     as nothing they depend on changed (``client_context``): otherwise, and with ``verify``, every client is."""
     answers = keep_existing_ca_name(answers, root)
     rendered = profile_cache.load(root)
-    on_disk = _scope_holds(answers, root, rendered) if scope is not None and not verify else None
+    book = ledger.load(root)
+    secret_warnings: list[tuple[str, str]] = []
+    creds = credentials.resolve(answers, root, source, secret_warnings)
+    on_disk = _scope_holds(answers, root, rendered) if not verify and (scope is not None or rendered.context) else None
+    inputs: dict[str, str] | None = None
+    recorded = stamps.load(root)
+    carried: dict[str, FolderStamps] = {}
+    if on_disk is not None and scope is None:
+        # A re-apply: the folders that stand as the last apply left them are not opened (see plan.standing).
+        inputs = standing.folder_inputs(answers, creds, source, rendered.salt, rendered.context)
+        carried = standing.standing(root, inputs, recorded, book, {c.name for c in answers.clients},
+                                    now or datetime.now(UTC))
+        scope = (set(inputs) | standing.folders_on_disk(root)) - set(carried)
+    elif on_disk is not None and scope is not None:
+        # A client command: the other folders are left as they are, and so is what was recorded of them.
+        carried = {name: r for name, r in recorded.items() if name not in scope}
     if on_disk is None:
         scope = None
     m = build_materials(answers, root, source, progress=progress, now=now, renew=renew, new_passwords=new_passwords,
-                        verify=verify, scope=scope)
+                        verify=verify, scope=scope, book=book)
     if on_disk is not None and (m.ca.cert_pem, m.host.cert_pem) != on_disk:
-        scope = None  # this plan re-issues the host certificate: every profile carries it
+        scope, inputs, carried = None, None, {}  # a new host certificate: every profile carries it
         m = build_materials(answers, root, source, progress=progress, now=now, renew=renew,
-                            new_passwords=new_passwords, verify=verify)
-    secret_warnings: list[tuple[str, str]] = []
-    creds = credentials.resolve(answers, root, source, secret_warnings)
+                            new_passwords=new_passwords, verify=verify, book=book)
     # The connections, pools and secrets charon gets: derived once, every renderer takes its part.
     server = connections.server_spec(answers, creds)
     settings = render_strongswan.strongswan_settings(answers, netchecks.esp_backend(answers, net))
@@ -354,8 +369,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     sysctl = render_strongswan.sysctl_conf(answers)
     if sysctl is not None:
         files.append(FileAction(paths.SYSCTL_CONF, sysctl.encode(), 0o644, why="IP forwarding"))
-    files += _client_files(m) + ([ledger_action(answers, m, scope)] if m.clients or (scope and answers.clients)
-                                 else [])
+    files += _client_files(m) + ([ledger_action(answers, m, scope)]
+                                 if m.clients or (scope is not None and answers.clients) else [])
     files += _peer_files(m) + _credential_files(creds) + _stale_secret_files(root, creds)
     files += _typed_secret_files(answers, root, source)
     files += _l2tp_files(answers, root, creds)
@@ -366,6 +381,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     if scope is not None:
         rendered.keep_others(scope, all_names(answers))
     context = client_context(answers, rendered.salt, m.ca.cert_pem, m.host.cert_pem)
+    if inputs is None or context != rendered.context:
+        inputs = standing.folder_inputs(answers, creds, source, rendered.salt, context)
     files += list(client_profiles.files) + ([rendered.action(context)] if rendered.written else [])
     files += revocation.crl_files(answers, root, m.ca, now)
     fw = _firewall(answers, root, net, facts.systemd if facts else True)
@@ -394,8 +411,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
                                       or _read_text(root, paths.RADIUS_SETTINGS) != radius)) if facts else ()
     warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings,
                 *_weak_secrets(answers, m, creds, source, verify))
-    return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings,
-                tuple(handouts))
+    return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings, tuple(handouts),
+                stamps=stamps.Request(inputs, frozenset(inputs if scope is None else scope), carried, recorded))
 
 
 def needed_bytes(plan: Plan) -> int:
