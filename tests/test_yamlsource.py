@@ -26,11 +26,11 @@ def both(text: str) -> tuple[object, object]:
             return "problem", str(exc), exc.line
 
     fast = one()
-    original, yamlsource._fast_node = yamlsource._fast_node, lambda _text: None  # type: ignore[assignment]
+    original, yamlsource._fast_data = yamlsource._fast_data, lambda _text: None  # type: ignore[assignment]
     try:
         slow = one()
     finally:
-        yamlsource._fast_node = original
+        yamlsource._fast_data = original
     return fast, slow
 
 
@@ -52,11 +52,11 @@ def test_documents_read_the_same_either_way(data: object, flow: bool | None):
 @settings(max_examples=300)
 @given(st.text(alphabet=st.sampled_from(list("ab: -{}[],\n\"'&*!|>#%@`\t\u00e9\u2028\x07")), max_size=60))
 def test_what_the_pure_reader_accepts_reads_the_same_and_no_alias_passes(text: str):
-    node = yamlsource._fast_node(text)
-    if node is not None:
+    data = yamlsource._fast_data(text)
+    if data is not None:
         # libyaml may accept a corner the pure reader refuses (that is why small files never take this path),
         # but never an alias, an anchor, a tag or anything but a mapping.
-        assert isinstance(node, yaml.MappingNode)
+        assert isinstance(data, dict)
         assert not any(isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None) or getattr(e, "tag", None)
                        for e in yaml.parse(text, Loader=yaml.CSafeLoader))
     fast, slow = both(text)
@@ -71,20 +71,40 @@ def test_what_the_pure_reader_accepts_reads_the_same_and_no_alias_passes(text: s
     ("a: " + "[" * 40 + "]" * 40 + "\n", "nested more than"),
     ("", "empty"),
     ("a: 1\n---\nb: 2\n", "not valid YAML"),
+    ("a: 1\n'a': 2\n", "appears twice"),
+    ("? [a]\n: 1\n", "not valid YAML"),
 ])
 def test_what_the_checks_refuse_is_refused_with_their_words(text: str, says: str):
     fast, slow = both(text)
     assert fast == slow and fast[0] == "problem" and says in str(fast[1])
 
 
+@pytest.mark.parametrize("text", [
+    "a: {<<: {b: 1}, c: 2}\n", "a: =\n", "=: 1\n", "a: !!str 1\n", "a: ! x\n", "- 1\n", "just text\n",
+    "a: 2001-12-14t21:59:43.10-05:00\nb: 0o17\nc: 0x1F\nd: 1_000\ne: 190:20:30\nf: .inf\ng: ~\nh: yes\n",
+    "a:\nb: ''\nc: \"\"\nd: |\n  block\ne: >-\n  folded\n  text\n1: int key\n'1': str key\n",
+])
+def test_scalars_and_corners_read_as_the_pure_reader_does(text: str):
+    fast, slow = both(text)
+    assert fast == slow
+
+
+@settings(max_examples=100)
+@given(documents)
+def test_lines_are_found_on_demand_as_the_pure_reader_finds_them(data: object):
+    text = yaml.safe_dump({"version": 1, "rest": data}, default_flow_style=False, allow_unicode=True, sort_keys=False)
+    loaded = yamlsource.load(text)
+    assert loaded.line_of(("rest",)) == 2
+
+
 def test_the_fast_path_is_taken_for_an_ordinary_file():
     assert yaml.__with_libyaml__, "the venv's PyYAML is built with libyaml"
-    assert yamlsource._fast_node("version: 1\nclients: [{name: a}]\n") is not None
-    assert yamlsource._fast_node("a: &x 1\n") is None
+    assert yamlsource._fast_data("version: 1\nclients: [{name: a}]\n") == {"version": 1, "clients": [{"name": "a"}]}
+    assert yamlsource._fast_data("a: &x 1\n") is None
 
 
 def test_small_files_keep_the_pure_reader(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(yamlsource, "FAST_FROM", 64 * 1024)
-    assert yamlsource._fast_node("version: 1\n") is None
+    assert yamlsource._fast_data("version: 1\n") is None
     big = "version: 1\nclients:\n" + "".join(f"- {{name: c{i}@example.com}}\n" for i in range(12000))
-    assert yamlsource._fast_node(big) is not None
+    assert yamlsource._fast_data(big) is not None

@@ -10,13 +10,12 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from wizard.findings import field_path
 from wizard.fs.boundedread import UnreadableFile, read_regular
-from wizard.model import wording
+from wizard.model import wording, yamlemit
 from wizard.model.answers import Answers, SecretRef
 from wizard.model.yamlsource import MAX_BYTES, LoadedYaml, YamlProblem
 from wizard.model.yamlsource import load as load_yaml
@@ -188,13 +187,7 @@ def dumps(answers: Answers) -> str:
     if literal:
         raise InvalidAnswers([Problem("holds a literal secret; saved answers only reference secrets", f)
                               for f in literal])
-    data = to_data(answers)
-    # generated secrets are written compactly
-    # libyaml's emitter when PyYAML has it: the same safe representer, a quarter of the time for thousands of
-    # clients (the reader stays the pure-Python one: its checks run while it composes).
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return "# Swan Wizard answers: replay with `swan-wizard apply FILE`\n" + yaml.dump(
-        data, Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
+    return "# Swan Wizard answers: replay with `swan-wizard apply FILE`\n" + yamlemit.dump(to_data(answers))
 
 
 def json_schema() -> dict[str, Any]:

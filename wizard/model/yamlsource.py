@@ -7,6 +7,7 @@ they are never needed here and are how a "billion laughs" document explodes on l
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,14 +35,23 @@ class YamlProblem(ValueError):
 @dataclass
 class LoadedYaml:
     data: Any
-    lines: dict[Path_, int] = field(default_factory=dict)
+    _lines: dict[Path_, int] | None = None
+    # The text the lines are found in when asked for (the fast path reads data only: lines are for messages).
+    _text: str = field(default="", repr=False)
+
+    @property
+    def lines(self) -> dict[Path_, int]:
+        if self._lines is None:
+            self._lines = _lines_of(self._text)
+        return self._lines
 
     def line_of(self, path: Path_) -> int | None:
         """The line of the closest value the parser saw at or above ``path``."""
         path = tuple(path)
+        lines = self.lines
         while True:
-            if path in self.lines:
-                return self.lines[path]
+            if path in lines:
+                return lines[path]
             if not path:
                 return None
             path = path[:-1]
@@ -92,38 +102,104 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
             _walk(item, (*path, index), lines)
 
 
-def _fast_node(text: str) -> yaml.Node | None:
-    """The document's node tree from libyaml, for a document the checks would pass; None sends it to the
-    pure-Python composer, which makes the same checks as it goes and words every refusal (and PyYAML
+# A resolver and constructor for plain scalars (the document's own loader is libyaml's parser).
+_SCALARS = yaml.SafeLoader("")
+_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp"))
+_REFUSED = object()
+
+
+def _plain(value: str) -> object:
+    """A plain scalar as SafeLoader constructs it; _REFUSED for a merge key (<<) or "=", which take the
+    pure path."""
+    tag = _SCALARS.resolve(yaml.ScalarNode, value, (True, False))
+    if tag not in _TAGS:
+        return _REFUSED
+    return _SCALARS.yaml_constructors[tag](_SCALARS, yaml.ScalarNode(tag, value))
+
+
+def _fast_data(text: str) -> dict[str, Any] | None:
+    """The document's data straight from libyaml's events, for a document the checks would pass; None sends
+    it to the pure-Python composer, which makes the same checks as it goes and words every refusal (and PyYAML
     without libyaml takes that path always).
 
-    libyaml parses an answers file of ten thousand clients ten times faster. Its events are looked at
-    before anything is composed: an alias, an anchor, a tag or deep nesting never reaches its composer.
-    It is also more lenient in corners (a tab after a block scalar's indicator): files under FAST_FROM,
-    which people write by hand, keep the pure reader's exact judgement; the large ones are the wizard's own."""
+    libyaml parses an answers file of ten thousand clients ten times faster, and building the data from its
+    events (plain scalars resolved and constructed as SafeLoader does, once per distinct text) skips the node
+    tree and the line table: lines are found only when a message needs one. An alias, an anchor, a tag, deep
+    nesting, a key given twice or a second document never gets past the event it starts with. libyaml is
+    also more lenient in corners (a tab after a block scalar's indicator): files under FAST_FROM, which
+    people write by hand, keep the pure reader's exact judgement; the large ones are the wizard's own."""
     if len(text) < FAST_FROM or not getattr(yaml, "__with_libyaml__", False):
         return None
+    memo: dict[str, object] = {}
+    # Per open collection: the collection, and for a mapping its key awaiting a value and the keys seen.
+    stack: list[tuple[Any, list[Any], set[str] | None]] = []
+    top: object = _REFUSED
+    documents = 0
     try:
-        depth = 0
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-            # Aliases, anchors and tags (an answers file needs none) are for the pure composer to word.
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None \
-                    or getattr(event, "tag", None) is not None:
-                return None
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth >= MAX_DEPTH - 2:  # a margin: the exact limit is the pure composer's to judge
+        events: Iterable[Any] = yaml.parse(text, Loader=yaml.CSafeLoader)  # type tests below, not isinstance
+        for event in events:
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None or event.tag is not None:
                     return None
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        loader = yaml.CSafeLoader(text)
-        try:
-            node: yaml.Node | None = loader.get_single_node()
-        finally:
-            loader.dispose()
-        return node if isinstance(node, yaml.MappingNode) else None  # anything else is refused, in those words
+                raw = event.value
+                if event.implicit[0]:
+                    value = memo.get(raw, _REFUSED)
+                    if value is _REFUSED:
+                        value = memo[raw] = _plain(raw)
+                        if value is _REFUSED:
+                            return None
+                else:
+                    value = raw  # quoted or block: a string
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH - 3:
+                    return None  # the exact depth limit is the pure composer's to judge, and word
+                if kind is yaml.MappingStartEvent:
+                    stack.append(({}, [_REFUSED], set()))
+                else:
+                    stack.append(([], [_REFUSED], None))
+                continue
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                value, raw = stack.pop()[0], None
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    return None
+                continue
+            elif kind is yaml.AliasEvent:
+                return None
+            else:
+                continue  # stream and document ends
+            if not stack:
+                top = value
+                continue
+            container, pending, seen = stack[-1]
+            if seen is None:
+                container.append(value)
+            elif pending[0] is _REFUSED:
+                if raw is None or raw in seen:
+                    return None  # a collection as a key, or a key given twice: for the pure path to word
+                seen.add(raw)
+                pending[0] = value
+            else:
+                container[pending[0]] = value
+                pending[0] = _REFUSED
     except yaml.YAMLError:
         return None
+    return top if isinstance(top, dict) else None  # anything else is refused, in the pure path's words
+
+
+def _lines_of(text: str) -> dict[Path_, int]:
+    """The line of every value of a document the fast path read (so the checks passed already)."""
+    loader = yaml.CSafeLoader(text) if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    lines: dict[Path_, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return lines
 
 
 def decode(data: bytes) -> str:
@@ -148,14 +224,15 @@ def load(text: str | bytes) -> LoadedYaml:
         text = decode(text)
     elif len(text.encode()) > MAX_BYTES:
         raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
+    data = _fast_data(text)
+    if data is not None:
+        return LoadedYaml(data, _text=text)
     try:
-        node = _fast_node(text)
-        if node is None:
-            loader = _NoAliasComposer(text)
-            try:
-                node = loader.get_single_node()
-            finally:
-                loader.dispose()
+        loader = _NoAliasComposer(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
         if node is None:
             raise YamlProblem("the document is empty; expected a mapping with 'version: 1' at the top")
         lines: dict[Path_, int] = {}
