@@ -7,6 +7,7 @@ import json
 import re
 import types
 import typing
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,11 @@ def to_data(answers: Answers) -> dict[str, Any]:
     return data
 
 
-def _is_secret_field(model: BaseModel, name: str) -> bool:
-    return "SecretRef" in str(type(model).model_fields[name].annotation)
+@cache
+def _fields(model: type[BaseModel]) -> tuple[tuple[str, str, bool], ...]:
+    """(name, shown name, holds a secret) per field of a model class: asked per object of thousands."""
+    return tuple((name, info.alias or name, "SecretRef" in str(info.annotation))
+                 for name, info in model.model_fields.items())
 
 
 def literal_secret_fields(answers: Answers) -> list[str]:
@@ -165,16 +169,16 @@ def literal_secret_fields(answers: Answers) -> list[str]:
 
     def walk(value: Any, where: str) -> None:
         if isinstance(value, BaseModel):
-            for name, info in type(value).model_fields.items():
+            for name, shown, secret in _fields(type(value)):
                 child = getattr(value, name)
-                here = f"{where}.{info.alias or name}" if where else (info.alias or name)
-                if isinstance(child, str) and _is_secret_field(value, name):
-                    found.append(here)
-                else:
-                    walk(child, here)
+                if secret and isinstance(child, str):
+                    found.append(f"{where}.{shown}" if where else shown)
+                elif isinstance(child, (BaseModel, list)):
+                    walk(child, f"{where}.{shown}" if where else shown)
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                walk(item, f"{where}[{i}]")
+                if isinstance(item, (BaseModel, list)):
+                    walk(item, f"{where}[{i}]")
 
     walk(answers, "")
     return found
