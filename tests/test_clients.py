@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 from test_profiles import open_p12, parse_settings, san_values
 
 from wizard import cli
@@ -410,3 +410,19 @@ def test_a_ca_made_under_another_default_name_is_kept_by_answers_that_give_none(
     setup.answers.write_text(setup.answers.read_text().replace(OLD_DEFAULT_DN, "C=DE, O=Other, CN=Other CA"))
     code, _out, err = setup.run("apply", str(setup.answers), "--root", str(setup.root.path))
     assert code == 3 and "does not match" in err, err  # a name the admin gives must still match
+
+
+@pytest.mark.parametrize(("revoked", "fetched"), [(10, False), (3000, True)])
+def test_a_crl_too_big_for_vici_is_named_as_an_authority_to_fetch(setup: Setup, revoked: int, fetched: bool) -> None:
+    """vici carries values of up to 64 KiB: swanctl cannot load a larger CRL, so swanctl.conf names it for
+    charon to fetch (curl plugin, file://); a small one is loaded from x509crl as before."""
+    earlier = "".join(f"  - {{name: gone{i}@example.com, serial: '{0x10_0000_0000 + i:x}', "
+                      f"revoked_at: '2026-01-01T00:00:00+00:00'}}\n" for i in range(revoked))
+    setup.answers.write_text(setup.answers.read_text() + "revoked:\n" + earlier)
+    code, _out, err = setup.run("apply", str(setup.answers), "--root", str(setup.root.path))
+    assert code == 0, err
+    der = crl_of(setup).public_bytes(Encoding.DER)
+    assert (len(der) > revocation.VICI_VALUE_MAX) is fetched
+    conf = setup.root(paths.SWANCTL_CONF).read_text()
+    assert ("crl_uris = file:///etc/swanctl/x509crl/swan-wizard.crl" in conf) is fetched
+    assert ("swan-wizard-crl {" in conf) is fetched

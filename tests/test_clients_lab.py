@@ -228,3 +228,43 @@ def test_eap_user_profile_connects_and_remove_ends_it(tmp_path: Path) -> None:
         refused = client.swanctl("--initiate", "--child", "swan-wizard-eap", "--timeout", "20", check=False)
         assert refused.returncode != 0, refused.stdout
         server.wait_log("no EAP key found")
+
+
+def test_a_revocation_on_a_crl_of_five_thousand_keeps_the_client_out(tmp_path: Path) -> None:
+    """A long-lived server: 4,999 certificates revoked before. The CRL of 5,000 entries is larger than one
+    vici value (64 KiB): `client revoke` has charon fetch it from its file (curl plugin, file:// URI), throws
+    the client out, and charon refuses it, again after a restart (swanctl.conf names the authority)."""
+    from cryptography import x509
+
+    product = Product(tmp_path, "swanctl")
+    earlier = "".join(f"  - {{name: gone{i}@example.com, serial: '{0x10_0000_0000 + i:x}', "
+                      f"revoked_at: '2026-01-01T00:00:00+00:00'}}\n" for i in range(4999))
+    product.answers.write_text(product.answers.read_text() + "revoked:\n" + earlier)
+    wizard("apply", str(product.answers), "--root", str(product.root))
+    crl = product.root / "etc/swanctl/x509crl/swan-wizard.crl"
+    with open_lab(tmp_path / "lab", TOPOLOGY) as lab:
+        server = lab.add_peer("server", root=product.root)
+        server.start()
+        loaded = server.swanctl("--load-all", "--noprompt")
+        assert "loaded authority 'swan-wizard-crl'" in loaded.stdout, loaded.stdout
+        client = start_client(lab, product)
+        connect(client, server)
+
+        out = product.client("revoke", CLIENT, vici=server)
+        assert len(list(x509.load_pem_x509_crl(crl.read_bytes()))) == 5000
+        assert "charon now fetches it from file:///etc/swanctl/x509crl/swan-wizard.crl" in out, out
+        assert "terminated IKE_SA IPSec-IKEv2[" in out, out
+        # Where charon fetches it from: the server's own /etc/swanctl (a copy of the root's in this lab).
+        shutil.copy(crl, server.dir / "etc/swanctl/x509crl/swan-wizard.crl")
+        lab.wait_for(lambda: not client.child_sas(), 10, "client's CHILD_SA gone")
+        assert_refused_as_revoked(lab, client, server)
+
+        # A restarted charon: swanctl cannot load the CRL itself (too big for vici), the authority in
+        # swanctl.conf has charon fetch it: the client stays out.
+        server.stop()
+        shutil.copytree(product.root / "etc/swanctl", server.dir / "etc/swanctl", dirs_exist_ok=True)
+        server.log_path.write_text("")
+        server.start()
+        loaded = server.swanctl("--load-all", "--noprompt")
+        assert "loaded authority 'swan-wizard-crl'" in loaded.stdout, loaded.stdout
+        assert_refused_as_revoked(lab, client, server)

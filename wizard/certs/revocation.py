@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from wizard.certs.materials import KeyPair
 from wizard.fs import paths
@@ -111,9 +112,34 @@ def _text(value: Any) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
 
 
-def load_crl(session: Any, pem: bytes) -> None:
-    """Hand the CRL to charon now (what `swanctl --load-creds` does from x509crl/, in either layout)."""
-    session.load_cert({"type": "X509_CRL", "flag": "NONE", "data": pem})
+# vici carries a value of at most 65535 bytes: a CRL of more than some 2,700 entries does not fit.
+VICI_VALUE_MAX = 0xFFFF
+
+
+def crl_uri(live_path: PurePosixPath) -> str:
+    return f"file://{live_path}"
+
+
+def _der(pem: bytes) -> bytes:
+    return x509.load_pem_x509_crl(pem).public_bytes(serialization.Encoding.DER)
+
+
+def too_big_for_vici(pem: bytes) -> bool:
+    return len(_der(pem)) > VICI_VALUE_MAX
+
+
+def load_crl(session: Any, pem: bytes, ca_cert_pem: bytes, live_path: PurePosixPath) -> str:
+    """Hand the CRL to charon now (what `swanctl --load-creds` does from x509crl/, in either layout); returns
+    how. A CRL too big for one vici value (DER over 64 KiB) cannot be handed over: charon is told where to
+    fetch it (an authority for the CA with a file:// CRL URI, fetched by the curl plugin) and forgets the
+    CRLs it fetched before, so the next authentication reads this one."""
+    der = _der(pem)
+    if len(der) <= VICI_VALUE_MAX:
+        session.load_cert({"type": "X509_CRL", "flag": "NONE", "data": der})
+        return "loaded"
+    session.load_authority({paths.CRL_AUTHORITY: {"cacert": ca_cert_pem, "crl_uris": [crl_uri(live_path)]}})
+    session.flush_certs({"type": "X509_CRL"})
+    return "fetched"
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,8 @@ PENDING_COMMANDS = WIZARD_STATE / "pending-commands.json"
 
 # The CRL of revoked client certificates, where each layout's charon loads CRLs from.
 CRL_NAME = "swan-wizard.crl"
+# The authority (swanctl.conf, vici) through which charon fetches a CRL too big to be handed over by vici.
+CRL_AUTHORITY = "swan-wizard-crl"
 SWANCTL_CRL = SWANCTL_X509CRL / CRL_NAME
 IPSEC_CRL = IPSEC_CRLS / CRL_NAME
 

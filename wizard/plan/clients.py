@@ -157,12 +157,16 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
 def _tell_charon(target: Target, change: Change) -> list[revocation.Terminated]:
     say = target.report
     assert target.vici_socket is not None
-    crl = target.root(revocation.crl_path(change.answers.layout))
+    live = revocation.crl_path(change.answers.layout)
+    crl = target.root(live)
     try:
         with vici_session(target.vici_socket, timeout=10.0) as session:
             if change.load_crl and crl.is_file():
-                revocation.load_crl(session, crl.read_bytes())
-                say(f"loaded the CRL into charon ({len(change.answers.revoked)} revoked certificate(s))")
+                how = revocation.load_crl(session, crl.read_bytes(), target.root(paths.CA_CERT).read_bytes(), live)
+                count = f"{len(change.answers.revoked)} revoked certificate(s)"
+                say(f"loaded the CRL into charon ({count})" if how == "loaded" else
+                    f"the CRL ({count}) is larger than charon takes over vici: charon now fetches it from "
+                    f"{revocation.crl_uri(live)} at the next authentication")
             done = revocation.terminate(session, change.terminate) if change.terminate else []
     except CharonUnreachable as exc:
         say(f"{exc}: nothing to terminate (the CRL is in place for when charon starts)")

@@ -351,6 +351,9 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
                             new_passwords=new_passwords, verify=verify, book=book)
     # The connections, pools and secrets charon gets: derived once, every renderer takes its part.
     server = connections.server_spec(answers, creds)
+    crl_actions = revocation.crl_files(answers, root, m.ca, now)
+    if answers.layout == "swanctl" and any(revocation.too_big_for_vici(f.content) for f in crl_actions if f.content):
+        server = replace(server, crl_uri=revocation.crl_uri(paths.SWANCTL_CRL))
     settings = render_strongswan.strongswan_settings(answers, netchecks.esp_backend(answers, net))
     files = [
         FileAction(paths.CA_KEY, m.ca.key_pem, 0o600, secret=True,
@@ -384,7 +387,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     if inputs is None or context != rendered.context:
         inputs = standing.folder_inputs(answers, creds, source, rendered.salt, context)
     files += list(client_profiles.files) + ([rendered.action(context)] if rendered.written else [])
-    files += revocation.crl_files(answers, root, m.ca, now)
+    files += crl_actions
     fw = _firewall(answers, root, net, facts.systemd if facts else True)
     files = _keep_existing_modes(files + list(fw.files), root)
     wanted = {f.path for f in files}

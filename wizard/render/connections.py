@@ -221,6 +221,8 @@ class ServerSpec:
     connections: tuple[ConnSpec, ...]
     pools: tuple[PoolSpec, ...]
     secrets: tuple[SecretSpec, ...] = ()
+    # Where charon fetches the CRL itself (an authority's crl_uris) when it is too big to load over vici.
+    crl_uri: str | None = None
 
     def connection(self, name: str) -> ConnSpec | None:
         return next((spec for spec in self.connections if spec.name == name), None)

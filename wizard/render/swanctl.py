@@ -6,6 +6,7 @@ import hashlib
 import re
 from typing import Any
 
+from wizard.fs import paths
 from wizard.model import formats
 from wizard.render.confsyntax import render_settings
 from wizard.render.connections import ConnSpec, PoolSpec, SecretSpec, ServerSpec
@@ -120,4 +121,7 @@ def swanctl_conf(server: ServerSpec) -> str:
         tree["pools"] = {p.name: pool_tree(p) for p in server.pools}
     if server.secrets:
         tree["secrets"] = {secret_section(s): secret_tree(s) for s in server.secrets}
+    if server.crl_uri:
+        # swanctl cannot hand charon a CRL over 64 KiB (one vici value): charon fetches it from its file.
+        tree["authorities"] = {paths.CRL_AUTHORITY: {"cacert": paths.CA_CERT_NAME, "crl_uris": [server.crl_uri]}}
     return HEADER + render_settings(tree)
