@@ -3,11 +3,12 @@ from __future__ import annotations
 import os
 import textwrap
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from wizard.fs import paths, safefs
 from wizard.fs.changes import Plan
 from wizard.fs.paths import Root
 from wizard.model import answers_file
@@ -75,3 +76,30 @@ def _fake_host_route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         from wizard.system import netfacts
 
         monkeypatch.setattr(netfacts, "default_route", lambda: ("eth0", "192.0.2.1"), raising=False)
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every client folder a plan reads a file from, through Root.read_bytes or the comparison with the disk."""
+    seen: list[str] = []
+    base = f"{paths.CLIENTS_DIR}/"
+
+    def note(logical: PurePosixPath | str) -> None:
+        if str(logical).startswith(base):
+            seen.append(str(logical)[len(base):].partition("/")[0])
+
+    real_read = Root.read_bytes
+
+    def read_bytes(self: Root, logical: PurePosixPath | str, limit: int | None = None) -> bytes | None:
+        note(logical)
+        return real_read(self, logical, limit)
+
+    real_tree_read = safefs.Tree.read
+
+    def tree_read(self: safefs.Tree, logical: PurePosixPath) -> safefs.Found | None:
+        note(logical)
+        return real_tree_read(self, logical)
+
+    monkeypatch.setattr(Root, "read_bytes", read_bytes)
+    monkeypatch.setattr(safefs.Tree, "read", tree_read)
+    return seen

@@ -3,14 +3,13 @@ nothing those files depend on has changed; when something has, every client is p
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 from test_clients import Setup
 
 from wizard.certs import ledger
 from wizard.fs import paths
-from wizard.fs.paths import Root
 from wizard.render.profiles import cache as profile_cache
 
 ANSWERS = """\
@@ -34,35 +33,6 @@ OTHERS = ("alice@example.com", "bob", "dave")
 @pytest.fixture
 def setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Setup:
     return Setup(tmp_path, capsys, ANSWERS)
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every client folder a plan reads a file from, through Root.read_bytes or the comparison with the disk."""
-    seen: list[str] = []
-    base = f"{paths.CLIENTS_DIR}/"
-
-    def note(logical: PurePosixPath | str) -> None:
-        if str(logical).startswith(base):
-            seen.append(str(logical)[len(base):].partition("/")[0])
-
-    real_read = Root.read_bytes
-
-    def read_bytes(self: Root, logical: PurePosixPath | str, limit: int | None = None) -> bytes | None:
-        note(logical)
-        return real_read(self, logical, limit)
-
-    from wizard.fs import safefs
-
-    real_tree_read = safefs.Tree.read
-
-    def tree_read(self: safefs.Tree, logical: PurePosixPath) -> safefs.Found | None:
-        note(logical)
-        return real_tree_read(self, logical)
-
-    monkeypatch.setattr(Root, "read_bytes", read_bytes)
-    monkeypatch.setattr(safefs.Tree, "read", tree_read)
-    return seen
 
 
 def folder(setup: Setup, name: str) -> dict[str, bytes]:

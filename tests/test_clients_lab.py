@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from lab import (
     CLIENT_ADDR,
     SERVER_ADDR,
@@ -234,8 +235,6 @@ def test_a_revocation_on_a_crl_of_five_thousand_keeps_the_client_out(tmp_path: P
     """A long-lived server: 4,999 certificates revoked before. The CRL of 5,000 entries is larger than one
     vici value (64 KiB): `client revoke` has charon fetch it from its file (curl plugin, file:// URI), throws
     the client out, and charon refuses it, again after a restart (swanctl.conf names the authority)."""
-    from cryptography import x509
-
     product = Product(tmp_path, "swanctl")
     earlier = "".join(f"  - {{name: gone{i}@example.com, serial: '{0x10_0000_0000 + i:x}', "
                       f"revoked_at: '2026-01-01T00:00:00+00:00'}}\n" for i in range(4999))

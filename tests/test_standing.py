@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import test_client_scope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_clients import Setup
@@ -36,12 +35,6 @@ variants:
     users: [{name: bob}]
 """
 NAMES = {"alice@example.com", "carol@example.com", "bob"}
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every client folder a plan reads a file from (see test_client_scope)."""
-    return test_client_scope.reads.__wrapped__(monkeypatch)  # type: ignore[attr-defined, no-any-return]
 
 
 @pytest.fixture

@@ -140,6 +140,8 @@ def take(dir_fd: int, names: Iterable[str]) -> dict[str, str]:
 def settled(ctime: int, now: int) -> bool:
     """Whether a file changed at ``ctime`` lies a clock tick before ``now``."""
     return ctime < now - (SETTLE_NS if ctime % 1_000_000_000 else COARSE_NS)
+
+
 def settle(since_ns: int) -> None:
     """Wait until a write made before ``since_ns`` lies a clock tick in the past (see SETTLE_NS)."""
     left = since_ns + SETTLE_NS - time.time_ns()
