@@ -121,6 +121,24 @@ def test_the_next_run_removes_the_temporary_files_of_dead_runs(tmp_path: Path, m
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
 
+def test_client_folders_are_searched_for_leftovers_while_a_journal_says_an_apply_was_writing(
+        tmp_path: Path, make_answers, plan_for) -> None:
+    """A run killed among its renames leaves a journal and no unfinished backup: the client folders are
+    searched then; with neither (every finished run), they are not walked at all."""
+    root = Root.of(tmp_path)
+    apply(plan_for(make_answers(), root), root)
+    dead = dead_pid()
+    # (in a folder of the admin's own: one in a client folder goes as a stale file of that client anyway)
+    leftover = root(paths.WIZARD_ETC) / "local" / f".notes.swan-wizard-{dead}.tmp"
+    leftover.parent.mkdir()
+    leftover.write_bytes(b"")
+    apply(plan_for(make_answers(), root), root)
+    assert leftover.exists(), "no journal, no unfinished backup: no run was writing there"
+    root(paths.JOURNAL_FILE).write_text('{"backup": "x", "state": "applying", "files": []}')
+    apply(plan_for(make_answers(), root), root)
+    assert not leftover.exists()
+
+
 # ------------------------------------------------------------------------------------ modes
 
 def test_directories_made_under_umask_000_get_explicit_modes(tmp_path: Path) -> None:

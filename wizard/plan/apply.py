@@ -130,7 +130,10 @@ _TEMP_TREES = [paths.WIZARD_ETC]
 
 def _remove_dead_temp_files(tree: Tree) -> None:
     """Leftover ``.NAME.swan-wizard-PID.tmp`` files of runs that died (kill -9, power loss) go before
-    anything is planned or backed up. Only backups without a manifest (unfinished) can hold any."""
+    anything is planned or backed up. Only backups without a manifest (unfinished) can hold any, and the
+    trees of client folders only while a journal says an apply was writing: it is written before the first
+    file there and removed after the last, so a run that finished leaves none, and ten thousand client
+    folders are not walked on every command."""
     backups: list[PurePosixPath] = []
     fd = tree.dir(paths.BACKUPS_DIR)
     if fd is not None:
@@ -140,7 +143,9 @@ def _remove_dead_temp_files(tree: Tree) -> None:
             folder_fd = tree.dir(paths.BACKUPS_DIR / name)
             if folder_fd is not None and not _has(folder_fd, "manifest.json"):
                 backups.append(paths.BACKUPS_DIR / name)
-    tree.remove_dead_temp_files(_TEMP_DIRS, [*_TEMP_TREES, *backups])
+    state_fd = tree.dir(paths.WIZARD_STATE)
+    writing = backups or (state_fd is not None and _has(state_fd, paths.JOURNAL_FILE.name))
+    tree.remove_dead_temp_files(_TEMP_DIRS, [*(_TEMP_TREES if writing else []), *backups])
 
 
 def _has(dir_fd: int, name: str) -> bool:
