@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wizard import __version__
+from wizard.fs.answersmemo import AnswersMemo
 from wizard.fs.changes import Plan, file_changes, pending
 from wizard.fs.paths import Root
 from wizard.model import answers_file
@@ -36,11 +37,13 @@ def _progress(stage: str, done: int, total: int) -> None:
         print(f"generating keys: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
-def _plan(args: argparse.Namespace, root: Root | None = None, before: tuple[bytes, Answers] | None = None
-          ) -> tuple[Answers, Root, Plan]:
+def _plan(args: argparse.Namespace, root: Root | None = None, before: tuple[bytes, Answers] | None = None,
+          memo: AnswersMemo | None = None) -> tuple[Answers, Root, Plan]:
     # Read again under the lock (another run may have saved the answers), parsed again only if they changed.
-    answers = answers_file.reload(args.answers, before) if before else answers_file.load(args.answers)
     root = root or Root.of(args.root)
+    if memo is None and not getattr(args, "verify", False):
+        memo = AnswersMemo(root)  # read only: a plan writes nothing
+    answers = answers_file.reload(args.answers, before, memo) if before else answers_file.load(args.answers, memo)
     facts, net = system_facts(root, answers)
     source = SecretSource(base_dir=Path(args.answers).resolve().parent, root=root)
     plan = build_plan(answers, root, source, facts=facts, progress=_progress, net=net,
@@ -95,14 +98,16 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
         return cmd_plan(args)
     # A bad answers file or secret is reported before taking the lock: nothing is written, not even the lock.
     data = answers_file.read(args.answers)
-    answers = answers_file.parse(data, str(args.answers))
     root = Root.of(args.root)
+    # Offered the data now, written only after the apply; --verify reads everything, the answers included.
+    memo = None if getattr(args, "verify", False) else AnswersMemo(root)
+    answers = answers_file.parse(data, str(args.answers), memo)
     SecretSource(base_dir=Path(args.answers).resolve().parent, root=root).check_all(answers)
     if root.is_live:
         _refuse_failed_checks(answers)
     with _lock(args, root, "is applying to") as held:
         _say_if_interrupted(root)
-        _, root, plan = _plan(args, root, (data, answers))
+        _, root, plan = _plan(args, root, (data, answers), memo)
         for field_name, message in plan.warnings:
             warn(f"{field_name}: {message}")
         # --json keeps stdout for the summary: progress lines go to stderr.
@@ -110,6 +115,8 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
         text = describe(plan, file_changes(plan, root), root.is_live) if args.json else ""
         with io_failures(needed_bytes(plan), f"writing under {root.path}"):
             result = apply(plan, root, run_commands=not args.no_start, report=say, held=held)
+        if memo is not None:
+            memo.save()
     if args.json:
         _summary(bool(result.changed or result.commands_run), text, result.backup_id, plan.handouts)
         return Exit.OK

@@ -9,7 +9,7 @@ import types
 import typing
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -18,9 +18,18 @@ from wizard.findings import field_path
 from wizard.fs.boundedread import UnreadableFile, read_regular
 from wizard.model import wording, yamlemit
 from wizard.model.answers import Answers, SecretRef
-from wizard.model.yamlsource import MAX_BYTES, LoadedYaml, YamlProblem
+from wizard.model.yamlsource import MAX_BYTES, DataMemo, LoadedYaml, YamlProblem
 from wizard.model.yamlsource import load as load_yaml
 from wizard.problems import InvalidAnswers, Problem, visible
+
+
+class MemoLike(DataMemo, Protocol):
+    """A memo that can drop what it was offered (wizard.fs.answersmemo.AnswersMemo)."""
+
+    pending: Any
+
+    def forget(self) -> None: ...
+
 
 # Tags pydantic puts into an error's location for the branches of discriminated unions.
 _UNION_TAGS = {"reference", "literal", "custom", "preset"}
@@ -110,10 +119,11 @@ def problems_from(exc: ValidationError, source: LoadedYaml | None, source_name: 
     return list(dict.fromkeys(problems))
 
 
-def parse(text: str | bytes, source_name: str = "answers") -> Answers:
-    """Parse answers YAML. Raises InvalidAnswers listing every problem found."""
+def parse(text: str | bytes, source_name: str = "answers", memo: MemoLike | None = None) -> Answers:
+    """Parse answers YAML. Raises InvalidAnswers listing every problem found. ``memo``: see yamlsource.load;
+    the data of answers holding a literal secret is not offered to it."""
     try:
-        loaded = load_yaml(text)
+        loaded = load_yaml(text, memo)
     except YamlProblem as exc:
         raise InvalidAnswers([Problem(str(exc), "", source_name, exc.line)]) from None
     version = loaded.data.get("version")
@@ -123,9 +133,14 @@ def parse(text: str | bytes, source_name: str = "answers") -> Answers:
         raise InvalidAnswers([Problem(f"unsupported version {version!r}; this Swan Wizard reads version 1",
                                       "version", source_name, loaded.line_of(("version",)))])
     try:
-        return Answers.model_validate(loaded.data)
+        answers = Answers.model_validate(loaded.data)
     except ValidationError as exc:
+        if memo is not None:
+            memo.forget()
         raise InvalidAnswers(problems_from(exc, loaded, source_name)) from None
+    if memo is not None and memo.pending is not None and literal_secret_fields(answers):
+        memo.forget()
+    return answers
 
 
 def read(path: str | Path) -> bytes:
@@ -139,15 +154,15 @@ def read(path: str | Path) -> bytes:
         raise InvalidAnswers([Problem(f"cannot read: {exc.strerror}", "", str(path))]) from None
 
 
-def load(path: str | Path) -> Answers:
-    return parse(read(path), str(path))
+def load(path: str | Path, memo: MemoLike | None = None) -> Answers:
+    return parse(read(path), str(path), memo)
 
 
-def reload(path: str | Path, before: tuple[bytes, Answers]) -> Answers:
+def reload(path: str | Path, before: tuple[bytes, Answers], memo: MemoLike | None = None) -> Answers:
     """The answers in ``path`` now: those parsed ``before`` when the file still holds the same bytes (parsing
     thousands of clients is not free), else the file parsed again (another run may have saved it meanwhile)."""
     data = read(path)
-    return before[1] if data == before[0] else parse(data, str(path))
+    return before[1] if data == before[0] else parse(data, str(path), memo)
 
 
 def to_data(answers: Answers) -> dict[str, Any]:

@@ -7,9 +7,10 @@ they are never needed here and are how a "billion laughs" document explodes on l
 from __future__ import annotations
 
 import codecs
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -24,6 +25,14 @@ MAX_DEPTH = 32
 FAST_FROM = 64 * 1024
 
 Path_ = tuple[str | int, ...]
+
+
+class DataMemo(Protocol):
+    """The data of texts read before, by SHA-256 (wizard.fs.answersmemo keeps one under the root)."""
+
+    def get(self, text_digest: str) -> dict[str, Any] | None: ...
+
+    def keep(self, text_digest: str, data: dict[str, Any]) -> None: ...
 
 
 class YamlProblem(ValueError):
@@ -217,15 +226,24 @@ def decode(data: bytes) -> str:
                           line) from None
 
 
-def load(text: str | bytes) -> LoadedYaml:
+def load(text: str | bytes, memo: DataMemo | None = None) -> LoadedYaml:
+    """The document's data, and its lines when a message needs one. With ``memo``, a large text read before
+    is not parsed again, and one parsed now is offered to the memo."""
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
         text = decode(text)
     elif len(text.encode()) > MAX_BYTES:
         raise YamlProblem(f"file is larger than {MAX_BYTES // 1024} KiB; an answers file is never that big")
+    text_digest = hashlib.sha256(text.encode()).hexdigest() if memo is not None and len(text) >= FAST_FROM else ""
+    if text_digest and memo is not None:
+        data = memo.get(text_digest)
+        if data is not None:
+            return LoadedYaml(data, _text=text)
     data = _fast_data(text)
     if data is not None:
+        if text_digest and memo is not None:
+            memo.keep(text_digest, data)
         return LoadedYaml(data, _text=text)
     try:
         loader = _NoAliasComposer(text)

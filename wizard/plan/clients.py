@@ -27,10 +27,11 @@ from pydantic import ValidationError
 
 from wizard.certs import revocation
 from wizard.certs.materials import client_files
-from wizard.fs import paths
+from wizard.fs import answersmemo, paths
+from wizard.fs.answersmemo import AnswersMemo
 from wizard.fs.changes import file_changes
 from wizard.fs.paths import Root
-from wizard.model import answers_file
+from wizard.model import answers_file, yamlsource
 from wizard.model.answers import GENERATE, Answers, Client, Revoked, SecretRef, User, updated
 from wizard.model.secrets import SecretSource
 from wizard.pki import encode
@@ -80,6 +81,11 @@ class Target:
     report: Report = print
     environ: dict[str, str] | None = None
     wait: float = 0.0  # seconds to wait for another run's lock
+    # The data of the answers last applied or saved under the root: read at load, written after an apply.
+    memo: AnswersMemo = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.memo = AnswersMemo(self.root)
 
     @property
     def source(self) -> SecretSource:
@@ -89,7 +95,7 @@ class Target:
         return SecretSource(base, self.environ, root=self.root)
 
     def load(self) -> Answers:
-        return answers_file.load(self.answers_path)
+        return answers_file.load(self.answers_path, self.memo)
 
 
 @dataclass
@@ -140,8 +146,12 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
         save_answers(change.answers, target.answers_path, new_text)
         outcome.answers_saved = True
         say(f"updated {target.answers_path}")
+        # The next command reads this text: its data is what was just written (yamlemit reads back the same).
+        if len(new_text) >= yamlsource.FAST_FROM:
+            target.memo.keep(answersmemo.digest(new_text), answers_file.to_data(change.answers))
     with io_failures(needed_bytes(plan), f"writing under {target.root.path}"):
         result = apply(plan, target.root, run_commands=target.run_commands, report=say, held=held)
+    target.memo.save()
     outcome.changed_files, outcome.backup_id = len(result.changed), result.backup_id
     if result.nothing_changed:
         say("Nothing to change under " + str(target.root.path))
