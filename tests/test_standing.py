@@ -130,6 +130,24 @@ def test_a_changed_answer_plans_that_client_only(setup: Setup, reads: list[str])
     assert set(reads) == {"alice@example.com"}
 
 
+@pytest.mark.parametrize("command", [("add", "dave@example.com", "--key", "ecdsa-p256"),
+                                     ("revoke", "alice@example.com"), ("renew", "alice@example.com")])
+def test_a_client_command_stamps_what_it_names_and_carries_the_others(setup: Setup, reads: list[str],
+                                                                      command: tuple[str, ...]) -> None:
+    before = stamps.load(setup.root)
+    code, _out, err = setup.client(*command)
+    assert code == 0, err
+    after = stamps.load(setup.root)
+    named = command[1]
+    assert set(after) == NAMES | {named}
+    assert {n: r for n, r in after.items() if n != named} == {n: r for n, r in before.items() if n != named}
+    assert after[named] != before.get(named)
+    reads.clear()
+    settle()
+    assert "Nothing to change" in apply(setup)
+    assert reads == []
+
+
 def test_a_shared_change_plans_every_folder(setup: Setup, reads: list[str]) -> None:
     setup.answers.write_text(ANSWERS.replace("vpn.example.com", "vpn2.example.com"))
     apply(setup)

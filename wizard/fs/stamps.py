@@ -54,13 +54,16 @@ class Request:
     planned: frozenset[str]
     carried: Mapping[str, FolderStamps]
     loaded: Mapping[str, FolderStamps]
+    # Every folder name of the answers, when ``inputs`` holds only the planned ones (a client command).
+    names: frozenset[str] | None = None
 
     def to_take(self) -> list[str]:
         return [name for name in self.inputs if name in self.planned]
 
     def result(self, taken: Mapping[str, str]) -> dict[str, FolderStamps]:
         """The new record: the carried entries, and each folder stamped now with the inputs it was planned from."""
-        out = {name: self.carried[name] for name in self.inputs if name in self.carried and name not in self.planned}
+        names = self.inputs if self.names is None else self.names
+        out = {name: self.carried[name] for name in names if name in self.carried and name not in self.planned}
         out.update({name: FolderStamps(self.inputs[name], digest) for name, digest in taken.items()
                     if name in self.inputs})
         return out

@@ -384,7 +384,12 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     if scope is not None:
         rendered.keep_others(scope, all_names(answers))
     context = client_context(answers, rendered.salt, m.ca.cert_pem, m.host.cert_pem)
-    if inputs is None or context != rendered.context:
+    names = None
+    if scope is not None and inputs is None:
+        # A client command: only the folders it plans are stamped, the others' records are carried.
+        inputs = standing.folder_inputs(answers, creds, source, rendered.salt, context, only=scope)
+        names = standing.folder_names(answers)
+    elif inputs is None or context != rendered.context:
         inputs = standing.folder_inputs(answers, creds, source, rendered.salt, context)
     files += list(client_profiles.files) + ([rendered.action(context)] if rendered.written else [])
     files += crl_actions
@@ -415,7 +420,8 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     warnings = (*((f.field, f.message) for f in answers_warnings(answers)), *secret_warnings,
                 *_weak_secrets(answers, m, creds, source, verify))
     return Plan(tuple(files), tuple(dirs), cmds, tuple(notes), warnings, tuple(handouts),
-                stamps=stamps.Request(inputs, frozenset(inputs if scope is None else scope), carried, recorded))
+                stamps=stamps.Request(inputs, frozenset(inputs if scope is None else scope), carried, recorded,
+                                      names))
 
 
 def needed_bytes(plan: Plan) -> int:

@@ -36,24 +36,39 @@ def _dump(model: object) -> bytes:
     return json.dumps(model.model_dump(mode="json"), sort_keys=True).encode()  # type: ignore[attr-defined]
 
 
+def folder_names(answers: Answers) -> frozenset[str]:
+    """Every name ``folder_inputs`` digests: clients, revoked certificates' owners, users of each variant."""
+    v = answers.variants
+    return frozenset({c.name for c in answers.clients} | {r.name for r in answers.revoked}
+                     | {u.name for section in (v.ikev2_eap, v.ikev1_xauth, v.l2tp) if section is not None
+                        for u in section.users})
+
+
 def folder_inputs(answers: Answers, creds: Mapping[str, Credential], source: SecretSource, salt: str,
-                  context: str) -> dict[str, str]:
-    """For every client and user name of the answers, a salted digest of everything its folder is made from.
+                  context: str, only: Collection[str] | None = None) -> dict[str, str]:
+    """For every client and user name of the answers (``only`` these: a client command plans no others), a
+    salted digest of everything its folder is made from.
 
     Secrets enter by value (an environment variable or a file may change while the answers stay the same),
     after the salt, like the profile cache they share it with. A generated PKCS#12 password is the one file
     in the folder that holds it: its stamp stands for it."""
+    wanted = None if only is None else set(only)
     parts: dict[str, list[bytes]] = {}
     for i, client in enumerate(answers.clients):
+        if wanted is not None and client.name not in wanted:
+            continue
         password = source.resolve(client.p12_password, f"clients[{i}].p12_password")
         parts.setdefault(client.name, []).extend((b"client", _dump(client), password or b""))
     for entry in answers.revoked:
-        parts.setdefault(entry.name, []).extend((b"revoked", _dump(entry)))
+        if wanted is None or entry.name in wanted:
+            parts.setdefault(entry.name, []).extend((b"revoked", _dump(entry)))
     v = answers.variants
     logins: tuple[tuple[credentials.Variant, object], ...] = (
         ("eap", v.ikev2_eap), ("xauth", v.ikev1_xauth), ("l2tp", v.l2tp))
     for variant, section in logins:
         for user in getattr(section, "users", None) or ():
+            if wanted is not None and user.name not in wanted:
+                continue
             credential = creds.get(credentials.secret_key(variant, user.name))
             parts.setdefault(user.name, []).extend(
                 (variant.encode(), _dump(user), credential.value if credential else b""))
