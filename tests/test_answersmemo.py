@@ -143,3 +143,4 @@ def test_only_data_that_json_gives_back_exactly_is_recorded(data: object) -> Non
     if answersmemo._exact_in_json(data):
         back = json.loads(json.dumps(data))
         assert back == data and repr(back) == repr(data)  # the same types too (True is not 1)
+

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from wizard import cli
 from wizard.fs import paths
 from wizard.fs.paths import Root
-from wizard.model import credentials
+from wizard.model import answers_file, credentials
 
 BASE = """\
 version: 1
@@ -123,3 +123,30 @@ def test_secret_keys_are_one_to_one_and_never_an_old_name(a, b):
     assert (key_a == key_b) == (a == b)
     assert key_a != credentials.legacy_key(*b)
     assert "/" not in key_a and key_a not in (".", "..")
+
+
+def _every_ref(model: object, where: str = "") -> list[tuple[str, object]]:
+    """The plain walk over every field, which secret_refs must agree with while it skips fields without any."""
+    from pydantic import BaseModel
+
+    from wizard.model.answers import SecretRef
+
+    if isinstance(model, SecretRef):
+        return [(where, model)]
+    if isinstance(model, BaseModel):
+        return [ref for name, info in type(model).model_fields.items()
+                for ref in _every_ref(getattr(model, name), f"{where}.{info.alias or name}" if where
+                                      else (info.alias or name))]
+    if isinstance(model, list):
+        return [ref for i, item in enumerate(model) for ref in _every_ref(item, f"{where}[{i}]")]
+    return []
+
+
+@pytest.mark.parametrize("name", ["complete.yaml", "all_variants.yaml"])
+def test_secret_refs_finds_what_a_walk_over_every_field_finds(name: str) -> None:
+    from wizard.model.secrets import secret_refs
+
+    answers = answers_file.load(Path(__file__).parent / "data" / "answers" / "good" / name)
+    found = list(secret_refs(answers))
+    assert found == _every_ref(answers)
+    assert len(found) >= 5

@@ -49,6 +49,10 @@ class Section(BaseModel):
         # One rule for every free-text field, before any other check (and before a message quotes the
         # value): what no output format can hold -- a line break would start a new line of ipsec.secrets,
         # of a PowerShell script or of a README -- is refused here with the field's name.
+        if type(value) is str and value.isascii() and value.isprintable():
+            return value  # the common case, in C (see problems.unsafe_char)
+        if not isinstance(value, (str, list)):
+            return value  # a number, a boolean, a mapping: its own fields are checked in turn
         items = value if isinstance(value, list) else [value]
         for i, item in enumerate(items):
             problem = formats.plain_text_problem(item) if isinstance(item, str) else None

@@ -9,13 +9,16 @@ any other root. Until apply writes that file, the wizard hands the value over in
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets as _random
+import typing
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -74,14 +77,39 @@ def typed_key(secret: object) -> str | None:
     return path.name if path.parent == paths.TYPED_SECRETS_DIR and TYPED_KEY.match(path.name) else None
 
 
+def _types_in(annotation: Any) -> Iterator[Any]:
+    """The classes an annotation names, through Optional, unions, Annotated and containers."""
+    args = typing.get_args(annotation)
+    if not args:
+        yield annotation
+    for arg in args:
+        yield from _types_in(arg)
+
+
+def _can_hold_ref(annotation: Any) -> bool:
+    for kind in _types_in(annotation):
+        if kind is Any or kind is object or kind is SecretRef:
+            return True
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and _ref_fields(kind):
+            return True
+    return False
+
+
+@functools.cache
+def _ref_fields(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(attribute, shown name) of each field of ``cls`` that can hold a secret reference at any depth: the
+    walk below visits nothing else (ten thousand clients have a dozen fields each, one of them a secret)."""
+    return tuple((name, info.alias or name) for name, info in cls.model_fields.items()
+                 if _can_hold_ref(info.annotation))
+
+
 def secret_refs(model: object, where: str = "") -> Iterator[tuple[str, SecretRef]]:
     """Every secret reference in ``model`` with its dotted field path (``variants.ikev2-eap.users[0].password``)."""
     if isinstance(model, SecretRef):
         yield where, model
     elif isinstance(model, BaseModel):
-        for name, info in type(model).model_fields.items():
-            yield from secret_refs(getattr(model, name), f"{where}.{info.alias or name}" if where
-                                   else (info.alias or name))
+        for name, shown in _ref_fields(type(model)):
+            yield from secret_refs(getattr(model, name), f"{where}.{shown}" if where else shown)
     elif isinstance(model, list):
         for i, item in enumerate(model):
             yield from secret_refs(item, f"{where}[{i}]")
