@@ -162,3 +162,20 @@ def test_the_wizard_reads_back_its_own_file_of_ten_thousand_clients() -> None:
     text = answers_file.dumps(Answers.model_validate(doc))
     assert len(text) > 1024 * 1024
     assert len(answers_file.parse(text).clients) == 10_000
+
+
+def test_updated_checks_the_new_whole_and_every_new_part() -> None:
+    from pydantic import ValidationError
+
+    answers = answers_file.parse(b"version: 1\nserver: {address: vpn.example.com}\n"
+                                 b"clients: [{name: alice@example.com}, {name: bob@example.com}]\n")
+    with pytest.raises(ValidationError, match="alice"):  # the kept instances still meet the rules of the whole
+        updated(answers, clients=[*answers.clients, answers.clients[0]])
+    with pytest.raises(ValidationError, match="LINE FEED"):  # a new part given as data is checked in full
+        updated(answers, clients=[*answers.clients, {"name": "eve\nx"}])
+    more = updated(answers, clients=[*answers.clients, {"name": "carol@example.com"}])
+    assert [c.name for c in more.clients] == ["alice@example.com", "bob@example.com", "carol@example.com"]
+    assert more.clients[0] is answers.clients[0]
+    # a change named by its alias or by its attribute
+    assert updated(more.variants, **{"ikev2-eap": {}}).ikev2_eap is not None
+    assert updated(more.variants, ikev2_eap={}).ikev2_eap is not None

@@ -1000,8 +1000,14 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def updated(model: M, **changes: Any) -> M:
-    """A validated copy of ``model`` with ``changes`` (pydantic's model_copy does not validate)."""
-    data = model.model_dump(by_alias=True, exclude_none=True, mode="json")
-    data.update({k: v.model_dump(by_alias=True, exclude_none=True, mode="json") if isinstance(v, BaseModel)
-                 else v for k, v in changes.items()})
+    """A validated copy of ``model`` with ``changes`` (pydantic's model_copy does not validate).
+
+    The model's own rules run again over the new whole (unique names, what goes with what), while the parts
+    it keeps go in as the instances they are: pydantic takes an instance of a field's class as it is, and every
+    instance here was validated when it was made (nothing builds one without). A change to one client of ten
+    thousand does not check the others again."""
+    fields = type(model).model_fields
+    alias = {name: info.alias or name for name, info in fields.items()}
+    data = {alias[name]: value for name in fields if (value := getattr(model, name)) is not None}
+    data.update({alias.get(k, k): v for k, v in changes.items()})
     return type(model).model_validate(data)
