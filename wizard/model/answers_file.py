@@ -18,6 +18,7 @@ from wizard.findings import field_path
 from wizard.fs.boundedread import UnreadableFile, read_regular
 from wizard.model import wording, yamlemit
 from wizard.model.answers import Answers, SecretRef
+from wizard.model.secrets import ref_fields
 from wizard.model.yamlsource import MAX_BYTES, DataMemo, LoadedYaml, YamlProblem
 from wizard.model.yamlsource import load as load_yaml
 from wizard.problems import InvalidAnswers, Problem, visible
@@ -173,9 +174,11 @@ def to_data(answers: Answers) -> dict[str, Any]:
 
 @cache
 def _fields(model: type[BaseModel]) -> tuple[tuple[str, str, bool], ...]:
-    """(name, shown name, holds a secret) per field of a model class: asked per object of thousands."""
+    """(name, shown name, holds a secret) per field of a model class that can hold a secret at any depth:
+    asked per object of thousands, and the others' fields are not walked at all."""
+    can_hold = {name for name, _shown in ref_fields(model)}
     return tuple((name, info.alias or name, "SecretRef" in str(info.annotation))
-                 for name, info in model.model_fields.items())
+                 for name, info in model.model_fields.items() if name in can_hold)
 
 
 def literal_secret_fields(answers: Answers) -> list[str]:

@@ -90,13 +90,13 @@ def _can_hold_ref(annotation: Any) -> bool:
     for kind in _types_in(annotation):
         if kind is Any or kind is object or kind is SecretRef:
             return True
-        if isinstance(kind, type) and issubclass(kind, BaseModel) and _ref_fields(kind):
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and ref_fields(kind):
             return True
     return False
 
 
 @functools.cache
-def _ref_fields(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+def ref_fields(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
     """(attribute, shown name) of each field of ``cls`` that can hold a secret reference at any depth: the
     walk below visits nothing else (ten thousand clients have a dozen fields each, one of them a secret)."""
     return tuple((name, info.alias or name) for name, info in cls.model_fields.items()
@@ -108,7 +108,7 @@ def secret_refs(model: object, where: str = "") -> Iterator[tuple[str, SecretRef
     if isinstance(model, SecretRef):
         yield where, model
     elif isinstance(model, BaseModel):
-        for name, shown in _ref_fields(type(model)):
+        for name, shown in ref_fields(type(model)):
             yield from secret_refs(getattr(model, name), f"{where}.{shown}" if where else shown)
     elif isinstance(model, list):
         for i, item in enumerate(model):
