@@ -79,6 +79,8 @@ class Ledger:
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
     records: Mapping[str, Record] = field(default_factory=dict)
     note: str | None = None  # why an existing ledger was not used (it is rebuilt by this run)
+    # Each record as read and its text in the file: written back as it was while it is that very record.
+    texts: Mapping[str, tuple[Record, jsonstate.Raw]] = field(default_factory=dict, repr=False, compare=False)
 
     def inputs_digest(self, inputs: Inputs) -> str:
         return inputs.digest(self.salt)
@@ -88,7 +90,7 @@ class Ledger:
         return record is not None and record.vouches_for(self.inputs_digest(inputs), contents, now)
 
     def with_records(self, records: Mapping[str, Record]) -> Ledger:
-        return Ledger(self.salt, dict(records))
+        return Ledger(self.salt, dict(records), texts=self.texts)
 
 
 def _record(raw: object) -> Record:
@@ -122,7 +124,9 @@ def parse(data: bytes) -> Ledger:
         raise ValueError("no salt or no clients")
     try:
         bytes.fromhex(salt)
-        return Ledger(salt, {str(name): _record(r) for name, r in records.items()})
+        parsed = {str(name): _record(r) for name, r in records.items()}
+        texts = jsonstate.entry_texts(data, raw, "clients")
+        return Ledger(salt, parsed, texts={name: (parsed[name], text) for name, text in texts.items()})
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"a damaged record ({exc})") from None
 
@@ -146,8 +150,10 @@ def load(root: Root) -> Ledger:
 
 
 def render(ledger: Ledger) -> bytes:
-    clients = {name: {"inputs": r.inputs, "files": dict(sorted(r.files.items())), "serial": r.serial,
-                      "not_before": r.not_before.isoformat(), "not_after": r.not_after.isoformat()}
+    texts = ledger.texts
+    clients = {name: t[1] if (t := texts.get(name)) is not None and t[0] is r else
+               {"inputs": r.inputs, "files": dict(sorted(r.files.items())), "serial": r.serial,
+                "not_before": r.not_before.isoformat(), "not_after": r.not_after.isoformat()}
                for name, r in sorted(ledger.records.items())}
     return jsonstate.dumps({"version": VERSION, "salt": ledger.salt}, "clients", clients)
 

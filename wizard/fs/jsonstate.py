@@ -3,6 +3,10 @@
 Written with the standard library's C encoder (``indent`` falls back to a pure-Python one, which cost a
 quarter of a second per file at a few thousand clients), one line per entry so a look at the file still
 reads. Any JSON reader parses the result.
+
+A command that changes one client of ten thousand writes each file again with one entry different: the text of
+every entry as read (``entry_texts``) goes back as it was (``Raw``) where the entry is still the very object it
+was read into, so only what changed is encoded.
 """
 
 from __future__ import annotations
@@ -12,7 +16,13 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _string  # what json.dumps uses for text
 
 
+class Raw(str):
+    """The JSON text of a value, as read from the file: written as it is."""
+
+
 def _value(value: object) -> str:
+    if type(value) is Raw:
+        return value
     # Most entries are lists of strings (digests): joined here, as json.dumps would write them, without its
     # per-call set-up (a tenth of a second per hundred thousand entries).
     if type(value) is list and all(type(v) is str for v in value):
@@ -27,3 +37,34 @@ def dumps(head: Mapping[str, object], key: str, entries: Mapping[str, object]) -
     assert outer.endswith("{}}")
     body = "{\n" + ",\n".join(lines) + "\n}" if lines else "{}"
     return (outer[:-3] + body + "}\n").encode()
+
+
+def entry_texts(data: bytes, raw: Mapping[str, object], key: str) -> dict[str, Raw]:
+    """The JSON text of each entry under ``key`` of ``data`` (which parsed into ``raw``), by name, when the file
+    is exactly what ``dumps`` writes for it; otherwise none (nothing is reused, everything encoded)."""
+    entries = raw.get(key)
+    if not isinstance(entries, dict) or not entries:
+        return {}
+    head = {k: v for k, v in raw.items() if k != key}
+    if list(raw)[-1] != key:
+        return {}
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return {}
+    outer = json.dumps({**head, key: {}})
+    prefix, suffix = outer[:-3] + "{\n", "\n}}\n"
+    if not (text.startswith(prefix) and text.endswith(suffix)):
+        return {}
+    lines = text[len(prefix):-len(suffix)].split(",\n")
+    if len(lines) != len(entries):
+        return {}
+    out: dict[str, Raw] = {}
+    for line in lines:
+        end = line.find('": ')
+        name = line[1:end]
+        if end < 1 or line[0] != '"' or "\\" in name or '"' in name or "\n" in line or name in out \
+                or name not in entries:
+            return {}  # an escaped name, or not one entry per line: encode everything
+        out[name] = Raw(line[end + 3:])
+    return out

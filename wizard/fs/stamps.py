@@ -69,15 +69,23 @@ class Request:
         return out
 
 
+class Recorded(dict[str, FolderStamps]):
+    """The record as read, with each entry's text in the file (written back as it was while it is that very
+    entry: see jsonstate.entry_texts)."""
+
+    texts: Mapping[str, tuple[FolderStamps, jsonstate.Raw]] = {}
+
+
 def parse(data: bytes) -> dict[str, FolderStamps]:
     raw = json.loads(data)
     if not isinstance(raw, dict) or raw.get("version") != VERSION or not isinstance(raw.get("clients"), dict):
         raise ValueError(f"not a version {VERSION} stamp record")
-    out = {}
+    out = Recorded()
     for name, entry in raw["clients"].items():
         if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, str) for v in entry)):
             raise ValueError("a damaged entry")
         out[str(name)] = FolderStamps(entry[0], entry[1])
+    out.texts = {name: (out[name], text) for name, text in jsonstate.entry_texts(data, raw, "clients").items()}
     return out
 
 
@@ -89,8 +97,11 @@ def load(root: Root) -> dict[str, FolderStamps]:
         return {}
 
 
-def render(records: Mapping[str, FolderStamps]) -> bytes:
-    entries = {name: [r.inputs, r.stamps] for name, r in sorted(records.items())}
+def render(records: Mapping[str, FolderStamps], loaded: Mapping[str, FolderStamps] | None = None) -> bytes:
+    """The record's file; entries still the very objects of the ``loaded`` record keep their text."""
+    texts = loaded.texts if isinstance(loaded, Recorded) else {}
+    entries = {name: t[1] if (t := texts.get(name)) is not None and t[0] is r else [r.inputs, r.stamps]
+               for name, r in sorted(records.items())}
     return jsonstate.dumps({"version": VERSION}, "clients", entries)
 
 

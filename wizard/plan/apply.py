@@ -436,7 +436,7 @@ def _record_stamps(tree: Tree, request: stamps.Request, written_until: int) -> N
             taken = stamps.take(folder, names)
     record = request.result(taken)
     if record != request.loaded:
-        tree.write(stamps.STAMPS, stamps.render(record), 0o600)
+        tree.write(stamps.STAMPS, stamps.render(record, request.loaded), 0o600)
 
 
 def _remove_empty_dirs(tree: Tree, dirs: tuple[DirAction, ...], say: Report) -> None:

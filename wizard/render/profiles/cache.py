@@ -141,6 +141,8 @@ class ProfileCache:
     # plans only its own client while this is unchanged.
     context: str = ""
     _memo: Memo = field(default_factory=dict, repr=False)
+    # Each entry as read and its text in the file: written back as it was while it is that very entry.
+    texts: Mapping[str, tuple[Entry, jsonstate.Raw]] = field(default_factory=dict, repr=False, compare=False)
 
     def key(self, kind: str, value: object) -> str:
         h = hashlib.sha256(bytes.fromhex(self.salt))
@@ -175,7 +177,9 @@ class ProfileCache:
                 self.written.setdefault(path, entry)
 
     def action(self, context: str) -> FileAction:
-        files = {path: [e.inputs, e.content] for path, e in sorted(self.written.items())}
+        texts = self.texts
+        files = {path: t[1] if (t := texts.get(path)) is not None and t[0] is e else [e.inputs, e.content]
+                 for path, e in sorted(self.written.items())}
         head = {"version": VERSION, "salt": self.salt, "context": context}
         return FileAction(CACHE, jsonstate.dumps(head, "files", files), 0o600,
                           why="what each client profile was rendered from, to skip rendering it again")
@@ -200,7 +204,8 @@ def parse(data: bytes) -> ProfileCache:
                for pair in files.values()):
         raise ValueError("a damaged entry")
     entries = {path: Entry(*pair) for path, pair in files.items()}
-    return ProfileCache(salt, entries, context=context if isinstance(context, str) else "")
+    texts = {path: (entries[path], text) for path, text in jsonstate.entry_texts(data, raw, "files").items()}
+    return ProfileCache(salt, entries, context=context if isinstance(context, str) else "", texts=texts)
 
 
 def load(root: Root) -> ProfileCache:

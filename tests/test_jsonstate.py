@@ -1,0 +1,64 @@
+"""State files written with one entry changed keep every other entry's text as read, and come out byte for
+byte as a full encoding would write them; a file in any other shape is encoded in full."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wizard.certs import ledger
+from wizard.fs import jsonstate, stamps
+from wizard.render.profiles import cache
+
+names = st.text(min_size=1, max_size=12)  # escapes, quotes, ": " and non-ASCII included
+values = st.one_of(st.lists(st.text(max_size=6), max_size=3), st.integers(),
+                   st.dictionaries(st.text(max_size=4), st.integers(), max_size=2), st.text(max_size=8))
+HEAD = {"version": 1, "salt": "00" * 16}
+
+
+@given(st.dictionaries(names, values, max_size=8), st.dictionaries(names, values, max_size=3))
+def test_texts_as_read_give_the_bytes_a_full_encoding_gives(entries: dict[str, object],
+                                                            changes: dict[str, object]) -> None:
+    data = jsonstate.dumps(HEAD, "clients", entries)
+    texts = jsonstate.entry_texts(data, json.loads(data), "clients")
+    assert set(texts) <= set(entries)
+    assert all(json.loads(text) == entries[name] for name, text in texts.items())
+    mixed = {**{name: texts.get(name, value) for name, value in entries.items()}, **changes}
+    assert jsonstate.dumps(HEAD, "clients", mixed) == jsonstate.dumps(HEAD, "clients", {**entries, **changes})
+
+
+def test_plain_names_are_all_reused_and_other_shapes_none() -> None:
+    entries = {f"c{i}@example.com": [f"{i:064x}", "ab"] for i in range(50)}
+    data = jsonstate.dumps(HEAD, "clients", entries)
+    assert set(jsonstate.entry_texts(data, json.loads(data), "clients")) == set(entries)
+    for other in (json.dumps({**HEAD, "clients": entries}, indent=2).encode(),
+                  json.dumps({**HEAD, "clients": entries}).encode(),
+                  data.replace(b",\n", b", ", 1), data + b"\n"):
+        assert jsonstate.entry_texts(other, json.loads(other), "clients") == {}
+
+
+def test_each_state_file_written_again_is_what_a_full_encoding_writes() -> None:
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    records = {f"c{i}": ledger.Record(f"{i:064x}", {"cert": "a", "key": "b", "p12": "c"}, i, when, when)
+               for i in range(20)}
+    book = ledger.parse(ledger.render(ledger.Ledger("00" * 16, records)))
+    assert len(book.texts) == 20
+    changed = book.with_records({**book.records, "c3": ledger.Record("f" * 64, records["c3"].files, 9, when, when)})
+    assert ledger.render(changed) == ledger.render(ledger.Ledger(changed.salt, dict(changed.records)))
+
+    folders = {f"c{i}": stamps.FolderStamps(f"{i:064x}", "e" * 64) for i in range(20)}
+    loaded = stamps.parse(stamps.render(folders))
+    assert isinstance(loaded, stamps.Recorded) and len(loaded.texts) == 20
+    now = {**loaded, "c3": stamps.FolderStamps("1" * 64, "2" * 64), "new": stamps.FolderStamps("3" * 64, "4" * 64)}
+    assert stamps.render(now, loaded) == stamps.render(dict(now))
+
+    profiles = cache.ProfileCache("00" * 16, {f"/etc/c{i}/p": cache.Entry(f"{i:064x}", "d" * 64) for i in range(20)})
+    profiles.written = dict(profiles.entries)
+    read = cache.parse(profiles.action("ctx").content or b"")
+    assert len(read.texts) == 20
+    read.written = {**read.entries, "/etc/c3/p": cache.Entry("5" * 64, "6" * 64)}
+    fresh = cache.ProfileCache(read.salt, read.entries, written=dict(read.written))
+    assert read.action("ctx").content == fresh.action("ctx").content
