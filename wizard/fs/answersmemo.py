@@ -54,6 +54,7 @@ class AnswersMemo:
 
     root: Root
     pending: tuple[str, dict[str, Any]] | None = None
+    json_ready: bool = False
 
     def get(self, text_digest: str) -> dict[str, Any] | None:
         try:
@@ -72,9 +73,11 @@ class AnswersMemo:
             return None
         return data if isinstance(data, dict) else None
 
-    def keep(self, text_digest: str, data: dict[str, Any]) -> None:
-        """The data of a text just parsed (or about to be saved), to record at ``save``."""
+    def keep(self, text_digest: str, data: dict[str, Any], json_ready: bool = False) -> None:
+        """The data of a text just parsed (or about to be saved), to record at ``save``; ``json_ready``: made
+        for JSON already (the model's own dump), so not looked through again."""
         self.pending = (text_digest, data)
+        self.json_ready = json_ready
 
     def forget(self) -> None:
         self.pending = None
@@ -86,7 +89,7 @@ class AnswersMemo:
             return
         text_digest, data = self.pending
         self.pending = None
-        if not _exact_in_json(data):
+        if not self.json_ready and not _exact_in_json(data):
             return
         body = _HEADER + text_digest.encode() + b"\n" + json.dumps(data, separators=(",", ":")).encode()
         try:

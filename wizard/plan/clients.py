@@ -148,7 +148,7 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
         say(f"updated {target.answers_path}")
         # The next command reads this text: its data is what was just written (yamlemit reads back the same).
         if len(new_text) >= yamlsource.FAST_FROM:
-            target.memo.keep(answersmemo.digest(new_text), answers_file.to_data(change.answers))
+            target.memo.keep(answersmemo.digest(new_text), answers_file.to_data(change.answers), json_ready=True)
     with io_failures(needed_bytes(plan), f"writing under {target.root.path}"):
         result = apply(plan, target.root, run_commands=target.run_commands, report=say, held=held)
     target.memo.save()
