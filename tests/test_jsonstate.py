@@ -58,7 +58,7 @@ def test_each_state_file_written_again_is_what_a_full_encoding_writes() -> None:
     profiles = cache.ProfileCache("00" * 16, {f"/etc/c{i}/p": cache.Entry(f"{i:064x}", "d" * 64) for i in range(20)})
     profiles.written = dict(profiles.entries)
     read = cache.parse(profiles.action("ctx").content or b"")
-    assert len(read.texts) == 20
+    assert isinstance(read.entries, cache.LazyEntries) and len(read.entries) == 20 and not read.entries.decoded
     read.written = {**read.entries, "/etc/c3/p": cache.Entry("5" * 64, "6" * 64)}
     fresh = cache.ProfileCache(read.salt, read.entries, written=dict(read.written))
     assert read.action("ctx").content == fresh.action("ctx").content

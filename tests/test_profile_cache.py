@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_ledger import ANSWERS, plan_and_apply
 
-from wizard.fs import paths
+from wizard.fs import paths, stamps
 from wizard.fs.paths import Root
 from wizard.fs.safefs import LinkRefused
 from wizard.render import profiles
@@ -113,6 +113,24 @@ def test_a_damaged_cache_renders_everything(tmp_path: Path, monkeypatch: pytest.
     applied, _ = plan_and_apply(tmp_path)
     assert rendered.count == 2 * len(profiles.FORMATS) + 2
     assert applied.changed == {str(cache.CACHE)}
+
+
+@pytest.mark.parametrize("damage", [b"[1, 2]", b"[\"a\"]", b"{", b'["x", "y"], "/z": ["x", "y"]'])
+def test_a_damaged_entry_is_a_missing_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes):
+    """Entries are decoded when asked for: a damaged one in a file of the right shape costs its file a render."""
+    plan_and_apply(tmp_path)
+    root = Root.of(tmp_path / "root")
+    sswan = str(paths.client_dir("alice@example.com") / "alice@example.com.sswan")
+    lines = root(cache.CACHE).read_bytes().split(b"\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(b'"' + sswan.encode() + b'": '))
+    lines[at] = b'"' + sswan.encode() + b'": ' + damage + (b"," if lines[at].endswith(b",") else b"")
+    root(cache.CACHE).write_bytes(b"\n".join(lines))
+    root(stamps.STAMPS).unlink()  # every folder planned: the cache is asked for each file
+    rendered = Rendered(monkeypatch)
+    applied, _ = plan_and_apply(tmp_path)
+    assert rendered.count == 1
+    assert applied.changed == {str(cache.CACHE)}
+    assert sswan.encode() + b'": ' + damage not in root(cache.CACHE).read_bytes()
 
 
 def test_a_cache_reached_through_a_link_is_refused(tmp_path: Path):

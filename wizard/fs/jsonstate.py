@@ -39,32 +39,42 @@ def dumps(head: Mapping[str, object], key: str, entries: Mapping[str, object]) -
     return (outer[:-3] + body + "}\n").encode()
 
 
+def read_entries(data: bytes, key: str) -> tuple[dict[str, object], dict[str, Raw]] | None:
+    """The head and the text of each entry of a file ``dumps`` wrote, by name, without decoding the entries (a
+    client command needs a handful of seventy thousand); None for a file in any other shape."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    newline = text.find("\n")
+    opening = f"{_string(key)}: {{"
+    if newline < 0 or not text.endswith("\n}}\n") or not text[:newline].endswith(opening):
+        return None
+    try:
+        head = json.loads(text[:newline] + "}}")
+    except ValueError:
+        return None
+    if not isinstance(head, dict) or list(head)[-1:] != [key] or head[key] != {} \
+            or json.dumps(head)[:-3] + "{" != text[:newline]:
+        return None
+    del head[key]
+    out: dict[str, Raw] = {}
+    for line in text[newline + 1:-4].split(",\n"):
+        end = line.find('": ')
+        name = line[1:end]
+        if end < 1 or line[0] != '"' or "\\" in name or '"' in name or "\n" in line or name in out:
+            return None  # an escaped name, or not one entry per line
+        out[name] = Raw(line[end + 3:])
+    return head, out
+
+
 def entry_texts(data: bytes, raw: Mapping[str, object], key: str) -> dict[str, Raw]:
     """The JSON text of each entry under ``key`` of ``data`` (which parsed into ``raw``), by name, when the file
     is exactly what ``dumps`` writes for it; otherwise none (nothing is reused, everything encoded)."""
     entries = raw.get(key)
     if not isinstance(entries, dict) or not entries:
         return {}
-    head = {k: v for k, v in raw.items() if k != key}
-    if list(raw)[-1] != key:
+    found = read_entries(data, key)
+    if found is None or found[1].keys() != entries.keys():
         return {}
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        return {}
-    outer = json.dumps({**head, key: {}})
-    prefix, suffix = outer[:-3] + "{\n", "\n}}\n"
-    if not (text.startswith(prefix) and text.endswith(suffix)):
-        return {}
-    lines = text[len(prefix):-len(suffix)].split(",\n")
-    if len(lines) != len(entries):
-        return {}
-    out: dict[str, Raw] = {}
-    for line in lines:
-        end = line.find('": ')
-        name = line[1:end]
-        if end < 1 or line[0] != '"' or "\\" in name or '"' in name or "\n" in line or name in out \
-                or name not in entries:
-            return {}  # an escaped name, or not one entry per line: encode everything
-        out[name] = Raw(line[end + 3:])
-    return out
+    return found[1]

@@ -18,7 +18,7 @@ import enum
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -131,18 +131,51 @@ class Entry(NamedTuple):  # a tuple: tens of thousands are read per run
     content: str  # SHA-256 of the bytes written
 
 
+def _entry(text: str) -> Entry | None:
+    try:
+        pair = json.loads(text)
+    except ValueError:
+        return None
+    if type(pair) is list and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str:
+        return Entry(*pair)
+    return None
+
+
+class LazyEntries(Mapping[str, Entry]):
+    """The entries of a cache file as read, each decoded when first asked for: a client command asks for the
+    files of one client of ten thousand. A damaged entry is a missing one (its file is rendered again)."""
+
+    def __init__(self, texts: Mapping[str, jsonstate.Raw]) -> None:
+        self.texts = texts
+        self.decoded: dict[str, Entry] = {}
+
+    def __getitem__(self, path: str) -> Entry:
+        entry = self.decoded.get(path)
+        if entry is None:
+            entry = _entry(self.texts[path])
+            if entry is None:
+                raise KeyError(path)
+            self.decoded[path] = entry
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
 @dataclass
 class ProfileCache:
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
     entries: Mapping[str, Entry] = field(default_factory=dict)
-    written: dict[str, Entry] = field(default_factory=dict)  # this plan's files: the next cache
+    # This plan's files, the next cache: an entry, or the text of one carried as read (``keep_others``).
+    written: dict[str, Entry | jsonstate.Raw] = field(default_factory=dict)
     reused: int = 0
     # What every client's files were last planned against (see planner.client_context): a client command
     # plans only its own client while this is unchanged.
     context: str = ""
     _memo: Memo = field(default_factory=dict, repr=False)
-    # Each entry as read and its text in the file: written back as it was while it is that very entry.
-    texts: Mapping[str, tuple[Entry, jsonstate.Raw]] = field(default_factory=dict, repr=False, compare=False)
 
     def key(self, kind: str, value: object) -> str:
         h = hashlib.sha256(bytes.fromhex(self.salt))
@@ -165,21 +198,31 @@ class ProfileCache:
             self.reused += 1
         else:
             data = render(value)
-        self.written[str(logical)] = Entry(inputs, _digest(data))
+        new = Entry(inputs, _digest(data))
+        self.written[str(logical)] = entry if entry == new else new  # the entry as read, when unchanged
         return data
 
     def keep_others(self, planned: Collection[str], existing: Collection[str]) -> None:
         """A plan of some clients only: the records of the other ``existing`` clients stay as they are."""
         base = f"{paths.CLIENTS_DIR}/"
-        for path, entry in self.entries.items():
+        as_read = self.entries.texts if isinstance(self.entries, LazyEntries) else None
+        for path in self.entries:
             name = path[len(base):].partition("/")[0] if path.startswith(base) else ""
             if name and name not in planned and name in existing:
-                self.written.setdefault(path, entry)
+                self.written.setdefault(path, as_read[path] if as_read is not None else self.entries[path])
 
     def action(self, context: str) -> FileAction:
-        texts = self.texts
-        files = {path: t[1] if (t := texts.get(path)) is not None and t[0] is e else [e.inputs, e.content]
-                 for path, e in sorted(self.written.items())}
+        lazy = self.entries if isinstance(self.entries, LazyEntries) else None
+
+        def encoded(path: str, e: Entry | jsonstate.Raw) -> object:
+            """An entry as read goes back as its text; a new one is encoded."""
+            if isinstance(e, jsonstate.Raw):
+                return e
+            if lazy is not None and lazy.decoded.get(path) is e:
+                return lazy.texts[path]
+            return [e.inputs, e.content]
+
+        files = {path: encoded(path, e) for path, e in sorted(self.written.items())}
         head = {"version": VERSION, "salt": self.salt, "context": context}
         return FileAction(CACHE, jsonstate.dumps(head, "files", files), 0o600,
                           why="what each client profile was rendered from, to skip rendering it again")
@@ -193,6 +236,17 @@ def _on_disk(root: Root, logical: PurePosixPath) -> bytes | None:
 
 
 def parse(data: bytes) -> ProfileCache:
+    found = jsonstate.read_entries(data, "files")
+    if found is not None:
+        # The file as this module writes it: the head checked now, each entry when asked for.
+        head, lines = found
+        salt, context = head.get("salt"), head.get("context", "")
+        if head.get("version") != VERSION:
+            raise ValueError(f"not a version {VERSION} profile cache")
+        if not isinstance(salt, str) or len(salt) != 32:
+            raise ValueError("no salt")
+        bytes.fromhex(salt)
+        return ProfileCache(salt, LazyEntries(lines), context=context if isinstance(context, str) else "")
     raw = json.loads(data)
     if not isinstance(raw, dict) or raw.get("version") != VERSION:
         raise ValueError(f"not a version {VERSION} profile cache")
@@ -204,8 +258,7 @@ def parse(data: bytes) -> ProfileCache:
                for pair in files.values()):
         raise ValueError("a damaged entry")
     entries = {path: Entry(*pair) for path, pair in files.items()}
-    texts = {path: (entries[path], text) for path, text in jsonstate.entry_texts(data, raw, "files").items()}
-    return ProfileCache(salt, entries, context=context if isinstance(context, str) else "", texts=texts)
+    return ProfileCache(salt, entries, context=context if isinstance(context, str) else "")
 
 
 def load(root: Root) -> ProfileCache:
