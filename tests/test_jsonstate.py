@@ -45,9 +45,15 @@ def test_each_state_file_written_again_is_what_a_full_encoding_writes() -> None:
     records = {f"c{i}": ledger.Record(f"{i:064x}", {"cert": "a", "key": "b", "p12": "c"}, i, when, when)
                for i in range(20)}
     book = ledger.parse(ledger.render(ledger.Ledger("00" * 16, records)))
-    assert len(book.texts) == 20
-    changed = book.with_records({**book.records, "c3": ledger.Record("f" * 64, records["c3"].files, 9, when, when)})
-    assert ledger.render(changed) == ledger.render(ledger.Ledger(changed.salt, dict(changed.records)))
+    assert isinstance(book.records, ledger.LazyRecords) and len(book.records) == 20 and not book.records.decoded
+    assert book.records["c5"] == records["c5"]  # decoded when asked for
+    inputs = ledger.Inputs(b"ca", "c3", "ecdsa-p256", 30, "legacy", b"pw")
+    contents = {"cert": b"x", "key": b"y", "p12": b"z"}
+    changed = ledger.records_for(book, [(inputs, contents, 9, when, when)], [f"c{i}" for i in range(20)])
+    assert not set(book.records.decoded) - {"c5"}
+    full = ledger.Ledger(changed.salt, {name: changed.records[name] for name in changed.records})
+    assert ledger.render(changed) == ledger.render(full)
+    assert changed.records["c3"].serial == 9 and len(changed.records) == 20
 
     folders = {f"c{i}": stamps.FolderStamps(f"{i:064x}", "e" * 64) for i in range(20)}
     loaded = stamps.parse(stamps.render(folders))

@@ -256,6 +256,26 @@ def test_a_damaged_ledger_costs_time_never_safety(tmp_path: Path, monkeypatch: p
     assert ledger.load(root).records.keys() == {"alice@example.com", "bob@example.com"}
 
 
+@pytest.mark.parametrize("damage", [b"[1]", b'{"inputs": "x"}', b"{", b'"x"'])
+def test_a_damaged_record_is_a_missing_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes):
+    """Records are decoded when asked for: one damaged in a file of the right shape costs that client the full
+    check, and its record is written anew."""
+    from wizard.fs import stamps
+
+    _, root = plan_and_apply(tmp_path)
+    lines = root(ledger.LEDGER).read_bytes().split(b"\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(b'"alice@example.com": '))
+    lines[at] = b'"alice@example.com": ' + damage + (b"," if lines[at].endswith(b",") else b"")
+    root(ledger.LEDGER).write_bytes(b"\n".join(lines))
+    root(stamps.STAMPS).unlink()  # every folder planned: the ledger is asked for each client
+    opened = Opened(monkeypatch)
+    plan, root = plan_and_apply(tmp_path)
+    assert opened.bundles == 1  # alice's only (an intact record opens none)
+    assert plan.changed == {str(ledger.LEDGER)}
+    assert set(ledger.load(root).records) == {"alice@example.com", "bob@example.com"}
+    assert ledger.load(root).records["alice@example.com"].serial > 0
+
+
 def test_a_removed_client_leaves_no_record(tmp_path: Path):
     _, root = plan_and_apply(tmp_path)
     plan_and_apply(tmp_path, ANSWERS.replace("  - {name: bob@example.com, key: ecdsa-p256}\n", ""))

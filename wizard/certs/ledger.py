@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -74,13 +74,47 @@ class Record:
         return True
 
 
+class LazyRecords(Mapping[str, Record]):
+    """The records of a ledger file as read (``texts``), each decoded and checked when first asked for (a client
+    command asks for one of ten thousand), beside records made by this run (``made``). A damaged record is a
+    missing one: that client takes the full check."""
+
+    def __init__(self, texts: Mapping[str, jsonstate.Raw], made: Mapping[str, Record] | None = None) -> None:
+        self.texts = texts
+        self.made = dict(made or {})
+        self.decoded: dict[str, Record] = {}
+
+    def __getitem__(self, name: str) -> Record:
+        record = self.made.get(name) or self.decoded.get(name)
+        if record is None:
+            text = self.texts[name]
+            try:
+                record = _record(json.loads(text))
+            except (KeyError, TypeError, ValueError):
+                raise KeyError(name) from None
+            self.decoded[name] = record
+        return record
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.made or name in self.texts
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.made
+        yield from (name for name in self.texts if name not in self.made)
+
+    def __len__(self) -> int:
+        return len(self.made) + sum(1 for name in self.texts if name not in self.made)
+
+    def as_read(self, name: str) -> jsonstate.Raw | None:
+        """The record's text as read, while it is the record read (not one this run made)."""
+        return None if name in self.made else self.texts.get(name)
+
+
 @dataclass(frozen=True)
 class Ledger:
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
     records: Mapping[str, Record] = field(default_factory=dict)
     note: str | None = None  # why an existing ledger was not used (it is rebuilt by this run)
-    # Each record as read and its text in the file: written back as it was while it is that very record.
-    texts: Mapping[str, tuple[Record, jsonstate.Raw]] = field(default_factory=dict, repr=False, compare=False)
 
     def inputs_digest(self, inputs: Inputs) -> str:
         return inputs.digest(self.salt)
@@ -90,7 +124,7 @@ class Ledger:
         return record is not None and record.vouches_for(self.inputs_digest(inputs), contents, now)
 
     def with_records(self, records: Mapping[str, Record]) -> Ledger:
-        return Ledger(self.salt, dict(records), texts=self.texts)
+        return Ledger(self.salt, dict(records))
 
 
 def _record(raw: object) -> Record:
@@ -113,6 +147,17 @@ def _record(raw: object) -> Record:
 
 def parse(data: bytes) -> Ledger:
     """The ledger in ``data``; ValueError (with why) when it is not one this version wrote."""
+    found = jsonstate.read_entries(data, "clients")
+    if found is not None:
+        # The file as this module writes it: the head checked now, each record when asked for.
+        head, texts = found
+        salt = head.get("salt")
+        if head.get("version") != VERSION:
+            raise ValueError(f"not a version {VERSION} ledger")
+        if not isinstance(salt, str) or len(salt) != 32:
+            raise ValueError("no salt or no clients")
+        bytes.fromhex(salt)
+        return Ledger(salt, LazyRecords(texts))
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -124,9 +169,7 @@ def parse(data: bytes) -> Ledger:
         raise ValueError("no salt or no clients")
     try:
         bytes.fromhex(salt)
-        parsed = {str(name): _record(r) for name, r in records.items()}
-        texts = jsonstate.entry_texts(data, raw, "clients")
-        return Ledger(salt, parsed, texts={name: (parsed[name], text) for name, text in texts.items()})
+        return Ledger(salt, {str(name): _record(r) for name, r in records.items()})
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"a damaged record ({exc})") from None
 
@@ -149,12 +192,18 @@ def load(root: Root) -> Ledger:
         return Ledger(note=f"{LEDGER} is damaged ({exc}): every client file is checked in full")
 
 
+def _encoded(r: Record) -> dict[str, object]:
+    return {"inputs": r.inputs, "files": dict(sorted(r.files.items())), "serial": r.serial,
+            "not_before": r.not_before.isoformat(), "not_after": r.not_after.isoformat()}
+
+
 def render(ledger: Ledger) -> bytes:
-    texts = ledger.texts
-    clients = {name: t[1] if (t := texts.get(name)) is not None and t[0] is r else
-               {"inputs": r.inputs, "files": dict(sorted(r.files.items())), "serial": r.serial,
-                "not_before": r.not_before.isoformat(), "not_after": r.not_after.isoformat()}
-               for name, r in sorted(ledger.records.items())}
+    records = ledger.records
+    lazy = records if isinstance(records, LazyRecords) else None
+    clients: dict[str, object] = {}
+    for name in sorted(records):
+        text = lazy.as_read(name) if lazy is not None else None
+        clients[name] = text if text is not None else _encoded(records[name])
     return jsonstate.dumps({"version": VERSION, "salt": ledger.salt}, "clients", clients)
 
 
@@ -166,8 +215,14 @@ def records_for(ledger: Ledger, written: Iterable[tuple[Inputs, Mapping[str, byt
                 kept: Collection[str] = ()) -> Ledger:
     """A ledger for exactly the clients in ``written`` (a removed client leaves no record behind), plus the
     records of the ``kept`` clients as they were (a plan of some clients only)."""
+    made = {inputs.name: Record(ledger.inputs_digest(inputs), {n: digest(contents[n]) for n in FILES}, serial, nb, na)
+            for inputs, contents, serial, nb, na in written}
+    if isinstance(ledger.records, LazyRecords):
+        # The kept records go on as read, undecoded.
+        before = ledger.records
+        texts = {name: text for name in kept if name not in made and (text := before.as_read(name)) is not None}
+        made = {**{name: before.made[name] for name in kept if name in before.made}, **made}
+        return Ledger(ledger.salt, LazyRecords(texts, made))
     records = {name: ledger.records[name] for name in kept if name in ledger.records}
-    records.update({
-        inputs.name: Record(ledger.inputs_digest(inputs), {n: digest(contents[n]) for n in FILES}, serial, nb, na)
-        for inputs, contents, serial, nb, na in written})
+    records.update(made)
     return ledger.with_records(dict(sorted(records.items())))
