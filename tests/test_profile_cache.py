@@ -200,3 +200,37 @@ def test_the_digest_tells_types_and_boundaries_apart():
 def test_an_unknown_type_is_refused_not_guessed():
     with pytest.raises(TypeError):
         ProfileCache().key("k", {"a": 1})
+
+
+def test_profiles_rendered_on_two_cores_are_the_bytes_one_core_renders(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    """Many renders go half to a forked child: the files are those a serial render gives, byte for byte, and a
+    render that raises (no suite for Apple devices) is reported as it is when rendered in place."""
+    import os
+
+    from wizard.render.profiles import apple, prerender
+
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    def no_suite(_profile: object) -> bytes:
+        raise apple.NoSuite("the server's proposals offer no suite Apple devices support")
+
+    monkeypatch.setattr(prerender, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(prerender.os, "fork", fork)
+    formats = tuple(dataclasses.replace(f, render=no_suite) if f.suffix == ".mobileconfig" else f
+                    for f in profiles.FORMATS)
+    monkeypatch.setattr(profiles, "FORMATS", formats)
+    applied, root = plan_and_apply(tmp_path, EAP_ANSWERS)
+    assert len(forks) == 1
+    assert sum("no Apple" in n for n in applied.notes) == 3  # alice, bob and carol's EAP profile
+    assert not list(root(paths.CLIENTS_DIR).rglob("*.mobileconfig"))
+    monkeypatch.setattr(prerender, "PARALLEL_FROM", 10**9)
+    again, _ = plan_and_apply(tmp_path, EAP_ANSWERS, verify=True)  # every file rendered again, in place
+    assert again.changed == set() and len(forks) == 1

@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from wizard.certs.materials import ClientBundle, Materials
 from wizard.fs import paths
@@ -35,7 +36,7 @@ from wizard.model.answers import Answers, Ikev1Xauth, L2tp, Secret, SecretRef, U
 from wizard.model.credentials import Credential
 from wizard.render import connections
 from wizard.render.connections import ConnSpec, ServerSpec
-from wizard.render.profiles import android, apple, networkmanager, readme, swanctl, windows
+from wizard.render.profiles import android, apple, networkmanager, prerender, readme, swanctl, windows
 from wizard.render.profiles.cache import ProfileCache
 from wizard.render.profiles.model import CertLogin, EapLogin, Profile, ServerView, Tunnel
 
@@ -174,8 +175,10 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
             hint = secret_hint(user.password, stored_in(variant, user.name))
             doc(user.name).typed.append(readme.TypedLogin(variant, typed.auth, hint, psk, ikev1))
 
-    files: list[FileAction] = []
     notes: list[str] = []
+    # First what each client's folder holds (in order), then the renders the cache cannot vouch for, all at
+    # once (on two cores when there are many), then each file from the cache or from those renders.
+    jobs: list[_Job] = []
     cert_names = {b.name for b in m.clients}
     for name, r in docs.items():
         folder = paths.client_dir(name)
@@ -191,23 +194,55 @@ def plan_files(answers: Answers, charon: ServerSpec, m: Materials, creds: dict[s
                     notes.append(why)
                     r.notes.append(why)
                     continue
-                logical = folder / (profile.stem + fmt.suffix)
-                try:
-                    content = cache.content(root, logical, cache.derived(inputs, fmt.suffix), fmt.render, profile)
-                except apple.NoSuite as exc:
-                    notes.append(f"no {fmt.label} for {name}: {exc}")
-                    continue
-                files.append(FileAction(logical, content, 0o600,
-                                        secret=fmt.secret(profile), why=f"{name}: {fmt.label}"))
+                jobs.append(_Job(name, folder / (profile.stem + fmt.suffix), cache.derived(inputs, fmt.suffix),
+                                 fmt.render, profile, fmt))
         if r.eap is not None and name not in cert_names:
+            jobs.append(_Job(name, folder / CA_FILE, "", None, None, None))
+        jobs.append(_Job(name, folder / README_NAME, "", _readme_bytes, r, None))
+    for job in jobs:  # the README's inputs once its notes are complete
+        if job.fmt is None and job.render is not None:
+            job.inputs = cache.key("readme", job.value)
+    missing = [job for job in jobs if job.render is not None and not cache.may_hold(job.logical, job.inputs)]
+    rendered = dict(zip((job.logical for job in missing),
+                        prerender.render_all([(job.render, job.value) for job in missing]), strict=True))  # type: ignore[misc]
+    files: list[FileAction] = []
+    for job in jobs:
+        if job.render is None:
             # The profiles embed the CA, but NetworkManager, swanctl and Android's own client want it as a file;
             # certificate clients have theirs from the key material.
-            files.append(FileAction(folder / CA_FILE, m.ca.cert_pem, 0o600, why=f"{name}: CA certificate"))
-        readme_path = folder / README_NAME
-        text = cache.content(root, readme_path, cache.key("readme", r), _readme_bytes, r)
-        files.append(FileAction(readme_path, text, 0o600,
-                                why=f"{name}: what to do with these files on each OS"))
+            files.append(FileAction(job.logical, m.ca.cert_pem, 0o600, why=f"{job.name}: CA certificate"))
+            continue
+        done = rendered.get(job.logical)
+        try:
+            content = cache.content(root, job.logical, job.inputs, job.render if done is None else _given(done),
+                                    job.value)
+        except apple.NoSuite as exc:
+            label = job.fmt.label if job.fmt is not None else job.logical.name
+            notes.append(f"no {label} for {job.name}: {exc}")
+            continue
+        if job.fmt is None:
+            files.append(FileAction(job.logical, content, 0o600,
+                                    why=f"{job.name}: what to do with these files on each OS"))
+        else:
+            files.append(FileAction(job.logical, content, 0o600, secret=job.fmt.secret(job.value),
+                                    why=f"{job.name}: {job.fmt.label}"))
     return ProfilePlan(tuple(files), tuple(paths.client_dir(n) for n in docs), tuple(notes))
+
+
+def _given(data: bytes) -> Callable[[Any], bytes]:
+    return lambda _value: data
+
+
+@dataclass
+class _Job:
+    """One file of a client's folder: rendered by ``render`` from ``value`` (None: the CA certificate)."""
+
+    name: str
+    logical: PurePosixPath
+    inputs: str
+    render: Callable[[Any], bytes] | None
+    value: Any
+    fmt: Format | None  # None: the README (or the CA certificate)
 
 
 def _readme_bytes(r: readme.ClientReadme) -> bytes:

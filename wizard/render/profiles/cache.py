@@ -189,6 +189,11 @@ class ProfileCache:
         """The inputs of one file made from inputs already digested (one profile, several formats)."""
         return hashlib.sha256(bytes.fromhex(inputs) + part.encode()).hexdigest()
 
+    def may_hold(self, logical: PurePosixPath, inputs: str) -> bool:
+        """Whether the cache has a record of this file from these inputs (``content`` then checks the disk)."""
+        entry = self.entries.get(str(logical))
+        return entry is not None and entry.inputs == inputs
+
     def content(self, root: Root, logical: PurePosixPath, inputs: str, render: Callable[[T], bytes], value: T
                 ) -> bytes:
         """The file's content: from disk when the cache vouches for it, else rendered. Either way recorded."""
