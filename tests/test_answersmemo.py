@@ -12,20 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_clients import Setup
+from test_ledger import ANSWERS
 
 from wizard.fs import answersmemo, paths
 from wizard.model import answers_file, yamlsource
-
-ANSWERS = """\
-version: 1
-server: {address: vpn.example.com}
-ca: {key: ecdsa-p256}
-host: {key: ecdsa-p256}
-clients:
-  - {name: alice@example.com, key: ecdsa-p256}
-variants:
-  ikev2-cert: {}
-"""
 
 
 @pytest.fixture
@@ -56,10 +46,10 @@ def test_an_apply_keeps_the_data_and_the_next_commands_do_not_parse(setup: Setup
     assert record(setup).stat().st_mode & 0o777 == 0o600
     parses.clear()
     setup.assert_apply_is_silent()
-    code, out, err = setup.client("add", "bob@example.com", "--key", "ecdsa-p256")
+    code, out, err = setup.client("add", "dave@example.com", "--key", "ecdsa-p256")
     assert code == 0, err
     code, out, err = setup.client("list")
-    assert code == 0 and "bob@example.com" in out, err
+    assert code == 0 and "dave@example.com" in out, err
     assert parses == [], "the applied text, then the saved one, came from the record"
     assert setup.load() == answers_file.parse(setup.answers.read_bytes())
 
@@ -110,7 +100,7 @@ def test_a_dry_run_and_a_refused_apply_record_nothing(setup: Setup, tmp_path: Pa
     record(setup).unlink()
     code, _out, err = setup.run("apply", "--dry-run", str(setup.answers), "--root", str(setup.root.path))
     assert code == 0, err
-    code, _out, err = setup.client("add", "bob@example.com", "--dry-run")
+    code, _out, err = setup.client("add", "dave@example.com", "--dry-run")
     assert code == 0, err
     bad = tmp_path / "bad.yaml"
     # parsed and valid, refused for its secret file: nothing written, the record included
