@@ -4,9 +4,10 @@ Written with the standard library's C encoder (``indent`` falls back to a pure-P
 quarter of a second per file at a few thousand clients), one line per entry so a look at the file still
 reads. Any JSON reader parses the result.
 
-A command that changes one client of ten thousand writes each file again with one entry different: the text of
-every entry as read (``entry_texts``) goes back as it was (``Raw``) where the entry is still the very object it
-was read into, so only what changed is encoded.
+A command that changes one client of ten thousand writes each file again with one entry different. A file in
+exactly this shape is split into the text of each entry (``read_entries``): the ledger and the profile cache
+decode an entry only when asked for, and every entry goes back as the text it was read as (``Raw``) unless it
+changed; the stamps record decodes all and keeps the texts beside them (``entry_texts``).
 """
 
 from __future__ import annotations
