@@ -209,6 +209,7 @@ def test_profiles_rendered_on_two_cores_are_the_bytes_one_core_renders(tmp_path:
     import os
 
     from wizard.render.profiles import apple, prerender
+    from wizard.system import halves
 
     forks: list[int] = []
     real_fork = os.fork
@@ -223,7 +224,7 @@ def test_profiles_rendered_on_two_cores_are_the_bytes_one_core_renders(tmp_path:
         raise apple.NoSuite("the server's proposals offer no suite Apple devices support")
 
     monkeypatch.setattr(prerender, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(prerender.os, "fork", fork)
+    monkeypatch.setattr(halves.os, "fork", fork)
     formats = tuple(dataclasses.replace(f, render=no_suite) if f.suffix == ".mobileconfig" else f
                     for f in profiles.FORMATS)
     monkeypatch.setattr(profiles, "FORMATS", formats)
