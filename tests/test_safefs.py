@@ -164,3 +164,23 @@ def test_without_syncfs_each_staged_file_is_fsynced(tmp_path: Path, monkeypatch)
         for s in staged[1:]:
             tree.publish(s)
     assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == ["f1", "f2"]
+
+
+def test_a_zombie_is_not_a_live_run() -> None:
+    """A killed run's forked child is a zombie until init reaps it: its temporary files are a dead run's."""
+    import time
+
+    from wizard.fs.safefs import pid_alive
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pid_alive(pid)
+        os.kill(pid, 0)  # still there, unreaped: the signal alone would call it alive
+    finally:
+        os.waitpid(pid, 0)
+    assert pid_alive(os.getpid()) and pid_alive(1)

@@ -40,8 +40,9 @@ class LinkRefused(WizardError):
     """A symbolic link (or a non-directory) where a managed path needs a real directory or file."""
 
 
-def temp_name(name: str) -> str:
-    return f".{name}.swan-wizard-{os.getpid()}.tmp"
+def temp_name(name: str, pid: int | None = None) -> str:
+    """The temporary name beside ``name`` of the process ``pid`` (this one by default)."""
+    return f".{name}.swan-wizard-{os.getpid() if pid is None else pid}.tmp"
 
 
 def is_private(mode: int) -> bool:
@@ -441,6 +442,8 @@ def write_all(fd: int, content: bytes) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs. A zombie (dead, its exit not yet collected: a killed run's forked
+    child until init reaps it) is not: it holds no file and writes nothing again."""
     if pid == os.getpid():
         return True
     try:
@@ -449,7 +452,12 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[:1]  # after the command name, which may hold spaces
+    except OSError:
+        return True  # no /proc: as the signal said
+    return state not in ([b"Z"], [b"X"])
 
 
 def set_mode(fd: int, mode: int) -> None:
