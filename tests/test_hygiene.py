@@ -190,10 +190,15 @@ def test_a_mode_only_fix_keeps_the_key_private_in_its_backup_and_after_rollback(
 
 
 def test_runs_killed_while_writing_leave_no_temporary_file_after_the_next_run(tmp_path: Path) -> None:
+    """200 clients write some 2,200 files: past apply.STAGE_PARALLEL_FROM, a forked child stages half of them
+    (killed with its parent); the next run removes what either left and finishes the work."""
+    from wizard.plan.apply import STAGE_PARALLEL_FROM
+
     answers = tmp_path / "a.yaml"
     answers.write_text("version: 1\nserver: {address: vpn.example.com}\nca: {key: ecdsa-p256}\n"
                        "host: {key: ecdsa-p256}\nclients:\n"
-                       + "".join(f"  - {{name: user{i}, key: ecdsa-p256}}\n" for i in range(150)))
+                       + "".join(f"  - {{name: user{i}, key: ecdsa-p256}}\n" for i in range(200)))
+    assert STAGE_PARALLEL_FROM <= 200 * 11
     root = tmp_path / "root"
     journal = Root.of(root)(paths.JOURNAL_FILE)
     command = [sys.executable, "-m", "wizard.cli", "apply", str(answers), "--root", str(root)]
