@@ -123,9 +123,13 @@ def _unchanged_since_read(root: Root, action: FileAction) -> Found | None:
 def file_changes(plan: Plan, root: Root) -> list[FileChange]:
     """What applying ``plan`` would do to each file now; files are read without following any link."""
     out = []
+    missing: set[PurePosixPath] = set()  # directories found missing: a first apply's ten thousand client folders
     with Tree(root.path) as tree:
         for action in plan.files:
-            found = _unchanged_since_read(root, action) or tree.read(action.path)
+            parent = action.path.parent
+            found = None if parent in missing else _unchanged_since_read(root, action) or tree.read(action.path)
+            if found is None and parent not in missing and tree.dir(parent) is None:
+                missing.add(parent)
             old, old_mode, owner = (found.content, found.mode, found.uid) if found else (None, None, None)
             if action.content is None:
                 change = Change.REMOVE if found else Change.UNCHANGED

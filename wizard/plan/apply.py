@@ -259,9 +259,15 @@ def back_up(root: Root, changes: list[FileChange], backup_id: str, kind: str = "
                     "root": str(root.path), "files": entries,
                     "dirs": [_dir_record(d) for d in created_dirs],
                     "removed_dirs": [_dir_record(d) for d in removed_dirs], "commands": []}
-        tree.write(folder / "manifest.json", json.dumps(manifest, indent=2).encode(), 0o600)
+        tree.write(folder / "manifest.json", _state_json(manifest), 0o600)
         tree.sync()  # the copies are on disk before anything they preserve changes
     return root(folder)
+
+
+def _state_json(value: object) -> bytes:
+    """A manifest or journal: one value per line, from the C encoder (``indent`` takes the pure-Python one: a
+    third of a second for a first apply of ten thousand clients, again at each command the run records)."""
+    return json.dumps(value, separators=(",\n", ": ")).encode()
 
 
 def _dir_record(d: DirAction) -> dict[str, object]:
@@ -290,7 +296,7 @@ def _record_command(tree: Tree, backup_id: str, command: Command, state: str, in
         index = len(records) - 1
     else:
         records[index]["state"] = state
-    tree.write(logical, json.dumps(manifest, indent=2).encode(), 0o600)
+    tree.write(logical, _state_json(manifest), 0o600)
     tree.sync()
     return index
 
@@ -302,20 +308,22 @@ def _dirs_to_create(tree: Tree, plan: Plan, todo: list[FileChange]) -> tuple[Dir
     wanted = {d.path for d in plan.dirs} | {c.action.path.parent for c in todo if c.change is not Change.REMOVE}
     modes = {d.path: d.mode for d in plan.dirs}
     missing: set[PurePosixPath] = set()
+    state = str(paths.WIZARD_STATE)
     for folder in wanted:
-        for d in (folder, *folder.parents):
-            if d == TOP or d in missing or d == paths.WIZARD_STATE or paths.WIZARD_STATE in d.parents:
-                break
-            if tree.dir(d) is not None:
+        d = folder
+        while d != TOP and d not in missing and str(d) != state and not str(d).startswith(state + "/"):
+            # (under a missing parent: missing too, with no open tried: ten thousand new client folders)
+            if d.parent not in missing and tree.dir(d) is not None:
                 break  # it exists, so do its parents
             missing.add(d)
+            d = d.parent
     return tuple(DirAction(d, modes.get(d, default_dir_mode(d, paths.WIZARD_STATE))) for d in sorted(missing))
 
 
 def _journal(tree: Tree, backup_id: str, state: str, paths_: list[str]) -> None:
     journal = {"backup": backup_id, "state": state, "pid": os.getpid(), "files": paths_,
                "time": datetime.now(UTC).isoformat()}
-    tree.write(paths.JOURNAL_FILE, json.dumps(journal, indent=2).encode(), 0o600)
+    tree.write(paths.JOURNAL_FILE, _state_json(journal), 0o600)
     tree.sync()
 
 
