@@ -150,3 +150,16 @@ def test_secret_refs_finds_what_a_walk_over_every_field_finds(name: str) -> None
     found = list(secret_refs(answers))
     assert found == _every_ref(answers)
     assert len(found) >= 5
+
+
+def test_generated_passwords_use_every_character_in_every_place() -> None:
+    """Four groups of five from the 31-character alphabet (about 99 bits): over 4,000 draws each place shows
+    each character (a skewed draw, or a place stuck to a few characters, would miss some)."""
+    from wizard.model.secrets import _ALPHABET, generate_password
+
+    drawn = [generate_password() for _ in range(4000)]
+    assert all(re.fullmatch(rf"[{_ALPHABET}]{{5}}(-[{_ALPHABET}]{{5}}){{3}}", p) for p in drawn)
+    assert len(set(drawn)) == len(drawn)
+    for place in range(23):
+        if place % 6 != 5:
+            assert {p[place] for p in drawn} == set(_ALPHABET), place
