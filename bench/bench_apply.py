@@ -458,15 +458,26 @@ def _cpu_model() -> str:
 
 def _fs_type(path: Path) -> str:
     # fsync cost depends on the filesystem; swan-wizard fsyncs every file and directory it writes.
-    best, kind = "", "unknown"
+    best, kind, device = "", "unknown", ""
     try:
         for line in Path("/proc/mounts").read_text().splitlines():
-            _dev, mount, fstype, *_ = line.split()
+            dev, mount, fstype, *_ = line.split()
             if (str(path) + "/").startswith(mount.rstrip("/") + "/") and len(mount) >= len(best):
-                best, kind = mount, fstype
+                best, kind, device = mount, fstype, dev
     except OSError:
         pass
-    return f"{kind} (mounted on {best or '?'})"
+    return f"{kind} (mounted on {best or '?'}{_ext4_journal(device) if kind == 'ext4' else ''})"
+
+
+def _ext4_journal(device: str) -> str:
+    """An ext4 without a journal searches past recently deleted inodes for every new file (the kernel's
+    recently_deleted()): a run right after many files were deleted creates files several times slower."""
+    name = Path(device).name
+    try:
+        journaled = any(entry.name.startswith(name + "-") for entry in Path("/proc/fs/jbd2").iterdir())
+    except OSError:
+        journaled = False
+    return ", journaled" if journaled else ", NO JOURNAL: file creation slows down after mass deletions"
 
 
 def _source_state() -> str:
