@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -74,42 +74,6 @@ class Record:
         return True
 
 
-class LazyRecords(Mapping[str, Record]):
-    """The records of a ledger file as read (``texts``), each decoded and checked when first asked for (a client
-    command asks for one of ten thousand), beside records made by this run (``made``). A damaged record is a
-    missing one: that client takes the full check."""
-
-    def __init__(self, texts: Mapping[str, jsonstate.Raw], made: Mapping[str, Record] | None = None) -> None:
-        self.texts = texts
-        self.made = dict(made or {})
-        self.decoded: dict[str, Record] = {}
-
-    def __getitem__(self, name: str) -> Record:
-        record = self.made.get(name) or self.decoded.get(name)
-        if record is None:
-            text = self.texts[name]
-            try:
-                record = _record(json.loads(text))
-            except (KeyError, TypeError, ValueError):
-                raise KeyError(name) from None
-            self.decoded[name] = record
-        return record
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.made or name in self.texts
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self.made
-        yield from (name for name in self.texts if name not in self.made)
-
-    def __len__(self) -> int:
-        return len(self.made) + sum(1 for name in self.texts if name not in self.made)
-
-    def as_read(self, name: str) -> jsonstate.Raw | None:
-        """The record's text as read, while it is the record read (not one this run made)."""
-        return None if name in self.made else self.texts.get(name)
-
-
 @dataclass(frozen=True)
 class Ledger:
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -157,7 +121,7 @@ def parse(data: bytes) -> Ledger:
         if not isinstance(salt, str) or len(salt) != 32:
             raise ValueError("no salt or no clients")
         bytes.fromhex(salt)
-        return Ledger(salt, LazyRecords(texts))
+        return Ledger(salt, jsonstate.Lazy(texts, _record))
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -199,7 +163,7 @@ def _encoded(r: Record) -> dict[str, object]:
 
 def render(ledger: Ledger) -> bytes:
     records = ledger.records
-    lazy = records if isinstance(records, LazyRecords) else None
+    lazy = records if isinstance(records, jsonstate.Lazy) else None
     clients: dict[str, object] = {}
     for name in sorted(records):
         text = lazy.as_read(name) if lazy is not None else None
@@ -217,12 +181,12 @@ def records_for(ledger: Ledger, written: Iterable[tuple[Inputs, Mapping[str, byt
     records of the ``kept`` clients as they were (a plan of some clients only)."""
     made = {inputs.name: Record(ledger.inputs_digest(inputs), {n: digest(contents[n]) for n in FILES}, serial, nb, na)
             for inputs, contents, serial, nb, na in written}
-    if isinstance(ledger.records, LazyRecords):
+    if isinstance(ledger.records, jsonstate.Lazy):
         # The kept records go on as read, undecoded.
         before = ledger.records
         texts = {name: text for name in kept if name not in made and (text := before.as_read(name)) is not None}
         made = {**{name: before.made[name] for name in kept if name in before.made}, **made}
-        return Ledger(ledger.salt, LazyRecords(texts, made))
+        return Ledger(ledger.salt, jsonstate.Lazy(texts, _record, made))
     records = {name: ledger.records[name] for name in kept if name in ledger.records}
     records.update(made)
     return ledger.with_records(dict(sorted(records.items())))

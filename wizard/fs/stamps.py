@@ -69,27 +69,28 @@ class Request:
         return out
 
 
-class Recorded(dict[str, FolderStamps]):
-    """The record as read, with each entry's text in the file (written back as it was while it is that very
-    entry: see jsonstate.entry_texts)."""
+def _entry(entry: object) -> FolderStamps:
+    if isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, str) for v in entry):
+        return FolderStamps(entry[0], entry[1])
+    raise ValueError("a damaged entry")
 
-    texts: Mapping[str, tuple[FolderStamps, jsonstate.Raw]] = {}
 
-
-def parse(data: bytes) -> dict[str, FolderStamps]:
+def parse(data: bytes) -> Mapping[str, FolderStamps]:
+    """The record in ``data``: each entry decoded when asked for (a damaged one is missing: that folder takes the
+    full plan), or, in any other shape than ``render`` writes, all at once."""
+    found = jsonstate.read_entries(data, "clients")
+    if found is not None:
+        head, texts = found
+        if head.get("version") != VERSION:
+            raise ValueError(f"not a version {VERSION} stamp record")
+        return jsonstate.Lazy(texts, _entry)
     raw = json.loads(data)
     if not isinstance(raw, dict) or raw.get("version") != VERSION or not isinstance(raw.get("clients"), dict):
         raise ValueError(f"not a version {VERSION} stamp record")
-    out = Recorded()
-    for name, entry in raw["clients"].items():
-        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, str) for v in entry)):
-            raise ValueError("a damaged entry")
-        out[str(name)] = FolderStamps(entry[0], entry[1])
-    out.texts = {name: (out[name], text) for name, text in jsonstate.entry_texts(data, raw, "clients").items()}
-    return out
+    return {str(name): _entry(entry) for name, entry in raw["clients"].items()}
 
 
-def load(root: Root) -> dict[str, FolderStamps]:
+def load(root: Root) -> Mapping[str, FolderStamps]:
     """The record under ``root``; empty when it is missing or damaged (every client then takes the full plan)."""
     try:
         return parse(read_regular(root(STAMPS), MAX_BYTES))
@@ -99,8 +100,8 @@ def load(root: Root) -> dict[str, FolderStamps]:
 
 def render(records: Mapping[str, FolderStamps], loaded: Mapping[str, FolderStamps] | None = None) -> bytes:
     """The record's file; entries still the very objects of the ``loaded`` record keep their text."""
-    texts = loaded.texts if isinstance(loaded, Recorded) else {}
-    entries = {name: t[1] if (t := texts.get(name)) is not None and t[0] is r else [r.inputs, r.stamps]
+    lazy = loaded if isinstance(loaded, jsonstate.Lazy) else None
+    entries = {name: (lazy.text_of(name, r) if lazy is not None else None) or [r.inputs, r.stamps]
                for name, r in sorted(records.items())}
     return jsonstate.dumps({"version": VERSION}, "clients", entries)
 

@@ -18,7 +18,7 @@ import enum
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -131,38 +131,10 @@ class Entry(NamedTuple):  # a tuple: tens of thousands are read per run
     content: str  # SHA-256 of the bytes written
 
 
-def _entry(text: str) -> Entry | None:
-    try:
-        pair = json.loads(text)
-    except ValueError:
-        return None
+def _entry(pair: object) -> Entry:
     if type(pair) is list and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str:
         return Entry(*pair)
-    return None
-
-
-class LazyEntries(Mapping[str, Entry]):
-    """The entries of a cache file as read, each decoded when first asked for: a client command asks for the
-    files of one client of ten thousand. A damaged entry is a missing one (its file is rendered again)."""
-
-    def __init__(self, texts: Mapping[str, jsonstate.Raw]) -> None:
-        self.texts = texts
-        self.decoded: dict[str, Entry] = {}
-
-    def __getitem__(self, path: str) -> Entry:
-        entry = self.decoded.get(path)
-        if entry is None:
-            entry = _entry(self.texts[path])
-            if entry is None:
-                raise KeyError(path)
-            self.decoded[path] = entry
-        return entry
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.texts)
-
-    def __len__(self) -> int:
-        return len(self.texts)
+    raise ValueError("not an entry")
 
 
 @dataclass
@@ -210,22 +182,22 @@ class ProfileCache:
     def keep_others(self, planned: Collection[str], existing: Collection[str]) -> None:
         """A plan of some clients only: the records of the other ``existing`` clients stay as they are."""
         base = f"{paths.CLIENTS_DIR}/"
-        as_read = self.entries.texts if isinstance(self.entries, LazyEntries) else None
+        lazy = self.entries if isinstance(self.entries, jsonstate.Lazy) else None
         for path in self.entries:
             name = path[len(base):].partition("/")[0] if path.startswith(base) else ""
             if name and name not in planned and name in existing:
-                self.written.setdefault(path, as_read[path] if as_read is not None else self.entries[path])
+                text = lazy.as_read(path) if lazy is not None else None
+                self.written.setdefault(path, text if text is not None else self.entries[path])
 
     def action(self, context: str) -> FileAction:
-        lazy = self.entries if isinstance(self.entries, LazyEntries) else None
+        lazy = self.entries if isinstance(self.entries, jsonstate.Lazy) else None
 
         def encoded(path: str, e: Entry | jsonstate.Raw) -> object:
             """An entry as read goes back as its text; a new one is encoded."""
             if isinstance(e, jsonstate.Raw):
                 return e
-            if lazy is not None and lazy.decoded.get(path) is e:
-                return lazy.texts[path]
-            return [e.inputs, e.content]
+            text = lazy.text_of(path, e) if lazy is not None else None
+            return text if text is not None else [e.inputs, e.content]
 
         files = {path: encoded(path, e) for path, e in sorted(self.written.items())}
         head = {"version": VERSION, "salt": self.salt, "context": context}
@@ -251,7 +223,7 @@ def parse(data: bytes) -> ProfileCache:
         if not isinstance(salt, str) or len(salt) != 32:
             raise ValueError("no salt")
         bytes.fromhex(salt)
-        return ProfileCache(salt, LazyEntries(lines), context=context if isinstance(context, str) else "")
+        return ProfileCache(salt, jsonstate.Lazy(lines, _entry), context=context if isinstance(context, str) else "")
     raw = json.loads(data)
     if not isinstance(raw, dict) or raw.get("version") != VERSION:
         raise ValueError(f"not a version {VERSION} profile cache")
@@ -259,10 +231,7 @@ def parse(data: bytes) -> ProfileCache:
     if not isinstance(salt, str) or len(salt) != 32 or not isinstance(files, dict):
         raise ValueError("no salt or no files")
     bytes.fromhex(salt)
-    if not all(type(pair) is list and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str
-               for pair in files.values()):
-        raise ValueError("a damaged entry")
-    entries = {path: Entry(*pair) for path, pair in files.items()}
+    entries = {path: _entry(pair) for path, pair in files.items()}  # ValueError: a damaged entry
     return ProfileCache(salt, entries, context=context if isinstance(context, str) else "")
 
 
