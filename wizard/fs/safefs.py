@@ -94,7 +94,8 @@ class Found:
 
 def default_dir_mode(logical: PurePosixPath, state_dir: PurePosixPath) -> int:
     """Directories the wizard creates without a mode in the plan: its state is private, the rest 0755."""
-    return 0o700 if logical == state_dir or state_dir in logical.parents else 0o755
+    text, state = str(logical), str(state_dir)
+    return 0o700 if text == state or text.startswith(state + "/") else 0o755
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ class Tree:
         self.base = base
         self.state_dir = state_dir
         self._top = -1  # opened on first use: a root that does not exist yet reads as empty
-        self._fds: OrderedDict[PurePosixPath, int] = OrderedDict()
+        # Keyed by the path's text: a PurePosixPath hashes its parts anew at every lookup, and an apply of ten
+        # thousand clients looks up half a million times.
+        self._fds: OrderedDict[str, int] = OrderedDict()
         self._ensured: set[PurePosixPath] = set()  # named directories whose mode and owner are set already
         self._dirty: set[PurePosixPath] = set()  # directories with renames or removals not yet fsynced
 
@@ -169,7 +172,7 @@ class Tree:
         return LinkRefused(f"{logical} under {self.base} is not a directory")
 
     def _remember(self, logical: PurePosixPath, fd: int) -> None:
-        self._fds[logical] = fd
+        self._fds[str(logical)] = fd
         while len(self._fds) > _MAX_OPEN:
             _, old = self._fds.popitem(last=False)
             os.close(old)
@@ -181,9 +184,10 @@ class Tree:
         Created directories get ``modes[d]`` (or the default) whatever the umask; private ones are
         owned by the running user (root). Valid until the next call on this tree.
         """
-        fd = self._fds.get(logical)  # first: the hit of nearly every call (TOP is never cached here)
+        key = str(logical)
+        fd = self._fds.get(key)  # first: the hit of nearly every call (TOP is never cached here)
         if fd is not None:
-            self._fds.move_to_end(logical)
+            self._fds.move_to_end(key)
             return fd
         if logical == TOP:
             if self._top < 0:
@@ -377,7 +381,8 @@ class Tree:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 return False
             raise
-        for cached in [p for p in self._fds if p == logical or logical in p.parents]:
+        text = str(logical)
+        for cached in [p for p in self._fds if p == text or p.startswith(text + "/")]:
             os.close(self._fds.pop(cached))
         self._ensured.discard(logical)
         self._dirty.add(logical.parent)
