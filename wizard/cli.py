@@ -19,6 +19,7 @@ from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.model.answers import Answers, is_ip
 from wizard.model.secrets import SecretSource
+from wizard.plan import shortlist
 from wizard.plan.apply import Held, apply, lock, wait_seconds
 from wizard.plan.planner import build_plan, needed_bytes, system_facts
 from wizard.plan.preview import describe
@@ -111,10 +112,13 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
         for field_name, message in plan.warnings:
             warn(f"{field_name}: {message}")
         # --json keeps stdout for the summary: progress lines go to stderr.
-        say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+        say = shortlist.FileLines((lambda line: print(line, file=sys.stderr)) if args.json else print)
         text = describe(plan, file_changes(plan, root), root.is_live) if args.json else ""
         with io_failures(needed_bytes(plan), f"writing under {root.path}"):
-            result = apply(plan, root, run_commands=not args.no_start, report=say, held=held)
+            try:
+                result = apply(plan, root, run_commands=not args.no_start, report=say, held=held)
+            finally:
+                say.close()
         if memo is not None:
             memo.save()
     if args.json:
@@ -126,7 +130,7 @@ def cmd_apply(args: argparse.Namespace) -> Exit:
         print(f"Applied {len(result.changed)} changes under {root.path}; backup {result.backup_id}")
     if not root.is_live:
         print("No service was started (--root is not the live system).")
-    for line in plan.handouts:
+    for line in shortlist.handouts(plan.handouts):
         print(line)
     return Exit.OK
 

@@ -36,6 +36,7 @@ from wizard.model.answers import GENERATE, Answers, Client, Revoked, SecretRef, 
 from wizard.model.secrets import SecretSource
 from wizard.pki import encode
 from wizard.pki.keytypes import KeyType
+from wizard.plan import shortlist
 from wizard.plan.apply import Held, apply, lock, make_dirs, wait_seconds, write_atomic
 from wizard.plan.planner import all_names, build_plan, keep_existing_ca_name, needed_bytes
 from wizard.plan.preview import describe
@@ -150,14 +151,18 @@ def execute(target: Target, current: Answers, change: Change, held: Held | None 
         if len(new_text) >= yamlsource.FAST_FROM:
             target.memo.keep(answersmemo.digest(new_text), answers_file.to_data(change.answers), json_ready=True)
     with io_failures(needed_bytes(plan), f"writing under {target.root.path}"):
-        result = apply(plan, target.root, run_commands=target.run_commands, report=say, held=held)
+        lines = shortlist.FileLines(say)  # (a new host certificate: every client's profiles are written again)
+        try:
+            result = apply(plan, target.root, run_commands=target.run_commands, report=lines, held=held)
+        finally:
+            lines.close()
     target.memo.save()
     outcome.changed_files, outcome.backup_id = len(result.changed), result.backup_id
     if result.nothing_changed:
         say("Nothing to change under " + str(target.root.path))
     else:
         say(f"Applied {len(result.changed)} changes under {target.root.path}; backup {result.backup_id}")
-    for line in plan.handouts:
+    for line in shortlist.handouts(plan.handouts):
         say(line)
     if target.vici_socket and (change.terminate or change.load_crl):
         outcome.terminated = _tell_charon(target, change)
