@@ -140,7 +140,7 @@ class Tree:
         # thousand clients looks up half a million times.
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._ensured: set[PurePosixPath] = set()  # named directories whose mode and owner are set already
-        self._dirty: set[PurePosixPath] = set()  # directories with renames or removals not yet fsynced
+        self._dirty: set[str] = set()  # directories (their text) with renames or removals not yet fsynced
 
     def __enter__(self) -> Tree:
         return self
@@ -324,7 +324,8 @@ class Tree:
         """The second half of a write: the temporary file renamed over ``logical`` (or, ``no_replace``,
         linked to it only if nothing is there)."""
         logical, tmp = staged.logical, staged.tmp
-        dir_fd = self.dir(logical.parent)
+        parent = logical.parent
+        dir_fd = self.dir(parent)
         assert dir_fd is not None
         try:
             if staged.no_replace:
@@ -332,7 +333,7 @@ class Tree:
                 os.unlink(tmp, dir_fd=dir_fd)
             else:
                 os.replace(tmp, logical.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            self._dirty.add(logical.parent)
+            self._dirty.add(str(parent))
         except FileExistsError:
             os.unlink(tmp, dir_fd=dir_fd)
             raise WizardError(f"{logical} appeared under {self.base} while this run was writing; nothing was "
@@ -365,7 +366,7 @@ class Tree:
             return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(logical.name, dir_fd=dir_fd)
-            self._dirty.add(logical.parent)
+            self._dirty.add(str(logical.parent))
 
     def rmdir(self, logical: PurePosixPath) -> bool:
         """Remove directory ``logical`` if it is empty (a link in its place is not followed nor removed);
@@ -385,13 +386,13 @@ class Tree:
         for cached in [p for p in self._fds if p == text or p.startswith(text + "/")]:
             os.close(self._fds.pop(cached))
         self._ensured.discard(logical)
-        self._dirty.add(logical.parent)
+        self._dirty.add(str(logical.parent))
         return True
 
     def sync(self) -> None:
         """Make every rename and removal so far durable: one fsync per directory touched."""
-        for logical in sorted(self._dirty):
-            fd = self.dir(logical)
+        for text in sorted(self._dirty):
+            fd = self.dir(PurePosixPath(text))
             if fd is not None:
                 os.fsync(fd)
         self._dirty.clear()
