@@ -21,7 +21,7 @@ from screens.base import StepScreen
 from screens.context import ApplyOutcome
 from screens.messages import ApplyFinished
 from wizard.fs.changes import file_changes, pending
-from wizard.plan import staging
+from wizard.plan import shortlist, staging
 from wizard.plan.apply import Held, apply, lock
 from wizard.problems import Exit, WizardError
 
@@ -120,17 +120,26 @@ class ApplyScreen(StepScreen):
         todo = pending(changes)
         total = len(todo) + (len(plan.commands) if root.is_live else 0)
         count = [0]
+        # Ten thousand clients write 110,000 files: the log shows a screenful of client-folder lines and says
+        # how many more, and the bar moves in at most 200 steps (a message per file kept the UI busy for long).
+        lines = shortlist.FileLines(lambda line: say(ApplyLine(line)))
+        step = max(1, -(-total // 200))
 
         def report(line: str) -> None:
             count[0] += 1
-            say(ApplyLine(line))
-            say(ApplyProgress("writing files" if not line.startswith("$") else "starting strongSwan",
-                              count[0], max(total, 1)))
+            lines(line)
+            if line.startswith("$") or count[0] % step == 0 or count[0] >= total:
+                say(ApplyProgress("writing files" if not line.startswith("$") else "starting strongSwan",
+                                  count[0], max(total, 1)))
 
         # "Start over" and an imported CA are the admin's explicit choice to put other keys in place.
-        result = apply(plan, root, run_commands=True, report=report, held=held,
-                       replace_keys=s.mode == "start-over" or s.ca_import is not None)
-        say(ApplyDone(len(result.changed), result.backup_id, len(result.commands_run), list(plan.handouts)))
+        try:
+            result = apply(plan, root, run_commands=True, report=report, held=held,
+                           replace_keys=s.mode == "start-over" or s.ca_import is not None)
+        finally:
+            lines.close()
+        say(ApplyDone(len(result.changed), result.backup_id, len(result.commands_run),
+                      shortlist.handouts(plan.handouts)))
 
     def on_apply_progress(self, message: ApplyProgress) -> None:
         self.query_one("#apply-stage", Static).update(f"{message.label}: {message.done}/{message.total}")

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from test_tui_screens import field_message
-from test_tui_support import fake_netfacts, fake_report, fill, probe_with, run_async, wait_screen
+from test_tui_support import click_id, fake_netfacts, fake_report, fill, probe_with, run_async, wait_screen, wait_until
 
 from screens import forms
 from screens.app import create_app
+from wizard.fs import paths
 from wizard.fs.paths import Root
 from wizard.model import answers_file
 from wizard.plan import session
@@ -121,5 +122,52 @@ def test_a_short_list_has_no_filter_line() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_screen(pilot, "ClientsScreen")
             assert not app.screen.query_one("#list-filter", Input).display
+
+    run_async(go())
+
+
+def test_the_apply_log_of_many_clients_is_a_screenful(monkeypatch: Any) -> None:
+    """Past the first client-folder lines the log says how many more files were written, the result how many
+    more PKCS#12 passwords were made; the progress bar gets a bounded number of updates, not one per file."""
+    from textual.widgets import Log
+
+    from screens import apply as apply_screen
+    from wizard.plan import shortlist
+
+    monkeypatch.setattr(shortlist, "SHOWN", 5)
+    progress: list[bool] = []
+    real_progress = apply_screen.ApplyProgress.__init__
+
+    def counted(self: Any, label: str, *args: Any, **kwargs: Any) -> None:
+        progress.append(label == "writing files")
+        real_progress(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(apply_screen.ApplyProgress, "__init__", counted)
+    root = Path(tempfile.mkdtemp())
+
+    async def go() -> None:
+        app = _app(root, 30)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_screen(pilot, "ClientsScreen")
+            for step in ("VariantsScreen", "AddressesScreen", "NetworkingScreen"):
+                await pilot.press("ctrl+n")
+                await wait_screen(pilot, step)
+            await wait_until(pilot, lambda: app.screen.facts is not None, "the network checks")
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ReviewScreen")
+            await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
+            await pilot.press("ctrl+n")
+            await wait_screen(pilot, "ConfirmScreen")
+            await click_id(pilot, "yes")
+            await wait_screen(pilot, "ApplyScreen")
+            await wait_until(pilot, lambda: app.screen.state != "running", "the apply", timeout=120)
+            assert app.screen.state == "done"
+            log = list(app.screen.query_one(Log).lines)
+            result = str(app.screen.query_one("#apply-result").render())
+        written = sum(1 for p in Root.of(root)(paths.CLIENTS_DIR).rglob("*") if p.is_file())
+        assert sum(f" {paths.CLIENTS_DIR}/" in line for line in log) == 5
+        assert f"... and {written - 5:,} more files in client folders" in "\n".join(log)
+        assert result.count("PKCS#12 password for ") == 5 and "... and 25 more clients" in result
+        assert 100 <= sum(progress) <= 200 < written
 
     run_async(go())

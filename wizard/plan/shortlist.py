@@ -21,7 +21,7 @@ class FileLines:
     """A report (``apply(report=...)``) that passes each line to ``out``, past ``shown`` client-folder lines
     counting them instead; ``close`` prints how many were not shown."""
 
-    def __init__(self, out: Callable[[str], None], shown: int | None = None) -> None:
+    def __init__(self, out: Callable[[str], object], shown: int | None = None) -> None:
         self.out = out
         self.shown = SHOWN if shown is None else shown
         self.in_clients = 0
