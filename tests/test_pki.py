@@ -6,6 +6,7 @@ import ast
 import ipaddress
 import shutil
 import subprocess
+import sys
 import threading
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
@@ -1175,3 +1176,32 @@ def test_the_pki_package_reexports_nothing() -> None:
     """Callers import the module that owns a name (wizard.pki.keys.generate_key), never wizard.pki.x."""
     tree = ast.parse((Path(__file__).parent.parent / "wizard/pki/__init__.py").read_text())
     assert len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr)  # the docstring alone
+
+
+def test_workers_start_while_stderr_is_the_terminal_uis_capture(tmp_path: Path) -> None:
+    """Under the terminal UI sys.stderr is Textual's capture, whose fileno() is -1: multiprocessing's resource
+    tracker could not start ('bad value(s) in fds_to_keep') and a plan of many clients failed on the review
+    screen. In a fresh process, as the UI is: the tracker starts only once per process."""
+    script = tmp_path / "capture.py"
+    script.write_text(
+        "import sys\n"
+        "class Capture:\n"
+        "    def write(self, text): return len(text)\n"
+        "    def flush(self): pass\n"
+        "    def fileno(self): return -1\n"
+        "if __name__ == '__main__':\n"
+        "    from wizard.pki import keys, pool\n"
+        "    from wizard.pki.keytypes import KeyType\n"
+        "    real, sys.stderr = sys.stderr, Capture()\n"
+        "    try:\n"
+        "        made = pool.run_chunks([KeyType('ecdsa-p256')] * 4, workers=2, chunk_size=1,\n"
+        "                               remote=keys._generate_chunk, accept=lambda w: w, local=lambda k: b'here',\n"
+        "                               progress=None, what='test')\n"
+        "    except Exception as exc:\n"
+        "        sys.stderr = real\n"
+        "        raise\n"
+        "    print(sum(m != b'here' for m in made))\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "4"  # made by the workers, none in-process

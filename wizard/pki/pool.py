@@ -6,10 +6,12 @@ there is one way to start workers safely from a threaded UI and one way to survi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
@@ -41,6 +43,27 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         context.set_forkserver_preload(_PRELOAD)
         return context
     return multiprocessing.get_context()
+
+
+@contextlib.contextmanager
+def _stderr_with_descriptor() -> Iterator[None]:
+    """multiprocessing starts its resource tracker with sys.stderr's descriptor kept open for it; under the
+    terminal UI sys.stderr is a capture whose fileno() is -1, and the start fails ("bad value(s) in
+    fds_to_keep"). Meanwhile the tracker gets /dev/null: what it would say has no terminal to go to."""
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = True  # an exception, unlike -1, multiprocessing handles itself
+    if usable:
+        yield
+        return
+    saved = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        try:
+            yield
+        finally:
+            sys.stderr = saved
 
 
 def _worker_init() -> None:
@@ -81,15 +104,17 @@ def run_chunks(
 
     if workers >= 2 and total:
         try:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
+            with _stderr_with_descriptor():  # its queues' locks start multiprocessing's resource tracker
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
         except OSError as exc:
             log.warning("cannot start %s workers (%s); working in-process", what, exc)
         else:
             try:
                 chunks = [list(range(start, min(start + chunk_size, total))) for start in range(0, total, chunk_size)]
-                futures: dict[Future[list[Wire]], list[int]] = {
-                    pool.submit(remote, [items[index] for index in chunk]): chunk for chunk in chunks
-                }
+                with _stderr_with_descriptor():  # the first submit starts the helper processes
+                    futures: dict[Future[list[Wire]], list[int]] = {
+                        pool.submit(remote, [items[index] for index in chunk]): chunk for chunk in chunks
+                    }
                 for future in as_completed(futures):
                     for index, wire in zip(futures[future], future.result(), strict=True):
                         done[index] = accept(wire)
