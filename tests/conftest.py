@@ -103,3 +103,21 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(Root, "read_bytes", read_bytes)
     monkeypatch.setattr(safefs.Tree, "read", tree_read)
     return seen
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The children ``wizard.system.halves`` forks (their pids), counted."""
+    from wizard.system import halves
+
+    made: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            made.append(pid)
+        return pid
+
+    monkeypatch.setattr(halves.os, "fork", fork)
+    return made

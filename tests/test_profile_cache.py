@@ -202,29 +202,16 @@ def test_an_unknown_type_is_refused_not_guessed():
         ProfileCache().key("k", {"a": 1})
 
 
-def test_profiles_rendered_on_two_cores_are_the_bytes_one_core_renders(tmp_path: Path,
+def test_profiles_rendered_on_two_cores_are_the_bytes_one_core_renders(tmp_path: Path, forks: list[int],
                                                                         monkeypatch: pytest.MonkeyPatch):
     """Many renders go half to a forked child: the files are those a serial render gives, byte for byte, and a
     render that raises (no suite for Apple devices) is reported as it is when rendered in place."""
-    import os
-
     from wizard.render.profiles import apple, prerender
-    from wizard.system import halves
-
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
 
     def no_suite(_profile: object) -> bytes:
         raise apple.NoSuite("the server's proposals offer no suite Apple devices support")
 
     monkeypatch.setattr(prerender, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(halves.os, "fork", fork)
     formats = tuple(dataclasses.replace(f, render=no_suite) if f.suffix == ".mobileconfig" else f
                     for f in profiles.FORMATS)
     monkeypatch.setattr(profiles, "FORMATS", formats)

@@ -15,7 +15,6 @@ from wizard.fs import paths, safefs
 from wizard.fs.paths import Root
 from wizard.plan import apply as apply_module
 from wizard.plan.apply import apply
-from wizard.system import halves
 
 
 def tree_of(root: Path) -> dict[str, tuple[bytes, int, int]]:
@@ -33,21 +32,10 @@ def temp_files(root: Path) -> list[str]:
     return [str(p) for p in root.rglob("*") if safefs.TEMP_RE.match(p.name)]
 
 
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Fork whatever the number of files, counting the children."""
-    made: list[int] = []
-    real_fork = os.fork
-
-    def fork() -> int:
-        pid = real_fork()
-        if pid:
-            made.append(pid)
-        return pid
-
+@pytest.fixture(autouse=True)
+def _always_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Share the staging with a child whatever the number of files."""
     monkeypatch.setattr(apply_module, "STAGE_PARALLEL_FROM", 1)
-    monkeypatch.setattr(halves.os, "fork", fork)
-    return made
 
 
 def test_files_staged_on_two_cores_are_the_files_one_core_stages(tmp_path: Path, make_answers, plan_for,

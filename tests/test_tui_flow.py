@@ -81,11 +81,9 @@ async def add_user(pilot: Pilot[Any], name: str, typed: str | None = None) -> No
     await wait_screen(pilot, "UsersScreen")
 
 
-async def to_review_and_apply(pilot: Pilot[Any]) -> None:
-    """From the addresses step: networking, then wait for the plan, confirm, apply, then the running view."""
+async def review_and_apply(pilot: Pilot[Any]) -> None:
+    """From the networking step: wait for its checks, then for the plan, confirm, and wait for the apply."""
     app = pilot.app
-    await pilot.press("ctrl+n")
-    await wait_screen(pilot, "NetworkingScreen")
     await wait_until(pilot, lambda: app.screen.facts is not None, "the network checks")
     await pilot.press("ctrl+n")
     await wait_screen(pilot, "ReviewScreen")
@@ -96,6 +94,14 @@ async def to_review_and_apply(pilot: Pilot[Any]) -> None:
     await wait_screen(pilot, "ApplyScreen")
     await wait_until(pilot, lambda: app.screen.state != "running", "the apply", timeout=120)
     assert app.screen.state == "done", app.screen.query_one("#apply-result").render()
+
+
+async def to_review_and_apply(pilot: Pilot[Any]) -> None:
+    """From the addresses step: networking, then wait for the plan, confirm, apply, then the running view."""
+    app = pilot.app
+    await pilot.press("ctrl+n")
+    await wait_screen(pilot, "NetworkingScreen")
+    await review_and_apply(pilot)
     await pilot.press("ctrl+n")
     await wait_screen(pilot, "RunningScreen")
     await wait_until(pilot, lambda: app.screen.polls > 0, "the first SA poll")

@@ -7,8 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from test_tui_flow import review_and_apply
 from test_tui_screens import field_message
-from test_tui_support import click_id, fake_netfacts, fake_report, fill, probe_with, run_async, wait_screen, wait_until
+from test_tui_support import fake_netfacts, fake_report, fill, probe_with, run_async, wait_screen
 
 from screens import forms
 from screens.app import create_app
@@ -152,16 +153,7 @@ def test_the_apply_log_of_many_clients_is_a_screenful(monkeypatch: Any) -> None:
             for step in ("VariantsScreen", "AddressesScreen", "NetworkingScreen"):
                 await pilot.press("ctrl+n")
                 await wait_screen(pilot, step)
-            await wait_until(pilot, lambda: app.screen.facts is not None, "the network checks")
-            await pilot.press("ctrl+n")
-            await wait_screen(pilot, "ReviewScreen")
-            await wait_until(pilot, lambda: app.screen.plan is not None, "the plan", timeout=120)
-            await pilot.press("ctrl+n")
-            await wait_screen(pilot, "ConfirmScreen")
-            await click_id(pilot, "yes")
-            await wait_screen(pilot, "ApplyScreen")
-            await wait_until(pilot, lambda: app.screen.state != "running", "the apply", timeout=120)
-            assert app.screen.state == "done"
+            await review_and_apply(pilot)
             log = list(app.screen.query_one(Log).lines)
             result = str(app.screen.query_one("#apply-result").render())
         written = sum(1 for p in Root.of(root)(paths.CLIENTS_DIR).rglob("*") if p.is_file())
