@@ -92,10 +92,16 @@ class Found:
     uid: int
 
 
+def within(logical: PurePosixPath | str, folder: PurePosixPath | str) -> bool:
+    """Whether ``logical`` is ``folder`` or below it, compared as text (``PurePosixPath.parents`` builds every
+    parent: this runs for each of a hundred thousand paths)."""
+    text, top = str(logical), str(folder)
+    return text == top or text.startswith(top.rstrip("/") + "/")
+
+
 def default_dir_mode(logical: PurePosixPath, state_dir: PurePosixPath) -> int:
     """Directories the wizard creates without a mode in the plan: its state is private, the rest 0755."""
-    text, state = str(logical), str(state_dir)
-    return 0o700 if text == state or text.startswith(state + "/") else 0o755
+    return 0o700 if within(logical, state_dir) else 0o755
 
 
 @dataclass(frozen=True)
@@ -382,8 +388,7 @@ class Tree:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 return False
             raise
-        text = str(logical)
-        for cached in [p for p in self._fds if p == text or p.startswith(text + "/")]:
+        for cached in [p for p in self._fds if within(p, logical)]:
             os.close(self._fds.pop(cached))
         self._ensured.discard(logical)
         self._dirty.add(str(logical.parent))

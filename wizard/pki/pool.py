@@ -14,7 +14,10 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import resource_tracker
 from typing import TypeVar
+
+from wizard.system import halves
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +31,23 @@ _PRELOAD = ["wizard.system.worker_guard", "wizard.pki.keys", "wizard.pki.bundles
 
 
 def available_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
+    return halves.cores()
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
     # The caller is typically a UI worker thread; forking a multi-threaded process can deadlock in the
     # child, so fork from the single-threaded forkserver instead (still much cheaper than spawn).
+    context: multiprocessing.context.BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         # worker_guard first: the forkserver dies with this process (see wizard.system.worker_guard).
         os.environ[_PARENT_ENV] = str(os.getpid())
         context.set_forkserver_preload(_PRELOAD)
-        return context
-    return multiprocessing.get_context()
+    else:
+        context = multiprocessing.get_context()
+    with _stderr_with_descriptor():
+        resource_tracker.ensure_running()  # started here, so never later with the terminal UI's stderr
+    return context
 
 
 @contextlib.contextmanager
@@ -104,17 +109,15 @@ def run_chunks(
 
     if workers >= 2 and total:
         try:
-            with _stderr_with_descriptor():  # its queues' locks start multiprocessing's resource tracker
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
         except OSError as exc:
             log.warning("cannot start %s workers (%s); working in-process", what, exc)
         else:
             try:
                 chunks = [list(range(start, min(start + chunk_size, total))) for start in range(0, total, chunk_size)]
-                with _stderr_with_descriptor():  # the first submit starts the helper processes
-                    futures: dict[Future[list[Wire]], list[int]] = {
-                        pool.submit(remote, [items[index] for index in chunk]): chunk for chunk in chunks
-                    }
+                futures: dict[Future[list[Wire]], list[int]] = {
+                    pool.submit(remote, [items[index] for index in chunk]): chunk for chunk in chunks
+                }
                 for future in as_completed(futures):
                     for index, wire in zip(futures[future], future.result(), strict=True):
                         done[index] = accept(wire)

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from wizard.fs import paths, stamps
 from wizard.fs.changes import Change, Command, DirAction, FileChange, Plan, file_changes, pending
 from wizard.fs.paths import Root
-from wizard.fs.safefs import TOP, LinkRefused, Staged, Tree, default_dir_mode, is_private, temp_name, write_all
+from wizard.fs.safefs import TOP, LinkRefused, Staged, Tree, default_dir_mode, is_private, temp_name, within, write_all
 from wizard.problems import Locked, MaterialConflict, Problem, WizardError
 from wizard.system import halves, service
 
@@ -308,10 +308,9 @@ def _dirs_to_create(tree: Tree, plan: Plan, todo: list[FileChange]) -> tuple[Dir
     wanted = {d.path for d in plan.dirs} | {c.action.path.parent for c in todo if c.change is not Change.REMOVE}
     modes = {d.path: d.mode for d in plan.dirs}
     missing: set[PurePosixPath] = set()
-    state = str(paths.WIZARD_STATE)
     for folder in wanted:
         d = folder
-        while d != TOP and d not in missing and str(d) != state and not str(d).startswith(state + "/"):
+        while d != TOP and d not in missing and not within(d, paths.WIZARD_STATE):
             # (under a missing parent: missing too, with no open tried: ten thousand new client folders)
             if d.parent not in missing and tree.dir(d) is not None:
                 break  # it exists, so do its parents
@@ -399,7 +398,7 @@ def _apply_locked(plan: Plan, root: Root, tree: Tree, run_commands: bool, say: R
     return result
 
 
-# Below this many new files, staging them here costs less than forking a child to stage half of them.
+# Below this many new files, staging them here costs less than forking a child to share the staging.
 STAGE_PARALLEL_FROM = 2048
 
 
@@ -433,7 +432,7 @@ def _write_changes(tree: Tree, todo: list[FileChange], dir_modes: dict[PurePosix
 def _stage_all(tree: Tree, todo: list[FileChange], dir_modes: dict[PurePosixPath, int],
                staged: dict[int, Staged]) -> None:
     """Stage every new content into ``staged`` (by index in ``todo``). Many files (a first apply of thousands of
-    clients writes eleven each) are staged half by a forked child: a private copy of ``tree`` in another
+    clients writes eleven each) are shared with a forked child (``halves``): a private copy of ``tree`` in another
     process, so the two never share a descriptor. Whatever the child did not stage is staged here, after its
     temporary files are removed; what fails here raises as it always has."""
     writes = [(i, c) for i, c in enumerate(todo) if c.change in (Change.CREATE, Change.UPDATE)]

@@ -26,7 +26,7 @@ from wizard.model.secrets import SecretSource, secret_refs, typed_key, typed_sec
 from wizard.model.strength import weakness
 from wizard.pki import names
 from wizard.pki.keys import key_type_of
-from wizard.plan import standing
+from wizard.plan import shortlist, standing
 from wizard.render import connections, firewall, managed_block, profiles
 from wizard.render import ipsec as render_ipsec
 from wizard.render import l2tp as render_l2tp
@@ -409,7 +409,7 @@ def build_plan(answers: Answers, root: Root, source: SecretSource, facts: Servic
     notes = [*m.ca.notes, *m.host.notes, *(n for b in m.clients for n in b.pair.notes), *m.notes]
     notes += list(fw.notes) + list(client_profiles.notes)
     # Say once, on the run that creates it, where each generated secret is (never the secret itself).
-    handouts = [f"PKCS#12 password for {b.name} is in {client_files(b.name)['password']}"
+    handouts = [shortlist.password_handout(b.name, client_files(b.name)["password"])
                 for b in m.clients if b.password_generated and not root(client_files(b.name)["password"]).exists()]
     handouts += [f"generated secret for {c.field} is in {credentials.secret_file(c.key)}"
                  for c in creds.values() if c.generated and not root(credentials.secret_file(c.key)).exists()]

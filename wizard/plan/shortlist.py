@@ -9,12 +9,18 @@ the plan (``swan-wizard plan``, ``apply --json``) and in the run's backup manife
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import PurePosixPath
 
 from wizard.fs import paths
 
 SHOWN = 20
 _IN_CLIENTS = f" {paths.CLIENTS_DIR}/"
 _PASSWORD_HANDOUT = "PKCS#12 password for "
+
+
+def password_handout(name: str, where: PurePosixPath) -> str:
+    """The handout of a generated PKCS#12 password: the one wording ``handouts`` recognises."""
+    return f"{_PASSWORD_HANDOUT}{name} is in {where}"
 
 
 class FileLines:

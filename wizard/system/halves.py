@@ -43,10 +43,11 @@ class Split(Generic[Result]):
 
 
 def cores() -> int:
+    """The cores this process may run on (its affinity, not the machine's count)."""
     try:
-        return len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0)) or 1
     except (AttributeError, OSError):
-        return 1
+        return os.cpu_count() or 1
 
 
 def can_fork() -> bool:

@@ -2,7 +2,7 @@
 files (plists, PowerShell, JSON, keyfiles, READMEs), serial work that left the second core idle once the keys
 were made.
 
-A child forked from this process renders the second half of the list while this process renders the first
+A child forked from this process shares the list with it, each taking the next chunk when free
 (``wizard.system.halves``; the terminal UI, which has several threads, renders in place). Whatever the child
 does not deliver, and every render that raised, is left to the caller, which renders it in place and handles
 what it raises as it always has.
